@@ -1,0 +1,173 @@
+"""One normalized document for any input.
+
+`Document.text` is the exact string every offset in the system refers to.
+Ingesters never build it by hand: they feed paragraphs, table rows and OCR
+lines to a `DocumentBuilder`, which writes the text and records, for every
+character range, the page it came from, the table cell it belongs to and, for
+OCR, the line and its confidence.
+
+Tables are written into the text in one canonical flattened form, the one
+reports exported from Word arrive in: every cell starts on a new line with a
+tab, a cell's further lines follow without a tab, and rows end with a blank
+line. So a cell's text is the same whether it came from a .docx grid, a text
+file or a scan.
+"""
+
+from __future__ import annotations
+
+import bisect
+from dataclasses import dataclass, field
+
+
+@dataclass
+class Cell:
+    text: str
+    start: int
+    end: int
+
+
+@dataclass
+class Table:
+    start: int
+    end: int
+    rows: list[list[Cell]]
+    origin: str  # "docx", "tab", "pipe", "spaces", "ocr"
+
+    def grid(self) -> list[list[str]]:
+        return [[c.text for c in row] for row in self.rows]
+
+
+@dataclass
+class Page:
+    number: int  # 1-based
+    start: int
+    end: int
+    ocr: bool = False
+
+
+@dataclass
+class OcrLine:
+    page: int
+    start: int
+    end: int
+    confidence: float
+    box: tuple[float, float, float, float] | None = None  # x0, y0, x1, y1 in page pixels
+
+
+@dataclass
+class Document:
+    name: str
+    sha256: str
+    kind: str  # "txt", "docx", "pdf", "image", "doc"
+    text: str
+    pages: list[Page] = field(default_factory=list)
+    tables: list[Table] = field(default_factory=list)
+    ocr_lines: list[OcrLine] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+
+    @property
+    def ocr(self) -> bool:
+        return any(p.ocr for p in self.pages)
+
+    def page_at(self, offset: int) -> int:
+        """The 1-based page a character offset falls on (1 when pages are unknown)."""
+        starts = [p.start for p in self.pages]
+        i = bisect.bisect_right(starts, offset) - 1
+        return self.pages[i].number if i >= 0 else 1
+
+    def ocr_confidence(self, start: int, end: int) -> float | None:
+        """Lowest OCR confidence of the lines overlapping [start, end), or None if not OCR."""
+        confs = [ln.confidence for ln in self.ocr_lines if ln.start < end and ln.end > start]
+        return min(confs) if confs else None
+
+    def table_at(self, offset: int) -> Table | None:
+        for t in self.tables:
+            if t.start <= offset < t.end:
+                return t
+        return None
+
+
+class DocumentBuilder:
+    """Accumulates text with provenance; the only way a Document's text is made."""
+
+    def __init__(self) -> None:
+        self._parts: list[str] = []
+        self._len = 0
+        self.pages: list[Page] = []
+        self.tables: list[Table] = []
+        self.ocr_lines: list[OcrLine] = []
+        self.warnings: list[str] = []
+
+    @property
+    def offset(self) -> int:
+        return self._len
+
+    def _write(self, s: str) -> tuple[int, int]:
+        start = self._len
+        self._parts.append(s)
+        self._len += len(s)
+        return start, self._len
+
+    def start_page(self, number: int, ocr: bool = False) -> None:
+        self._close_page()
+        self.pages.append(Page(number=number, start=self._len, end=self._len, ocr=ocr))
+
+    def _close_page(self) -> None:
+        if self.pages:
+            self.pages[-1].end = self._len
+
+    def add_paragraph(self, text: str) -> tuple[int, int]:
+        """Write one paragraph (may hold newlines) followed by a newline; return its span."""
+        text = clean_inline(text)
+        start, end = self._write(text)
+        self._write("\n")
+        return start, end
+
+    def add_blank(self) -> None:
+        self._write("\n")
+
+    def add_ocr_line(self, page: int, text: str, confidence: float, box=None) -> tuple[int, int]:
+        start, end = self.add_paragraph(text)
+        self.ocr_lines.append(OcrLine(page=page, start=start, end=end, confidence=float(confidence), box=box))
+        return start, end
+
+    def add_table(self, rows: list[list[str]], origin: str) -> Table:
+        """Write rows of cell texts in the canonical flattened form and record the cells."""
+        t_start = self._len
+        out_rows: list[list[Cell]] = []
+        for row in rows:
+            cells = []
+            for text in row:
+                self._write("\t")
+                text = clean_cell(text)
+                start, end = self._write(text)
+                self._write("\n")
+                cells.append(Cell(text=text, start=start, end=end))
+            self._write("\n")
+            out_rows.append(cells)
+        table = Table(start=t_start, end=self._len, rows=out_rows, origin=origin)
+        self.tables.append(table)
+        return table
+
+    def build(self, name: str, sha256: str, kind: str) -> Document:
+        self._close_page()
+        text = "".join(self._parts)
+        pages = self.pages or [Page(number=1, start=0, end=len(text))]
+        return Document(name=name, sha256=sha256, kind=kind, text=text, pages=pages,
+                        tables=self.tables, ocr_lines=self.ocr_lines, warnings=self.warnings)
+
+
+_DROP = dict.fromkeys(map(ord, "\ufeff\u200b\u200c\u200d\u2060\x00\x0b\x0c"), None)
+
+
+def clean_inline(text: str) -> str:
+    """Normalize line ends and drop invisible characters; keep everything a reader sees."""
+    text = text.replace("\r\n", "\n").replace("\r", "\n").translate(_DROP)
+    return text
+
+
+def clean_cell(text: str) -> str:
+    """A cell's text: no line may start with a tab (that would open a new cell), no blank lines."""
+    text = clean_inline(text).strip("\n")
+    lines = [ln.lstrip("\t") for ln in text.split("\n")]
+    return "\n".join(ln for ln in lines if ln.strip() or len(lines) == 1)

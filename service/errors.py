@@ -1,0 +1,18 @@
+"""Errors a user can act on. Messages are in Chinese: operators read them."""
+
+
+class JixiaoError(Exception):
+    """Base for errors shown to a user as a message, never as a traceback."""
+
+
+class IngestError(JixiaoError):
+    """A file could not be read into a Document. `reason` says why, in Chinese."""
+
+    def __init__(self, name: str, reason: str):
+        self.name = name
+        self.reason = reason
+        super().__init__(f"{name}：{reason}")
+
+
+class StoreError(JixiaoError):
+    """The database could not be written; nothing of the document was kept."""

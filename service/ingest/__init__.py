@@ -1,0 +1,76 @@
+"""Any report file in, one normalized `Document` out.
+
+`load_bytes` checks size, decides the kind by content (never by extension
+alone) and hands the bytes to the reader for that kind. Every reader writes
+through a `DocumentBuilder`; tables that arrive flattened in text are found
+afterwards by `service.tables`, so they look the same whatever their source.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from pathlib import Path
+
+from ..document import Document, DocumentBuilder
+from ..errors import IngestError
+from ..settings import Settings, load_settings
+from ..tables import find_tables
+from .detect import sniff
+
+
+def load(path: str | Path, settings: Settings | None = None) -> Document:
+    path = Path(path)
+    settings = settings or load_settings()
+    if not path.exists():
+        raise IngestError(path.name, "文件不存在")
+    if path.is_dir():
+        raise IngestError(path.name, "这是一个文件夹，不是文件")
+    size = path.stat().st_size
+    _check_size(path.name, size, settings)
+    return load_bytes(path.read_bytes(), path.name, settings)
+
+
+def _check_size(name: str, size: int, settings: Settings) -> None:
+    if size > settings.max_upload_bytes:
+        raise IngestError(name, f"文件过大（{size / 1024 / 1024:.1f} MB），超过上限 {settings.max_upload_mb} MB")
+
+
+def load_bytes(data: bytes, name: str, settings: Settings | None = None) -> Document:
+    settings = settings or load_settings()
+    _check_size(name, len(data), settings)
+    kind = sniff(data, name)
+    builder = DocumentBuilder()
+    if kind == "txt":
+        from .text import read_text
+
+        read_text(data, builder)
+    elif kind == "docx":
+        from .docx import read_docx
+
+        read_docx(data, name, builder, settings)
+    elif kind == "pdf":
+        from .pdf import read_pdf
+
+        read_pdf(data, name, builder, settings)
+    elif kind == "image":
+        from .image import read_image
+
+        read_image(data, name, builder, settings)
+    elif kind == "doc":
+        from .legacy import read_legacy
+
+        kind = read_legacy(data, name, builder, settings)
+    doc = builder.build(name=name, sha256=hashlib.sha256(data).hexdigest(), kind=kind)
+    if not doc.text.strip():
+        raise IngestError(name, "文件中没有可读取的文字")
+    _add_text_tables(doc)
+    return doc
+
+
+def _add_text_tables(doc: Document) -> None:
+    """Find tables flattened into text, outside the tables a reader already recorded."""
+    native = [(t.start, t.end) for t in doc.tables]
+    for t in find_tables(doc.text):
+        if not any(s < t.end and t.start < e for s, e in native):
+            doc.tables.append(t)
+    doc.tables.sort(key=lambda t: t.start)

@@ -1,0 +1,118 @@
+"""Every setting, declared once: name, default, help.
+
+Precedence, lowest first: the default here, the config file (TOML, a
+`[jixiao]` table or top-level keys; path from `JIXIAO_CONFIG`, else
+`./jixiao.toml` when present), then the environment variable `JIXIAO_<NAME>`.
+`docs/settings.md` documents each one; a test keeps the two in step.
+"""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from dataclasses import dataclass, fields
+from pathlib import Path
+from typing import Any
+
+from .errors import JixiaoError
+
+
+@dataclass(frozen=True)
+class Setting:
+    name: str
+    default: Any
+    help: str
+
+    @property
+    def env(self) -> str:
+        return "JIXIAO_" + self.name.upper()
+
+
+SETTINGS: list[Setting] = [
+    Setting("db", "./jixiao.db", "SQLite database file"),
+    Setting("max_upload_mb", 50, "largest input file accepted, in MB"),
+    Setting("max_unpacked_mb", 200, "largest total unpacked size of a .docx (zip bomb guard), in MB"),
+    Setting("ocr", True, "OCR scanned pages and images (off: such files are rejected with a message)"),
+    Setting("ocr_dpi", 200, "resolution at which image-only PDF pages are rendered for OCR"),
+    Setting("ocr_review_below", 0.90, "OCR line confidence under which values read from that line go to review"),
+    Setting("soffice", "soffice", "LibreOffice executable used to convert legacy .doc/.wps files"),
+    Setting("convert_timeout_s", 120, "time limit for one LibreOffice conversion, in seconds"),
+    Setting("engine", "rules", "default extraction engine: rules (offline)"),
+]
+
+
+@dataclass(frozen=True)
+class Settings:
+    db: str
+    max_upload_mb: int
+    max_unpacked_mb: int
+    ocr: bool
+    ocr_dpi: int
+    ocr_review_below: float
+    soffice: str
+    convert_timeout_s: int
+    engine: str
+
+    @property
+    def max_upload_bytes(self) -> int:
+        return int(self.max_upload_mb * 1024 * 1024)
+
+    @property
+    def max_unpacked_bytes(self) -> int:
+        return int(self.max_unpacked_mb * 1024 * 1024)
+
+    def replace(self, **changes: Any) -> Settings:
+        values = {f.name: getattr(self, f.name) for f in fields(self)}
+        values.update(changes)
+        return Settings(**values)
+
+
+def _coerce(setting: Setting, raw: Any) -> Any:
+    kind = type(setting.default)
+    if isinstance(raw, kind) and not (kind is int and isinstance(raw, bool)):
+        return raw
+    text = str(raw).strip()
+    try:
+        if kind is bool:
+            if text.lower() in ("1", "true", "yes", "on"):
+                return True
+            if text.lower() in ("0", "false", "no", "off"):
+                return False
+            raise ValueError(text)
+        return kind(text)
+    except ValueError:
+        raise JixiaoError(f"配置项 {setting.name}（{setting.env}）的值无效：{raw!r}") from None
+
+
+def _config_file(env: dict[str, str]) -> dict[str, Any]:
+    path = Path(env.get("JIXIAO_CONFIG", "jixiao.toml"))
+    if not path.exists():
+        if "JIXIAO_CONFIG" in env:
+            raise JixiaoError(f"找不到配置文件：{path}")
+        return {}
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as e:
+        raise JixiaoError(f"配置文件 {path} 无法解析：{e}") from None
+    return data.get("jixiao", data)
+
+
+def load_settings(env: dict[str, str] | None = None, **overrides: Any) -> Settings:
+    """Defaults, then the config file, then JIXIAO_* variables, then explicit overrides."""
+    env = dict(os.environ if env is None else env)
+    from_file = _config_file(env)
+    known = {s.name for s in SETTINGS}
+    unknown = sorted(set(from_file) - known)
+    if unknown:
+        raise JixiaoError(f"配置文件中有未知的配置项：{', '.join(unknown)}")
+    values = {}
+    for s in SETTINGS:
+        raw = s.default
+        if s.name in from_file:
+            raw = from_file[s.name]
+        if s.env in env:
+            raw = env[s.env]
+        if s.name in overrides and overrides[s.name] is not None:
+            raw = overrides[s.name]
+        values[s.name] = _coerce(s, raw)
+    return Settings(**values)
