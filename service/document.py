@@ -168,6 +168,6 @@ def clean_inline(text: str) -> str:
 
 def clean_cell(text: str) -> str:
     """A cell's text: no line may start with a tab (that would open a new cell), no blank lines."""
-    text = clean_inline(text).strip("\n")
+    text = clean_inline(text)
     lines = [ln.lstrip("\t") for ln in text.split("\n")]
-    return "\n".join(ln for ln in lines if ln.strip() or len(lines) == 1)
+    return "\n".join(ln for ln in lines if ln.strip(" \t\u3000\xa0")).strip(" \t\n\u3000\xa0")

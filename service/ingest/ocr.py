@@ -1,0 +1,205 @@
+"""OCR of one page image into the document, in reading order.
+
+RapidOCR (PP-OCR models bundled in the wheel, run by onnxruntime, offline)
+finds text boxes and reads them. Before that the page is made easy to read:
+RGB on white, scaled to a sane size, and deskewed, because a scan tilted by a
+degree or two puts one printed line at several heights and breaks line
+grouping. After OCR the boxes are put back into lines: boxes whose vertical
+centres agree form one visual line, read left to right. Boxes separated by a
+wide gap are table cells and are written as a `|`-delimited row, the form
+`service.tables` rebuilds into cells.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import threading
+from dataclasses import dataclass
+from statistics import median
+
+import cv2
+import numpy as np
+from PIL import Image
+
+from ..document import DocumentBuilder
+from ..settings import Settings
+
+log = logging.getLogger(__name__)
+
+MAX_SIDE = 4000  # px; larger pages are scaled down (a 300 dpi A4 page is 3508 px)
+MIN_SIDE = 1000  # px; smaller images are scaled up so small print stays legible
+MAX_SKEW = 5.0  # degrees; beyond that it is not scanner skew and we leave it alone
+MIN_SKEW = 0.3  # degrees; smaller tilts are harmless and not worth a resample
+CELL_GAP = 1.5  # a gap wider than this many median character widths separates table cells
+
+_engine = None
+_engine_lock = threading.Lock()
+
+
+def _get_engine():
+    """The process-wide RapidOCR engine, created on first use (loading models takes seconds)."""
+    global _engine
+    if _engine is None:
+        with _engine_lock:
+            if _engine is None:
+                from rapidocr import RapidOCR
+
+                _engine = RapidOCR(params={
+                    "Global.log_level": "warning",
+                    # Our pages are pre-scaled; let the detector see them at full resolution.
+                    "Global.max_side_len": MAX_SIDE,
+                })
+    return _engine
+
+
+@dataclass
+class Box:
+    x0: float
+    y0: float
+    x1: float
+    y1: float
+    text: str
+    score: float
+
+    @property
+    def yc(self) -> float:
+        return (self.y0 + self.y1) / 2
+
+    @property
+    def height(self) -> float:
+        return self.y1 - self.y0
+
+
+def ocr_image(image: Image.Image, page_number: int, builder: DocumentBuilder, settings: Settings) -> None:
+    """OCR one page image and write its lines to the builder as page `page_number`."""
+    builder.start_page(page_number, ocr=True)
+    arr = prepare(image)
+    result = _get_engine()(arr)
+    if result is None or not getattr(result, "txts", None):
+        log.info("page %d: OCR found no text", page_number)
+        return
+    boxes = [
+        Box(float(q[:, 0].min()), float(q[:, 1].min()), float(q[:, 0].max()), float(q[:, 1].max()),
+            str(t).strip(), float(s))
+        for q, t, s in zip(np.asarray(result.boxes), result.txts, result.scores, strict=True)
+        if str(t).strip()
+    ]
+    for text, conf, box in assemble_lines(boxes):
+        builder.add_ocr_line(page_number, text, conf, box)
+
+
+def prepare(image: Image.Image) -> np.ndarray:
+    """RGB (transparency onto white), sane size, deskewed; returned as a BGR array for OpenCV."""
+    if image.mode in ("RGBA", "LA", "PA") or (image.mode == "P" and "transparency" in image.info):
+        rgba = image.convert("RGBA")
+        img = Image.new("RGB", rgba.size, "white")
+        img.paste(rgba, mask=rgba.getchannel("A"))
+    else:
+        img = image.convert("RGB")
+    w, h = img.size
+    scale = 1.0
+    if max(w, h) > MAX_SIDE:
+        scale = MAX_SIDE / max(w, h)
+    elif max(w, h) < MIN_SIDE:
+        scale = min(MIN_SIDE / max(w, h), 3.0)
+    if scale != 1.0:
+        img = img.resize((max(1, round(w * scale)), max(1, round(h * scale))), Image.Resampling.LANCZOS)
+    bgr = cv2.cvtColor(np.asarray(img), cv2.COLOR_RGB2BGR)
+    angle = estimate_skew(bgr)
+    if abs(angle) > MIN_SKEW:
+        log.debug("deskewing by %.2f degrees", angle)
+        bgr = rotate(bgr, angle)
+    return bgr
+
+
+def _profile_score(binary: np.ndarray, angle: float) -> float:
+    h, w = binary.shape
+    m = cv2.getRotationMatrix2D((w / 2, h / 2), angle, 1.0)
+    rotated = cv2.warpAffine(binary, m, (w, h), flags=cv2.INTER_NEAREST, borderValue=0)
+    rows = rotated.sum(axis=1, dtype=np.float64)
+    return float(np.sum(np.diff(rows) ** 2))
+
+
+def estimate_skew(bgr: np.ndarray) -> float:
+    """Skew of the text lines in degrees (counter-clockwise positive, as cv2 rotates).
+
+    Projection profile: rotating by the right angle lines the text rows up
+    with the pixel rows, which makes the row sums of ink sharpest. Searched
+    coarse to fine on a reduced copy, so it costs tens of milliseconds.
+    """
+    gray = cv2.cvtColor(bgr, cv2.COLOR_BGR2GRAY)
+    h, w = gray.shape
+    f = min(1.0, 1000 / max(w, 1))
+    if f < 1.0:
+        gray = cv2.resize(gray, (max(1, round(w * f)), max(1, round(h * f))), interpolation=cv2.INTER_AREA)
+    _, binary = cv2.threshold(gray, 0, 1, cv2.THRESH_BINARY_INV + cv2.THRESH_OTSU)
+    if binary.sum() < 50:  # blank page
+        return 0.0
+    best = 0.0
+    step = 0.5
+    candidates = np.arange(-MAX_SKEW, MAX_SKEW + 1e-9, step)
+    for _ in range(3):
+        scores = [_profile_score(binary, a) for a in candidates]
+        best = float(candidates[int(np.argmax(scores))])
+        step /= 5
+        candidates = np.arange(best - 2.5 * step * 2, best + 2.5 * step * 2 + 1e-9, step)
+    return best
+
+
+def rotate(bgr: np.ndarray, angle: float) -> np.ndarray:
+    """Rotate by `angle` degrees (counter-clockwise), growing the canvas, filling with white."""
+    h, w = bgr.shape[:2]
+    m = cv2.getRotationMatrix2D((w / 2, h / 2), angle, 1.0)
+    cos, sin = abs(m[0, 0]), abs(m[0, 1])
+    nw, nh = int(h * sin + w * cos + 0.5), int(h * cos + w * sin + 0.5)
+    m[0, 2] += nw / 2 - w / 2
+    m[1, 2] += nh / 2 - h / 2
+    return cv2.warpAffine(bgr, m, (nw, nh), flags=cv2.INTER_CUBIC, borderValue=(255, 255, 255))
+
+
+_LATIN = re.compile(r"[0-9A-Za-z]")
+
+
+def _char_units(text: str) -> float:
+    """Text width in full-width characters: Latin letters, digits and ASCII punctuation count half."""
+    return sum(0.5 if ord(ch) < 128 else 1.0 for ch in text) or 1.0
+
+
+def assemble_lines(boxes: list[Box]) -> list[tuple[str, float, tuple[float, float, float, float]]]:
+    """Group boxes into visual lines top to bottom; return (text, confidence, bbox) per line."""
+    if not boxes:
+        return []
+    med_h = median(b.height for b in boxes) or 1.0
+    char_w = median(
+        (b.x1 - b.x0) / _char_units(b.text) for b in boxes
+    ) or med_h
+    lines: list[list[Box]] = []
+    for b in sorted(boxes, key=lambda b: b.yc):
+        if lines:
+            line = lines[-1]
+            line_yc = sum(x.yc for x in line) / len(line)
+            if abs(b.yc - line_yc) <= 0.5 * med_h:
+                line.append(b)
+                continue
+        lines.append([b])
+    out = []
+    for line in lines:
+        line.sort(key=lambda b: b.x0)
+        text = line[0].text
+        cells = False
+        for prev, cur in zip(line, line[1:], strict=False):
+            gap = cur.x0 - prev.x1
+            if gap > CELL_GAP * char_w:
+                text += " | " + cur.text
+                cells = True
+            elif _LATIN.match(prev.text[-1]) and _LATIN.match(cur.text[0]):
+                text += " " + cur.text
+            else:
+                text += cur.text
+        conf = min(b.score for b in line) if cells or len(line) > 1 else line[0].score
+        conf = min(max(conf, 1e-6), 1.0)
+        bbox = (min(b.x0 for b in line), min(b.y0 for b in line),
+                max(b.x1 for b in line), max(b.y1 for b in line))
+        out.append((text, conf, bbox))
+    return out

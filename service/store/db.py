@@ -1,0 +1,153 @@
+"""The SQLite store: the only code in the project that writes SQL.
+
+`open_db` opens (creating it if need be) and migrates a database. `Store`
+writes a document and its extraction runs, each call in ONE transaction, so a
+failure part way leaves nothing of that call behind, and reads back what the
+CLI and the review UI show. Documents are content-addressed: their key is the
+SHA-256 of the file's bytes, so the same file seen twice is one document and
+every name it arrived under is kept in `document_names`.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from sqlite_utils import Database
+
+from ..document import Document
+from ..errors import StoreError
+from ..models import Extraction, Section
+from . import rows
+from .migrations import migrate
+
+
+def open_db(path: str) -> Database:
+    """Open `path` with WAL and foreign keys on, creating parent folders, and migrate it."""
+    try:
+        if path != ":memory:":
+            Path(path).parent.mkdir(parents=True, exist_ok=True)
+        db = Database(path)
+        db.enable_wal()
+        db.execute("PRAGMA foreign_keys = ON")
+    except (OSError, sqlite3.Error) as e:
+        raise StoreError(f"无法打开数据库 {path}：{e}") from e
+    migrate(db)
+    return db
+
+
+class Store:
+    """Documents and extraction runs in one SQLite database."""
+
+    def __init__(self, db: Database | str):
+        self.db = open_db(db) if isinstance(db, str) else db
+
+    def close(self) -> None:
+        self.db.close()
+
+    # -- writing -------------------------------------------------------------
+
+    def save_document(self, doc: Document, sections: list[Section]) -> bool:
+        """Keep `doc` and its parts; False when the same bytes were already stored."""
+        return self._atomically(doc, lambda: self._write_document(doc, sections))
+
+    def save_run(self, doc: Document, sections: list[Section], extraction: Extraction,
+                 meta: dict[str, Any]) -> int:
+        """Keep `doc` (if new) and one extraction run of it; return the run's id."""
+        def write() -> int:
+            self._write_document(doc, sections)
+            return self._write_run(doc, extraction, meta)
+        return self._atomically(doc, write)
+
+    def _atomically(self, doc: Document, write: Callable[[], Any]) -> Any:
+        try:
+            with self.db.atomic():
+                return write()
+        except Exception as e:
+            raise StoreError(f"保存文件 {doc.name} 失败，数据库未做任何更改：{e}") from e
+
+    def _write_document(self, doc: Document, sections: list[Section]) -> bool:
+        new = self._insert_or_ignore("documents", rows.document_row(doc))
+        self._insert_or_ignore("document_names", rows.name_row(doc))
+        if not new:
+            return False
+        self.db["pages"].insert_all(rows.page_rows(doc))
+        self.db["sections"].insert_all(rows.section_rows(doc, sections))
+        self.db["tables"].insert_all(rows.table_rows(doc))
+        self.db["ocr_lines"].insert_all(rows.ocr_line_rows(doc))
+        return True
+
+    def _insert_or_ignore(self, table: str, row: dict[str, Any]) -> bool:
+        """Insert `row` unless its key exists; True when it was inserted."""
+        cols = ", ".join(f'"{c}"' for c in row)
+        marks = ", ".join(f":{c}" for c in row)
+        cur = self.db.execute(f'INSERT OR IGNORE INTO "{table}" ({cols}) VALUES ({marks})', row)
+        return cur.rowcount == 1
+
+    def _write_run(self, doc: Document, extraction: Extraction, meta: dict[str, Any]) -> int:
+        run_id = self.db["extraction_runs"].insert(rows.run_row(doc, extraction, meta)).last_pk
+        self.db["field_results"].insert_all(rows.field_rows(run_id, extraction))
+        self.db["indicator_results"].insert_all(rows.indicator_rows(run_id, extraction))
+        self.db["project_results"].insert_all(rows.project_rows(run_id, extraction))
+        self.db["list_results"].insert_all(rows.list_rows(run_id, extraction))
+        return run_id
+
+    # -- reading -------------------------------------------------------------
+
+    def document_count(self) -> int:
+        return self.db["documents"].count
+
+    def run_count(self) -> int:
+        return self.db["extraction_runs"].count
+
+    def list_documents(self) -> list[dict[str, Any]]:
+        """Every document, newest first, without its text, with its run count."""
+        sql = """
+            select d.sha256, d.name, d.kind, d.ocr, d.page_count, d.created_at,
+                   count(r.id) as run_count, max(r.id) as latest_run_id
+            from documents d left join extraction_runs r on r.document_sha256 = d.sha256
+            group by d.sha256 order by d.created_at desc, d.rowid desc
+        """
+        return [rows.decode(r) for r in self.db.query(sql)]
+
+    def get_document(self, sha256: str) -> dict[str, Any] | None:
+        """The document row with its names, pages, sections, tables and OCR lines."""
+        found = list(self.db["documents"].rows_where("sha256 = ?", [sha256]))
+        if not found:
+            return None
+        doc = rows.decode(found[0])
+        doc["names"] = [r["name"] for r in self._children("document_names", sha256, "rowid")]
+        doc["pages"] = self._children("pages", sha256, "number")
+        for table in ("sections", "tables", "ocr_lines"):
+            doc[table] = self._children(table, sha256, "idx")
+        return doc
+
+    def latest_run(self, sha256: str) -> dict[str, Any] | None:
+        """The newest run of a document with everything it read, or None."""
+        found = list(self.db["extraction_runs"].rows_where(
+            "document_sha256 = ?", [sha256], order_by="id desc", limit=1))
+        if not found:
+            return None
+        run = rows.decode(found[0])
+        fields = self._run_children("field_results", run["id"], "rowid")
+        run["fields"] = {f["key"]: f for f in fields}
+        run["indicators"] = self._run_children("indicator_results", run["id"], "idx")
+        run["projects"] = self._run_children("project_results", run["id"], "idx")
+        lists = self._run_children("list_results", run["id"], "rowid")
+        run["lists"] = {x["key"]: x for x in lists}
+        return run
+
+    def _children(self, table: str, sha256: str, order_by: str) -> list[dict[str, Any]]:
+        where = self.db[table].rows_where("document_sha256 = ?", [sha256], order_by=order_by)
+        return [_without(rows.decode(r), "document_sha256") for r in where]
+
+    def _run_children(self, table: str, run_id: int, order_by: str) -> list[dict[str, Any]]:
+        where = self.db[table].rows_where("run_id = ?", [run_id], order_by=order_by)
+        return [_without(rows.decode(r), "run_id") for r in where]
+
+
+def _without(row: dict[str, Any], column: str) -> dict[str, Any]:
+    row.pop(column, None)
+    return row

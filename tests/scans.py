@@ -1,0 +1,146 @@
+"""Make scans of real report text, and score OCR output against it.
+
+OCR tests must run on real pixels, not mocks: `render_pages` draws plain text
+onto white A4 pages the way a printed report looks, `degrade` makes a page
+look like it went through a cheap office scanner (skew, blur, noise, JPEG),
+and `cer` measures how far OCR output is from the text that was drawn.
+"""
+
+from __future__ import annotations
+
+import io
+import re
+import shutil
+import subprocess
+import unicodedata
+from pathlib import Path
+
+import numpy as np
+from PIL import Image, ImageDraw, ImageFilter, ImageFont
+
+FONT_CANDIDATES = (
+    "/usr/share/fonts/truetype/wqy/wqy-zenhei.ttc",
+    "/usr/share/fonts/opentype/noto/NotoSansCJK-Regular.ttc",
+    "/usr/share/fonts/wqy-zenhei/wqy-zenhei.ttc",
+    "/usr/share/fonts/google-noto-cjk/NotoSansCJK-Regular.ttc",
+)
+
+A4_INCHES = (8.27, 11.69)
+FONT_PT = 12
+# Runs that must not be split across lines: numbers, percentages, Latin words.
+_UNBREAKABLE = re.compile(r"[0-9A-Za-z.%,]+|.", re.S)
+
+
+def find_cjk_font() -> str | None:
+    """A font file that can draw Chinese: known paths first, then fontconfig."""
+    for path in FONT_CANDIDATES:
+        if Path(path).exists():
+            return path
+    if shutil.which("fc-list"):
+        try:
+            out = subprocess.run(["fc-list", ":lang=zh", "file"], capture_output=True, text=True,
+                                 timeout=20).stdout
+        except (OSError, subprocess.SubprocessError):
+            return None
+        for line in out.splitlines():
+            path = line.split(":")[0].strip()
+            if path and Path(path).exists() and not path.lower().endswith("bold.ttc"):
+                return path
+    return None
+
+
+def _wrap(line: str, font: ImageFont.FreeTypeFont, max_width: float) -> list[str]:
+    """Break one text line into pieces no wider than max_width, never inside a number."""
+    out: list[str] = []
+    current = ""
+    for token in _UNBREAKABLE.findall(line):
+        if current and font.getlength(current + token) > max_width:
+            out.append(current)
+            current = token.lstrip()
+        else:
+            current += token
+    if current.strip() or not out:
+        out.append(current)
+    return out
+
+
+def render_pages(text: str, font_path: str, dpi: int = 200, chars_per_line: int = 38,
+                 lines_per_page: int = 40) -> list[Image.Image]:
+    """Draw plain text on white A4 pages: 12 pt, 1.5 line spacing, long lines wrapped.
+
+    Blank lines are dropped (a printed report's paragraph spacing does not
+    matter to OCR); tabs become four spaces so table cells look like text.
+    """
+    font_px = round(FONT_PT / 72 * dpi)
+    font = ImageFont.truetype(font_path, font_px)
+    max_width = chars_per_line * font_px
+    lines: list[str] = []
+    for raw in text.splitlines():
+        raw = raw.replace("\t", "    ").rstrip()
+        if raw.strip():
+            lines.extend(_wrap(raw, font, max_width))
+    width, height = round(A4_INCHES[0] * dpi), round(A4_INCHES[1] * dpi)
+    pitch = round(font_px * 1.5)
+    left = max(0, (width - max_width) // 2)
+    top = max(0, (height - pitch * lines_per_page) // 2)
+    pages = []
+    for i in range(0, max(len(lines), 1), lines_per_page):
+        page = Image.new("RGB", (width, height), "white")
+        draw = ImageDraw.Draw(page)
+        for j, line in enumerate(lines[i:i + lines_per_page]):
+            draw.text((left, top + j * pitch), line, fill="black", font=font)
+        pages.append(page)
+    return pages
+
+
+def degrade(img: Image.Image, angle_deg: float = 1.5, blur_radius: float = 0.8, noise_sigma: float = 8,
+            jpeg_quality: int = 60, seed: int = 0) -> Image.Image:
+    """A cheap scanner's copy: slight rotation (white fill), blur, sensor noise, JPEG artefacts."""
+    out = img.convert("RGB")
+    if angle_deg:
+        out = out.rotate(angle_deg, resample=Image.Resampling.BICUBIC, expand=False, fillcolor="white")
+    if blur_radius:
+        out = out.filter(ImageFilter.GaussianBlur(blur_radius))
+    if noise_sigma:
+        rng = np.random.default_rng(seed)
+        arr = np.asarray(out, dtype=np.float32)
+        arr = arr + rng.normal(0.0, noise_sigma, arr.shape[:2])[..., None]
+        out = Image.fromarray(np.clip(arr, 0, 255).astype(np.uint8))
+    buf = io.BytesIO()
+    out.save(buf, "JPEG", quality=jpeg_quality)
+    buf.seek(0)
+    return Image.open(buf).convert("RGB")
+
+
+def _normalize(s: str) -> str:
+    s = unicodedata.normalize("NFKC", s)
+    return "".join(ch for ch in s if not ch.isspace() and ch != "|")
+
+
+def edit_distance(a: str, b: str) -> int:
+    """Levenshtein distance, O(len(a) * len(b)) time with two rolling rows (numpy per row)."""
+    if not a:
+        return len(b)
+    if not b:
+        return len(a)
+    bs = np.frombuffer(b.encode("utf-32-le"), dtype=np.uint32)
+    prev = np.arange(len(b) + 1, dtype=np.int64)
+    for i, ch in enumerate(a, start=1):
+        cost = (bs != ord(ch)).astype(np.int64)
+        # Substitution and deletion are vectorised; insertion (left neighbour) needs a scan,
+        # done as a running minimum of (value - index) + index.
+        cur = np.empty_like(prev)
+        cur[0] = i
+        cur[1:] = np.minimum(prev[1:] + 1, prev[:-1] + cost)
+        idx = np.arange(len(b) + 1, dtype=np.int64)
+        cur = np.minimum.accumulate(cur - idx) + idx
+        prev = cur
+    return int(prev[-1])
+
+
+def cer(reference: str, hypothesis: str) -> float:
+    """Character error rate: edit distance / reference length, ignoring whitespace and `|`, NFKC."""
+    ref, hyp = _normalize(reference), _normalize(hypothesis)
+    if not ref:
+        return 0.0 if not hyp else 1.0
+    return edit_distance(ref, hyp) / len(ref)
