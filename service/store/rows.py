@@ -33,6 +33,8 @@ def _json_default(value: Any) -> Any:
         return dataclasses.asdict(value)
     if isinstance(value, datetime):
         return value.isoformat()
+    if hasattr(value, "item"):  # numpy scalars from the OCR engine
+        return value.item()
     return str(value)
 
 
