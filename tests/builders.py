@@ -129,7 +129,8 @@ def add_table(document, rows: list[list[str]]):
         if len(cells) < width:
             grid = row.cells
             grid[len(cells) - 1].merge(grid[width - 1])
-        for cell, cell_text in zip(row.cells, cells):  # a merged cell is listed once per column it spans
+        # row.cells lists a merged cell once per column it spans; the first len(cells) are ours
+        for cell, cell_text in zip(row.cells, cells, strict=False):
             set_cell_text(cell, cell_text)
     return table
 
@@ -155,7 +156,7 @@ def find_cjk_font() -> str | None:
     return None
 
 
-def _cjk_pdf():
+def cjk_pdf():
     """An A4 FPDF with a CJK font set, or pytest.skip when no font can be loaded."""
     import pytest
     from fpdf import FPDF
@@ -179,7 +180,7 @@ def make_text_pdf(text: str, path: str | Path, *, encrypt_user: str | None = Non
     Long lines wrap (multi_cell) and pages break automatically. With
     `encrypt_user`, the file is encrypted and needs that password to open.
     """
-    pdf = _cjk_pdf()
+    pdf = cjk_pdf()
     if encrypt_user is not None:
         pdf.set_encryption(owner_password="owner-" + encrypt_user, user_password=encrypt_user)
     pdf.add_page()

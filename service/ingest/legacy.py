@@ -9,6 +9,7 @@ under `settings.convert_timeout_s`.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import shutil
@@ -28,11 +29,16 @@ NOT_INSTALLED = (
     "这是旧版 Word/WPS 文件（.doc/.wps），需要安装 LibreOffice 才能转换："
     "apt-get install libreoffice-writer-nogui，或先另存为 .docx 再上传"
 )
+ENCRYPTED = "Word 文档已加密（需要密码），请取消密码后重新上传"
+# A password-protected .docx is an OLE2 container holding this stream (name in UTF-16).
+_ENCRYPTED_PACKAGE = "EncryptedPackage".encode("utf-16-le")
 KNOWN_SUFFIXES = {".doc", ".dot", ".wps", ".wpt", ".rtf", ".odt", ".ott"}
 
 
 def read_legacy(data: bytes, name: str, builder: DocumentBuilder, settings: Settings) -> str:
     """Convert with LibreOffice and read the result as .docx; return the document kind "doc"."""
+    if _ENCRYPTED_PACKAGE in data[:1024 * 1024]:
+        raise IngestError(name, ENCRYPTED)
     soffice = shutil.which(settings.soffice)
     if soffice is None:
         raise IngestError(name, NOT_INSTALLED)
@@ -91,8 +97,6 @@ def _convert(soffice: str, source: Path, out_dir: Path, profile: Path, name: str
 
 def _kill_group(proc: subprocess.Popen) -> None:
     """soffice starts helper processes: end the whole session we started, then reap it."""
-    try:
+    with contextlib.suppress(ProcessLookupError):
         os.killpg(proc.pid, signal.SIGKILL)
-    except ProcessLookupError:
-        pass
     proc.communicate()

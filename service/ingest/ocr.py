@@ -30,6 +30,7 @@ log = logging.getLogger(__name__)
 MAX_SIDE = 4000  # px; larger pages are scaled down (a 300 dpi A4 page is 3508 px)
 MIN_SIDE = 1000  # px; smaller images are scaled up so small print stays legible
 MAX_SKEW = 5.0  # degrees; beyond that it is not scanner skew and we leave it alone
+DET_SIDE = 1280  # px; the longest side of the copy text boxes are detected on
 MIN_SKEW = 0.3  # degrees; smaller tilts are harmless and not worth a resample
 CELL_GAP = 1.5  # a gap wider than this many median character widths separates table cells
 
@@ -47,8 +48,13 @@ def _get_engine():
 
                 _engine = RapidOCR(params={
                     "Global.log_level": "warning",
-                    # Our pages are pre-scaled; let the detector see them at full resolution.
+                    # Pages are already scaled by `prepare`: crop text lines for recognition
+                    # from the full-resolution page ...
                     "Global.max_side_len": MAX_SIDE,
+                    # ... but find them on a reduced copy, which is 3-5x faster on a CPU
+                    # and as accurate for print of 9 pt and more at 200 dpi.
+                    "Det.limit_type": "max",
+                    "Det.limit_side_len": DET_SIDE,
                 })
     return _engine
 
@@ -136,14 +142,15 @@ def estimate_skew(bgr: np.ndarray) -> float:
     _, binary = cv2.threshold(gray, 0, 1, cv2.THRESH_BINARY_INV + cv2.THRESH_OTSU)
     if binary.sum() < 50:  # blank page
         return 0.0
-    best = 0.0
-    step = 0.5
-    candidates = np.arange(-MAX_SKEW, MAX_SKEW + 1e-9, step)
-    for _ in range(3):
+    best, span, step = 0.0, MAX_SKEW, 0.5
+    for _ in range(3):  # 21 + 11 + 11 rotations, ending at 0.02 degree resolution
+        candidates = np.arange(best - span, best + span + 1e-9, step)
         scores = [_profile_score(binary, a) for a in candidates]
         best = float(candidates[int(np.argmax(scores))])
-        step /= 5
-        candidates = np.arange(best - 2.5 * step * 2, best + 2.5 * step * 2 + 1e-9, step)
+        span, step = step, step / 5
+    # Keep the page as it is unless rotating clearly sharpens the text rows.
+    if _profile_score(binary, best) < 1.02 * _profile_score(binary, 0.0):
+        return 0.0
     return best
 
 
@@ -187,18 +194,15 @@ def assemble_lines(boxes: list[Box]) -> list[tuple[str, float, tuple[float, floa
     for line in lines:
         line.sort(key=lambda b: b.x0)
         text = line[0].text
-        cells = False
         for prev, cur in zip(line, line[1:], strict=False):
             gap = cur.x0 - prev.x1
             if gap > CELL_GAP * char_w:
                 text += " | " + cur.text
-                cells = True
             elif _LATIN.match(prev.text[-1]) and _LATIN.match(cur.text[0]):
                 text += " " + cur.text
             else:
                 text += cur.text
-        conf = min(b.score for b in line) if cells or len(line) > 1 else line[0].score
-        conf = min(max(conf, 1e-6), 1.0)
+        conf = min(max(min(b.score for b in line), 1e-6), 1.0)  # a line is as sure as its worst box
         bbox = (min(b.x0 for b in line), min(b.y0 for b in line),
                 max(b.x1 for b in line), max(b.y1 for b in line))
         out.append((text, conf, bbox))

@@ -1,0 +1,73 @@
+"""Numbers as reports print them, and money brought to 万元 without losing digits."""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from dataclasses import dataclass
+from decimal import Decimal, InvalidOperation
+
+NUMBER = r"[-+]?(?:\d{1,3}(?:,\d{3})+|\d+)(?:\.\d+)?"
+_UNIT = r"万元|万|亿元|元|人|名|个|辆|台|%|％|分"
+AMOUNT = re.compile(rf"(?P<num>{NUMBER})\s*(?P<unit>{_UNIT})?")
+
+CJK = r"\u4e00-\u9fff"
+
+
+@dataclass
+class Amount:
+    value: float | int
+    unit: str | None
+    start: int
+    end: int
+    note: str | None = None
+
+
+def to_decimal(s: str) -> Decimal | None:
+    s = unicodedata.normalize("NFKC", s).replace(",", "").strip()
+    try:
+        return Decimal(s)
+    except InvalidOperation:
+        return None
+
+
+def as_number(d: Decimal) -> float | int:
+    return int(d) if d == d.to_integral_value() and "." not in str(d) else float(d)
+
+
+def money_to_wan(num: str, unit: str | None) -> tuple[float | int, str | None] | None:
+    """Value in 万元 and a note when converted; None when the unit is not money."""
+    d = to_decimal(num)
+    if d is None:
+        return None
+    if unit in ("万元", "万"):
+        return as_number(d), None
+    if unit == "元":
+        return float(d / Decimal(10000)), "由元换算为万元"
+    if unit == "亿元":
+        return as_number(d * Decimal(10000)), "由亿元换算为万元"
+    return None
+
+
+def compact(s: str | None) -> str | None:
+    """Cell or phrase text without line breaks, and without spaces between CJK characters."""
+    if s is None:
+        return None
+    s = re.sub(r"\s*\n\s*", "", s.strip())
+    s = re.sub(rf"(?<=[{CJK}（）()])[ \u3000\xa0]+|[ \u3000\xa0]+(?=[{CJK}（）()])", "", s)
+    return s.strip() or None
+
+
+def first_number(s: str) -> Decimal | None:
+    m = re.search(NUMBER, unicodedata.normalize("NFKC", s))
+    return to_decimal(m.group()) if m else None
+
+
+def cell_number(s: str) -> float | int | None:
+    """A cell that holds one number (optionally with 分 or %), else None."""
+    t = unicodedata.normalize("NFKC", s).strip()
+    m = re.fullmatch(rf"({NUMBER})\s*(分|%|万元)?", t)
+    if not m:
+        return None
+    d = to_decimal(m.group(1))
+    return as_number(d) if d is not None else None

@@ -1,0 +1,205 @@
+"""Score tables (绩效自评表 / 打分表): every 三级指标 row, the table's total, and the project it is for.
+
+Columns are found by their headers, including two-row headers where a first
+row names groups (绩效指标 | 指标分值 | … | 自评打分) and a second row names
+the level columns (一级指标 | 二级指标 | 三级指标). Vertically merged cells
+arrive empty and are filled down. A row that cannot be aligned to the
+header is still reported, for review, never silently dropped or guessed.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+
+from ..document import Document, Table
+from ..models import REVIEW, Evidence, IndicatorRow, Project
+from . import lexicon as lx
+from .numbers import cell_number, compact
+
+COLUMN_HEADERS = [
+    ("level1", r"^一级指标"),
+    ("level2", r"^二级指标"),
+    ("name", r"^(三级指标|指标名称|具体指标)"),
+    ("target", r"^(年度指标值|年度目标值|目标值|预期指标值|指标值|预期目标值)"),
+    ("actual", r"^(实际完成值|实际完成情况|完成值|实际值|实际完成)"),
+    ("weight", r"^(分值|指标分值|权重|标准分)"),
+    ("score", r"^(自评得分|得分|自评打分|评分|自评分)"),
+    ("remark", r"^(偏差原因|备注|说明|未完成原因)"),
+]
+_PLACEHOLDER = re.compile(r"^[.…。·\s]*$")
+
+
+def _norm(s: str) -> str:
+    return re.sub(r"\s+", "", unicodedata.normalize("NFKC", s))
+
+
+def _match_header(text: str) -> str | None:
+    h = _norm(text)
+    for key, rx in COLUMN_HEADERS:
+        if re.match(rx, h):
+            return key
+    return None
+
+
+def find_header(table: Table) -> tuple[int, dict[str, int]] | None:
+    """(index of the last header row, column of each key) for a score table, else None."""
+    for r, row in enumerate(table.rows):
+        cols = {}
+        for i, cell in enumerate(row):
+            key = _match_header(cell.text)
+            if key and key not in cols:
+                cols[key] = i
+        if {"level1", "level2"} <= set(cols) and ("weight" in cols or "score" in cols):
+            return r, _merge_group_header(table, r, cols)
+        if "name" in cols and "weight" in cols and "score" in cols:
+            return r, cols
+    return None
+
+
+def _merge_group_header(table: Table, r: int, cols: dict[str, int]) -> dict[str, int]:
+    """Two-row header: row r-1 names groups, row r the level columns (004's 打分表)."""
+    if "weight" in cols and "score" in cols or r == 0:
+        return cols
+    top, low = table.rows[r - 1], table.rows[r]
+    n_levels = max(cols[k] for k in ("level1", "level2", "name") if k in cols) + 1
+    free = [i for i in range(n_levels, len(low)) if not low[i].text.strip()]
+    groups = top[1:]
+    if not free or len(groups) < 2:
+        return cols
+    left = []  # top-row headers left-aligned onto free columns until a sub-header run
+    i = n_levels
+    g = 0
+    while i < len(low) and g < len(groups) and not low[i].text.strip():
+        left.append((groups[g], i))
+        g += 1
+        i += 1
+    rest_free = [c for c in free if c >= i]
+    right = list(zip(groups[len(groups) - len(rest_free):], rest_free, strict=False)) if rest_free else []
+    merged = dict(cols)
+    for cell, col in left + right:
+        key = _match_header(cell.text)
+        if key and key not in merged:
+            merged[key] = col
+    return merged
+
+
+def table_subject(table: Table, title: str) -> str:
+    """`整体` for the department's table, else the project's name."""
+    for row in table.rows[:4]:
+        for i, cell in enumerate(row[:-1]):
+            if re.match(r"^(项目支出名称|项目名称)$", _norm(cell.text)):
+                name = compact(row[i + 1].text)
+                if name:
+                    return name
+    return "整体" if ("项目" not in title or "整体" in title) else compact(title) or "项目"
+
+
+def read_indicators(doc: Document, table: Table, title: str) -> list[IndicatorRow]:
+    found = find_header(table)
+    if not found:
+        return []
+    r0, cols = found
+    subject = table_subject(table, title)
+    width = max(cols.values()) + 1
+    rows, fill = [], {"level1": None, "level2": None, "name": None}
+    for row in table.rows[r0 + 1:]:
+        if _is_total_row(row):
+            break
+        ind = _read_row(row, cols, width, fill, subject)
+        if ind is not None:
+            rows.append(ind)
+    return rows
+
+
+def _read_row(row, cols, width, fill, subject) -> IndicatorRow | None:
+    texts = [compact(c.text) for c in row]
+    if all(not t or _PLACEHOLDER.match(t) for t in texts):
+        return None
+    aligned = len(row) >= width
+    if not aligned:
+        cols = _shorter_row_columns(row, cols)
+        if cols is None:
+            return None
+    get = {k: (texts[i] if i < len(texts) else None) for k, i in cols.items()}
+    weight, score = _num(get.get("weight")), _num(get.get("score"))
+    name = get.get("name")
+    if name and _PLACEHOLDER.match(name):
+        return None
+    if weight is None and score is None and not get.get("target") and not get.get("actual"):
+        for k in ("level1", "level2"):  # a group row with no indicator: remember its labels
+            if get.get(k):
+                fill[k] = _strip_points(get[k])
+        return None
+    for k in ("level1", "level2", "name"):
+        if get.get(k):
+            fill[k] = _strip_points(get[k]) if k != "name" else get[k]
+            if k == "level1":
+                fill["level2"] = fill["level2"] if get.get("level2") else fill["level2"]
+        elif k in fill:
+            get[k] = fill[k]
+    level1 = _strip_points(get.get("level1")) if get.get("level1") else fill["level1"]
+    level2 = _strip_points(get.get("level2")) if get.get("level2") else fill["level2"]
+    cells = [c for c in row if c.text.strip()]
+    ev = Evidence("", cells[0].start, cells[-1].end) if cells else None
+    ind = IndicatorRow(table=subject, level1=level1, level2=level2, name=get.get("name") or fill["name"],
+                       target=get.get("target"), actual=get.get("actual"), weight=weight, score=score,
+                       remark=get.get("remark") or None, confidence=0.9 if aligned else 0.4, evidence=ev)
+    if not aligned:
+        ind.status = REVIEW
+        ind.issues.append("该行单元格数少于表头（有合并单元格），列对应关系为推断，请核对原表")
+    return ind
+
+
+def _shorter_row_columns(row, cols) -> dict[str, int] | None:
+    """A row whose first cell spans the level columns (扣分项): shift the other columns left."""
+    levels = [cols[k] for k in ("level1", "level2", "name") if k in cols]
+    if not levels:
+        return None
+    span = max(levels)  # columns merged into the first cell, beyond itself
+    out = {k: 0 for k in ("level1", "level2", "name") if k in cols}
+    for k, i in cols.items():
+        if k not in out:
+            j = i - span
+            if 0 < j < len(row):
+                out[k] = j
+    return out
+
+
+def _strip_points(s: str | None) -> str | None:
+    if not s:
+        return s
+    return re.sub(r"[（(]\s*\d+(\.\d+)?\s*分\s*[)）]", "", s).strip() or None
+
+
+def _num(s: str | None):
+    return cell_number(s) if s else None
+
+
+def _is_total_row(row) -> bool:
+    first = next((c for c in row if c.text.strip()), None)
+    return first is not None and bool(lx.TOTAL_ROW.match(_norm(first.text)))
+
+
+def table_total(table: Table) -> tuple[float | int, Evidence] | None:
+    """The stated total of a score table (总分 | 100 | 93.5 -> 93.5)."""
+    for row in table.rows:
+        if _is_total_row(row):
+            nums = [(cell_number(c.text), c) for c in row[1:] if cell_number(c.text) is not None]
+            if nums:
+                value, cell = nums[-1]
+                return value, Evidence(cell.text, cell.start, cell.end)
+    return None
+
+
+def project_from_table(table: Table, subject: str, money: dict[str, tuple]) -> Project:
+    """A project's row of money (年初预算数 …) and its total score."""
+    p = Project(name=subject)
+    for field, attr in (("budget_initial", "budget_initial"), ("budget_full_year", "budget_full_year"),
+                        ("spending_actual", "spending_actual"), ("execution_rate", "execution_rate")):
+        if field in money:
+            setattr(p, attr, money[field])
+    total = table_total(table)
+    if total:
+        p.score, p.evidence = total
+    return p
