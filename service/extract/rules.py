@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 
+from ..checks import FIELD_CHECKS
 from ..document import Document
 from ..fields import FIELDS
 from ..models import REVIEW, Extraction, FieldValue, Section
@@ -48,6 +49,10 @@ def extract(doc: Document, sections: list[Section], ocr_review_below: float = 0.
         if fv is not None:
             _flag_low_ocr(doc, fv, ocr_review_below)
             ex.fields[spec.key] = fv
+    for check in FIELD_CHECKS:
+        for key, issue in check(ex.fields):
+            ex.fields[key].status = REVIEW
+            ex.fields[key].issues.append(issue)
     ex.problems, ex.measures = read_lists(doc, sections)
     return ex
 

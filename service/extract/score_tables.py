@@ -50,8 +50,10 @@ def find_header(table: Table) -> tuple[int, dict[str, int]] | None:
             key = _match_header(cell.text)
             if key and key not in cols:
                 cols[key] = i
-        if {"level1", "level2"} <= set(cols) and ("weight" in cols or "score" in cols):
-            return r, _merge_group_header(table, r, cols)
+        if {"level1", "level2"} <= set(cols):
+            merged = _merge_group_header(table, r, cols)
+            if "weight" in merged or "score" in merged:
+                return r, merged
         if "name" in cols and "weight" in cols and "score" in cols:
             return r, cols
     return None
@@ -106,13 +108,13 @@ def read_indicators(doc: Document, table: Table, title: str) -> list[IndicatorRo
     for row in table.rows[r0 + 1:]:
         if _is_total_row(row):
             break
-        ind = _read_row(row, cols, width, fill, subject)
+        ind = _read_row(doc.text, row, cols, width, fill, subject)
         if ind is not None:
             rows.append(ind)
     return rows
 
 
-def _read_row(row, cols, width, fill, subject) -> IndicatorRow | None:
+def _read_row(text, row, cols, width, fill, subject) -> IndicatorRow | None:
     texts = [compact(c.text) for c in row]
     if all(not t or _PLACEHOLDER.match(t) for t in texts):
         return None
@@ -141,7 +143,7 @@ def _read_row(row, cols, width, fill, subject) -> IndicatorRow | None:
     level1 = _strip_points(get.get("level1")) if get.get("level1") else fill["level1"]
     level2 = _strip_points(get.get("level2")) if get.get("level2") else fill["level2"]
     cells = [c for c in row if c.text.strip()]
-    ev = Evidence("", cells[0].start, cells[-1].end) if cells else None
+    ev = Evidence(text[cells[0].start:cells[-1].end], cells[0].start, cells[-1].end) if cells else None
     ind = IndicatorRow(table=subject, level1=level1, level2=level2, name=get.get("name") or fill["name"],
                        target=get.get("target"), actual=get.get("actual"), weight=weight, score=score,
                        remark=get.get("remark") or None, confidence=0.9 if aligned else 0.4, evidence=ev)
