@@ -1,0 +1,128 @@
+"""The `jixiao` command: a thin layer over service.pipeline. Messages for operators are in Chinese."""
+
+from __future__ import annotations
+
+import logging
+from importlib import resources
+from pathlib import Path
+
+import click
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from .errors import JixiaoError
+from .pipeline import FileResult, expand_inputs, run_batch
+from .settings import SETTINGS, Settings, load_settings
+from .store import Store
+
+console = Console()
+err_console = Console(stderr=True)
+
+
+def _settings(**overrides) -> Settings:
+    try:
+        return load_settings(**overrides)
+    except JixiaoError as e:
+        raise click.ClickException(str(e)) from None
+
+
+def _open_store(settings: Settings) -> Store:
+    try:
+        return Store(settings.db)
+    except JixiaoError as e:
+        raise click.ClickException(str(e)) from None
+
+
+@click.group()
+@click.version_option(package_name="jixiao")
+@click.option("-v", "--verbose", is_flag=True, help="Log progress details to stderr.")
+def cli(verbose: bool) -> None:
+    """jixiao（绩效）：把部门整体支出绩效自评报告变成经过核验的结构化数据。"""
+    logging.basicConfig(level=logging.INFO if verbose else logging.WARNING,
+                        format="%(levelname)s %(name)s: %(message)s")
+
+
+@cli.command()
+@click.argument("files", nargs=-1, required=True, type=click.Path(path_type=Path))
+@click.option("--out", "out_dir", type=click.Path(file_okay=False, path_type=Path), required=True,
+              help="Folder for the record JSON files (<file stem>.json).")
+@click.option("--engine", type=click.Choice(["rules"]), default=None,
+              help="Extraction engine (default from JIXIAO_ENGINE: rules, offline).")
+@click.option("--db", type=click.Path(dir_okay=False), default=None, help="SQLite database (JIXIAO_DB).")
+@click.option("--no-store", is_flag=True, help="Write JSON only, do not save to the database.")
+def extract(files: tuple[Path, ...], out_dir: Path, engine: str | None, db: str | None, no_store: bool) -> None:
+    """Extract every FILE (.txt .docx .pdf .png .jpg .tif, or a folder of them) into record JSON."""
+    settings = _settings(db=db, engine=engine)
+    paths = expand_inputs(files)
+    if not paths:
+        raise click.ClickException("没有找到要处理的文件")
+    store = None if no_store else _open_store(settings)
+    console.print(f"提取引擎：{settings.engine}（离线规则）；共 {len(paths)} 个文件")
+    results = _run_with_progress(paths, settings, store, out_dir)
+    _print_summary(results)
+    failed = [r for r in results if not r.ok]
+    for r in failed:
+        err_console.print(f"[red]错误[/red] {r.error}")
+    ok = len(results) - len(failed)
+    console.print(f"完成：成功 {ok} 个，失败 {len(failed)} 个。记录已写入 {out_dir}/"
+                  + ("" if no_store else f"，并保存到数据库 {settings.db}"))
+    if failed:
+        raise SystemExit(1)
+
+
+def _run_with_progress(paths, settings, store, out_dir) -> list[FileResult]:
+    columns = [TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn()]
+    with Progress(*columns, console=err_console, transient=True, disable=len(paths) < 2) as progress:
+        task = progress.add_task("处理中", total=len(paths))
+        return run_batch(paths, settings, store, out_dir,
+                         on_done=lambda r: progress.update(task, advance=1, description=r.path.name))
+
+
+def _print_summary(results: list[FileResult]) -> None:
+    table = Table(title="处理结果")
+    for col in ("文件", "页数", "OCR", "提取字段", "待复核", "指标行", "错误"):
+        table.add_column(col)
+    for r in results:
+        table.add_row(r.path.name, str(r.pages) if r.ok else "-", ("是" if r.ocr else "否") if r.ok else "-",
+                      str(r.fields_found) if r.ok else "-", str(r.fields_review) if r.ok else "-",
+                      str(r.indicators) if r.ok else "-", "" if r.ok else (r.error or "").split("：", 1)[-1])
+    console.print(table)
+
+
+@cli.command()
+@click.option("--db", type=click.Path(dir_okay=False), default=None, help="SQLite database (JIXIAO_DB).")
+@click.option("--out", "out_dir", type=click.Path(file_okay=False, path_type=Path), default=None,
+              help="Also write the sample records as JSON here.")
+def demo(db: str | None, out_dir: Path | None) -> None:
+    """Load the five bundled sample reports into the local database and show what was found."""
+    settings = _settings(db=db)
+    store = _open_store(settings)
+    samples = sorted(Path(str(p)) for p in resources.files("service").joinpath("samples").iterdir()
+                     if str(p).endswith(".txt"))
+    console.print(f"演示：用离线规则引擎处理 {len(samples)} 份示例报告（无需 API 密钥）")
+    results = _run_with_progress(samples, settings, store, out_dir)
+    _print_summary(results)
+    ok = [r for r in results if r.ok]
+    console.print(f"已将 {len(ok)} 份报告载入数据库 {settings.db}：共提取 {sum(r.fields_found for r in ok)} 个字段、"
+                  f"{sum(r.indicators for r in ok)} 行评分指标，其中 {sum(r.fields_review for r in ok)} 项需人工复核。"
+                  f"数据库现有 {store.document_count()} 份文档、{store.run_count()} 次提取记录。")
+    console.print("复核界面将在后续版本提供；目前演示到载入数据库为止。")
+    if len(ok) < len(results):
+        raise SystemExit(1)
+
+
+@cli.command("settings")
+def show_settings() -> None:
+    """List every setting, its environment variable and current value."""
+    current = _settings()
+    table = Table(title="配置项")
+    for col in ("name", "env", "value", "help"):
+        table.add_column(col)
+    for s in SETTINGS:
+        table.add_row(s.name, s.env, str(getattr(current, s.name)), s.help)
+    console.print(table)
+
+
+def main() -> None:
+    cli()

@@ -1,0 +1,114 @@
+"""One file, or a batch: ingest -> sections -> extract -> store -> record JSON.
+
+A file that fails is reported with its reason and leaves nothing behind (no
+JSON, no database rows); the rest of the batch goes on.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import tempfile
+import time
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from .errors import JixiaoError
+from .extract import rules
+from .ingest import load
+from .record import to_record
+from .sections import split_sections
+from .settings import Settings
+from .store import Store
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class FileResult:
+    path: Path
+    ok: bool = False
+    pages: int = 0
+    ocr: bool = False
+    fields_found: int = 0
+    fields_review: int = 0
+    indicators: int = 0
+    error: str | None = None
+    record_path: Path | None = None
+    sha256: str | None = None
+    seconds: float = 0.0
+    extras: dict = field(default_factory=dict)
+
+
+def process_file(path: Path, settings: Settings, store: Store | None, out_dir: Path | None,
+                 out_name: str | None = None) -> FileResult:
+    result = FileResult(path=path)
+    t0 = time.perf_counter()
+    try:
+        doc = load(path, settings)
+        sections = split_sections(doc)
+        ex = rules.extract(doc, sections, ocr_review_below=settings.ocr_review_below)
+        record = to_record(doc, ex)
+        if store is not None:
+            store.save_run(doc, sections, ex, {"source_path": str(path), "engine": ex.engine})
+        if out_dir is not None:
+            result.record_path = write_json(out_dir / (out_name or f"{path.stem}.json"), record)
+    except JixiaoError as e:
+        result.error = str(e)
+        log.info("failed %s: %s", path, e)
+        return result
+    except Exception as e:  # an unexpected bug must not stop the batch; say so plainly
+        log.exception("unexpected error on %s", path)
+        result.error = f"{path.name}：处理时发生内部错误（{type(e).__name__}: {e}），请联系维护人员"
+        return result
+    result.ok = True
+    result.pages, result.ocr, result.sha256 = len(doc.pages), doc.ocr, doc.sha256
+    result.fields_found = sum(1 for f in ex.fields.values() if f.value is not None)
+    result.fields_review = ex.review_count()
+    result.indicators = len(ex.indicators)
+    result.seconds = time.perf_counter() - t0
+    return result
+
+
+def write_json(path: Path, data: dict) -> Path:
+    """Write atomically: a reader never sees half a record."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-", suffix=".json")
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as f:
+            json.dump(data, f, ensure_ascii=False, indent=2)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return path
+
+
+def expand_inputs(paths: Iterable[str | Path]) -> list[Path]:
+    """Files as given; a folder stands for the files directly inside it."""
+    out: list[Path] = []
+    for p in map(Path, paths):
+        if p.is_dir():
+            out += sorted(x for x in p.iterdir() if x.is_file() and not x.name.startswith("."))
+        else:
+            out.append(p)
+    return out
+
+
+def output_names(paths: list[Path]) -> list[str]:
+    """`<stem>.json`, or `<stem>.<ext>.json` when two inputs share a stem."""
+    stems = [p.stem for p in paths]
+    return [f"{p.stem}.json" if stems.count(p.stem) == 1 else f"{p.name}.json" for p in paths]
+
+
+def run_batch(paths: list[Path], settings: Settings, store: Store | None, out_dir: Path | None,
+              on_done: Callable[[FileResult], None] | None = None) -> list[FileResult]:
+    results = []
+    for path, name in zip(paths, output_names(paths), strict=True):
+        r = process_file(path, settings, store, out_dir, name)
+        results.append(r)
+        if on_done:
+            on_done(r)
+    return results
