@@ -63,10 +63,10 @@ def extract(files: tuple[Path, ...], out_dir: Path, engine: str | None, db: str 
     _print_summary(results)
     failed = [r for r in results if not r.ok]
     for r in failed:
-        err_console.print(f"[red]错误[/red] {r.error}")
+        err_console.print(f"[red]错误[/red] {r.error}", soft_wrap=True)
     ok = len(results) - len(failed)
-    console.print(f"完成：成功 {ok} 个，失败 {len(failed)} 个。记录已写入 {out_dir}/"
-                  + ("" if no_store else f"，并保存到数据库 {settings.db}"))
+    saved = "" if no_store else f"，并保存到数据库 {settings.db}"
+    console.print(f"完成：成功 {ok} 个，失败 {len(failed)} 个。记录已写入 {out_dir}/{saved}", soft_wrap=True)
     if failed:
         raise SystemExit(1)
 
@@ -106,7 +106,7 @@ def demo(db: str | None, out_dir: Path | None) -> None:
     ok = [r for r in results if r.ok]
     console.print(f"已将 {len(ok)} 份报告载入数据库 {settings.db}：共提取 {sum(r.fields_found for r in ok)} 个字段、"
                   f"{sum(r.indicators for r in ok)} 行评分指标，其中 {sum(r.fields_review for r in ok)} 项需人工复核。"
-                  f"数据库现有 {store.document_count()} 份文档、{store.run_count()} 次提取记录。")
+                  f"数据库现有 {store.document_count()} 份文档、{store.run_count()} 次提取记录。", soft_wrap=True)
     console.print("复核界面将在后续版本提供；目前演示到载入数据库为止。")
     if len(ok) < len(results):
         raise SystemExit(1)
@@ -116,12 +116,8 @@ def demo(db: str | None, out_dir: Path | None) -> None:
 def show_settings() -> None:
     """List every setting, its environment variable and current value."""
     current = _settings()
-    table = Table(title="配置项")
-    for col in ("name", "env", "value", "help"):
-        table.add_column(col)
     for s in SETTINGS:
-        table.add_row(s.name, s.env, str(getattr(current, s.name)), s.help)
-    console.print(table)
+        click.echo(f"{s.name:<20} {s.env:<26} {getattr(current, s.name)!s:<14} {s.help}")
 
 
 def main() -> None:

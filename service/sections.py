@@ -243,6 +243,6 @@ def _fill_gaps(text: str, sections: list[Section]) -> list[Section]:
         if sec.end < nxt:
             gap = text[sec.end:nxt]
             title = gap.strip().split("\n", 1)[0].strip()[:20]
-            out.append(Section(f"{sec.title}（表后说明）" if not title else title, sec.level + 1,
+            out.append(Section(title or f"{sec.title}（表后说明）", sec.level + 1,
                                "narrative", sec.end, nxt, None))
     return out

@@ -79,6 +79,8 @@ def _coerce(setting: Setting, raw: Any) -> Any:
             if text.lower() in ("0", "false", "no", "off"):
                 return False
             raise ValueError(text)
+        if kind is int and "." in text:
+            return float(text)
         return kind(text)
     except ValueError:
         raise JixiaoError(f"配置项 {setting.name}（{setting.env}）的值无效：{raw!r}") from None

@@ -1,0 +1,68 @@
+"""How long OCR takes per scanned A4 page, and how much memory it needs.
+
+Renders the first pages of sample report 000 at 200 dpi (12 pt text, 40
+lines a page), degrades them like an office scan, then times `ocr_image` on
+each page with the engine already loaded (loading it is timed separately: it
+happens once per process). Prints one markdown table row, so results from
+different machines can be pasted into one table.
+
+    .venv/bin/python benchmarks/ocr_bench.py [--pages 3] [--dpi 200]
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import platform
+import resource
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from service.document import DocumentBuilder  # noqa: E402
+from service.ingest import ocr  # noqa: E402
+from service.settings import load_settings  # noqa: E402
+from tests.scans import degrade, find_cjk_font, render_pages  # noqa: E402
+
+SAMPLE = ROOT / "service" / "samples" / "000_8d720d4fc0889d24.txt"
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--pages", type=int, default=3)
+    parser.add_argument("--dpi", type=int, default=200)
+    args = parser.parse_args()
+    font = find_cjk_font()
+    if font is None:
+        print("no CJK font found (install fonts-wqy-zenhei); cannot render pages", file=sys.stderr)
+        return 1
+    settings = load_settings(env={})
+    pages = render_pages(SAMPLE.read_text(encoding="utf-8"), font, dpi=args.dpi)[: args.pages]
+    scans = [degrade(p, seed=i) for i, p in enumerate(pages)]
+
+    t0 = time.perf_counter()
+    ocr._get_engine()
+    load_s = time.perf_counter() - t0
+
+    times, chars = [], 0
+    for number, scan in enumerate(scans, start=1):
+        builder = DocumentBuilder()
+        t0 = time.perf_counter()
+        ocr.ocr_image(scan, number, builder, settings)
+        times.append(time.perf_counter() - t0)
+        chars += len(builder.build("bench", "", "image").text)
+    peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # Linux reports KiB
+
+    print("| machine | cpus | pages | dpi | chars/page | engine load s | mean s/page | max s/page | peak RSS MB |")
+    print("|---|---|---|---|---|---|---|---|---|")
+    print(f"| {platform.machine()} {platform.python_version()} | {os.cpu_count()} | {len(times)} | {args.dpi} "
+          f"| {chars / len(times):.0f} | {load_s:.2f} | {sum(times) / len(times):.2f} | {max(times):.2f} "
+          f"| {peak_mb:.0f} |")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,158 @@
+"""The CLI as an operator uses it: batches, summaries, bad input, the demo."""
+
+from __future__ import annotations
+
+import io
+import json
+import shutil
+import zipfile
+
+import pytest
+import sqlite_utils
+
+from service.cli import cli
+from tests.conftest import SAMPLES
+
+REPORT = SAMPLES / "000_8d720d4fc0889d24.txt"
+
+
+def _db_documents(tmp_path) -> list[str]:
+    db = sqlite_utils.Database(tmp_path / "jixiao.db")
+    return [r["name"] for r in db["documents"].rows] if "documents" in db.table_names() else []
+
+
+def test_extract_writes_one_record_per_file_and_a_summary(runner, tmp_path, sample_paths):
+    result = runner.invoke(cli, ["extract", *map(str, sample_paths), "--out", "out"])
+    assert result.exit_code == 0, result.output
+    for p in sample_paths:
+        record = json.loads((tmp_path / "out" / f"{p.stem}.json").read_text(encoding="utf-8"))
+        assert record["source"]["name"] == p.name
+        assert record["fields"]["unit_name"]["value"]
+    assert "处理结果" in result.output and "待复核" in result.output
+    assert "成功 5 个，失败 0 个" in result.output
+    assert len(_db_documents(tmp_path)) == 5
+
+
+def test_record_values_carry_evidence_offsets(runner, tmp_path):
+    runner.invoke(cli, ["extract", str(REPORT), "--out", "out"])
+    record = json.loads((tmp_path / "out" / f"{REPORT.stem}.json").read_text(encoding="utf-8"))
+    text = REPORT.read_text(encoding="utf-8")
+    budget = record["fields"]["budget_initial"]
+    assert budget["value"] == 1045.9
+    ev = budget["evidence"]
+    assert text[ev["start"]:ev["end"]] == ev["quote"] and "1045.9" in ev["quote"]
+
+
+def test_same_file_twice_is_one_document(runner, tmp_path):
+    copy = tmp_path / "copy.txt"
+    shutil.copy(REPORT, copy)
+    result = runner.invoke(cli, ["extract", str(REPORT), str(copy), "--out", "out"])
+    assert result.exit_code == 0, result.output
+    assert len(_db_documents(tmp_path)) == 1
+
+
+def test_folder_input_processes_the_files_inside(runner, tmp_path):
+    folder = tmp_path / "in"
+    folder.mkdir()
+    shutil.copy(REPORT, folder / "a.txt")
+    result = runner.invoke(cli, ["extract", str(folder), "--out", "out"])
+    assert result.exit_code == 0, result.output
+    assert (tmp_path / "out" / "a.json").exists()
+
+
+def test_report_with_wrong_extension_is_read_by_content(runner, tmp_path):
+    disguised = tmp_path / "report.pdf"
+    disguised.write_bytes(REPORT.read_bytes())
+    no_ext = tmp_path / "report2"
+    no_ext.write_bytes(REPORT.read_bytes())
+    result = runner.invoke(cli, ["extract", str(disguised), str(no_ext), "--out", "out"])
+    assert result.exit_code == 0, result.output
+    assert (tmp_path / "out" / "report.json").exists() and (tmp_path / "out" / "report2.json").exists()
+
+
+def test_gbk_encoded_report_is_decoded(runner, tmp_path):
+    gbk = tmp_path / "gbk.txt"
+    gbk.write_bytes(REPORT.read_text(encoding="utf-8").encode("gb18030"))
+    result = runner.invoke(cli, ["extract", str(gbk), "--out", "out"])
+    assert result.exit_code == 0, result.output
+    record = json.loads((tmp_path / "out" / "gbk.json").read_text(encoding="utf-8"))
+    assert record["fields"]["unit_name"]["value"] == "衡山县岭坡乡人民政府"
+
+
+def _xlsx_bytes() -> bytes:
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w") as z:
+        z.writestr("[Content_Types].xml", "<Types/>")
+        z.writestr("xl/workbook.xml", "<workbook/>")
+    return buf.getvalue()
+
+
+BAD_INPUTS = {
+    "empty.txt": (b"", "文件为空"),
+    "blank.txt": (b"  \n\n ", "文件为空"),
+    "garbage.bin": (bytes(range(256)) * 40, "无法识别的文件类型"),
+    "broken.pdf": (b"%PDF-1.7\n1 0 obj << /Type /Catalog >>\ngarbage", "PDF 文件损坏"),
+    "sheet.docx": (_xlsx_bytes(), "Excel"),
+    "broken.docx": (b"PK\x03\x04" + b"\x00" * 200, "损坏"),
+    "archive.zip": (b"PK\x03\x04", "损坏"),
+}
+
+
+@pytest.mark.parametrize("name", sorted(BAD_INPUTS))
+def test_bad_input_is_reported_and_the_rest_of_the_batch_goes_on(runner, tmp_path, name):
+    data, reason = BAD_INPUTS[name]
+    bad = tmp_path / name
+    bad.write_bytes(data)
+    result = runner.invoke(cli, ["extract", str(bad), str(REPORT), "--out", "out"])
+    assert result.exit_code == 1
+    assert name in result.output and reason in result.output
+    assert not (tmp_path / "out" / f"{bad.stem}.json").exists()
+    assert (tmp_path / "out" / f"{REPORT.stem}.json").exists()
+    assert _db_documents(tmp_path) == [REPORT.name]
+
+
+def test_file_over_the_size_limit_is_refused(runner, tmp_path, monkeypatch):
+    monkeypatch.setenv("JIXIAO_MAX_UPLOAD_MB", "0.01")
+    result = runner.invoke(cli, ["extract", str(REPORT), "--out", "out"])
+    assert result.exit_code == 1
+    assert "文件过大" in result.output and REPORT.name in result.output
+    assert not (tmp_path / "out").exists() or not any((tmp_path / "out").iterdir())
+
+
+def test_missing_file_is_reported_by_name(runner, tmp_path):
+    result = runner.invoke(cli, ["extract", "nope.txt", str(REPORT), "--out", "out"])
+    assert result.exit_code == 1
+    assert "nope.txt" in result.output and "文件不存在" in result.output
+    assert (tmp_path / "out" / f"{REPORT.stem}.json").exists()
+
+
+def test_unexpected_error_in_one_file_does_not_stop_the_batch(runner, tmp_path, monkeypatch):
+    import service.pipeline as pipeline
+
+    real = pipeline.split_sections
+
+    def flaky(doc):
+        if doc.name == "boom.txt":
+            raise RuntimeError("simulated bug")
+        return real(doc)
+
+    monkeypatch.setattr(pipeline, "split_sections", flaky)
+    boom = tmp_path / "boom.txt"
+    shutil.copy(SAMPLES / "002_6ebd5ff7b055c059.txt", boom)
+    result = runner.invoke(cli, ["extract", str(boom), str(REPORT), "--out", "out"])
+    assert result.exit_code == 1
+    assert "boom.txt" in result.output and "内部错误" in result.output
+    assert _db_documents(tmp_path) == [REPORT.name]
+
+
+def test_demo_loads_the_five_samples_into_the_database(runner, tmp_path):
+    result = runner.invoke(cli, ["demo"])
+    assert result.exit_code == 0, result.output
+    assert "已将 5 份报告载入数据库" in result.output
+    assert len(_db_documents(tmp_path)) == 5
+
+
+def test_settings_command_lists_every_setting(runner):
+    result = runner.invoke(cli, ["settings"])
+    assert result.exit_code == 0
+    assert "JIXIAO_DB" in result.output and "JIXIAO_MAX_UPLOAD_MB" in result.output
