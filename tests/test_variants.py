@@ -1,0 +1,50 @@
+"""The same report as .docx or text PDF gives the same record as its text."""
+
+from __future__ import annotations
+
+import pytest
+
+from service.extract.rules import extract
+from service.ingest import load
+from service.record import to_record
+from service.sections import split_sections
+from tests.builders import make_docx, make_text_pdf
+from tests.conftest import SAMPLES
+
+STEMS = sorted(p.stem for p in SAMPLES.glob("*.txt"))
+
+
+def _record(path):
+    doc = load(path)
+    return to_record(doc, extract(doc, split_sections(doc)))
+
+
+def _facts(record):
+    fields = {k: (v["value"], v["status"]) for k, v in record["fields"].items()}
+    rows = [(r["table"], r["level1"], r["level2"], r["name"], r["target"], r["actual"], r["weight"], r["score"])
+            for r in record["indicators"]]
+    return fields, rows, record["problems"]["value"] if record["problems"] else None
+
+
+@pytest.mark.parametrize("stem", STEMS)
+def test_docx_version_gives_the_same_record_as_the_text(stem, tmp_path):
+    src = SAMPLES / f"{stem}.txt"
+    docx = tmp_path / f"{stem}.docx"
+    make_docx(src.read_text(encoding="utf-8"), docx)
+    assert _facts(_record(docx)) == _facts(_record(src))
+
+
+PDF_TABLES_NOT_YET = {"000_8d720d4fc0889d24", "001_dea89b1d5430c4b7", "002_6ebd5ff7b055c059",
+                      "004_b638ef10e80c4f2a"}
+
+
+@pytest.mark.parametrize("stem", [
+    pytest.param(s, marks=pytest.mark.xfail(
+        strict=True, reason="tables in a PDF text layer arrive as space-separated runs that wrap; "
+                            "rebuilding them into cells is not done yet")) if s in PDF_TABLES_NOT_YET else s
+    for s in STEMS])
+def test_text_pdf_version_gives_the_same_record_as_the_text(stem, tmp_path):
+    src = SAMPLES / f"{stem}.txt"
+    pdf = tmp_path / f"{stem}.pdf"
+    make_text_pdf(src.read_text(encoding="utf-8"), pdf)
+    assert _facts(_record(pdf)) == _facts(_record(src))
