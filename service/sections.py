@@ -19,6 +19,7 @@ from dataclasses import dataclass
 
 from .document import Document, Table
 from .models import Section
+from .tables import PAGE_NUMBER
 
 CN_NUM = "一二三四五六七八九十"
 _NUMBERED = [
@@ -32,7 +33,6 @@ _ANNEX = re.compile(r"^\s*(?P<m>附件\s*(?P<n>[0-9一二三四五六七八九�
 _TABLE_TITLE = re.compile(r"(表|清单)\s*[(（]?[^)）]{0,10}[)）]?\s*$")
 _DATE = re.compile(r"^\s*\d{4}\s*年(\s*\d{1,2}\s*月(\s*\d{1,2}\s*日)?)?\s*$")
 _SENTENCE_END = tuple("。；;！？!?：:）)")
-_PAGE_NUMBER = re.compile(r"^\s*(-\s*\d+\s*-|第\s*\d+\s*页(\s*[,，/]?\s*共\s*\d+\s*页)?|\d{1,3})\s*$")
 
 
 @dataclass
@@ -174,7 +174,7 @@ def _table_groups(doc: Document) -> list[list[Table]]:
     for t in sorted(doc.tables, key=lambda t: t.start):
         if groups:
             gap = doc.text[groups[-1][-1].end:t.start]
-            if all(not ln.strip() or _PAGE_NUMBER.match(ln) for ln in gap.split("\n")):
+            if all(not ln.strip() or PAGE_NUMBER.match(ln) for ln in gap.split("\n")):
                 groups[-1].append(t)
                 continue
         groups.append([t])

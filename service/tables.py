@@ -23,6 +23,7 @@ from .document import Cell, Table
 
 _WS = " \t\u3000\xa0"
 _SPACE_SPLIT = re.compile(r"(?:[ \u3000\xa0]{2,}|\t+)")
+PAGE_NUMBER = re.compile(r"^\s*(-\s*\d+\s*-|第\s*\d+\s*页(\s*[,，/]?\s*共\s*\d+\s*页)?|\d{1,3})\s*$")
 _PIPE_RULE = re.compile(r"^\s*\|?\s*:?-{2,}:?\s*(\|\s*:?-{2,}:?\s*)*\|?\s*$")
 
 
@@ -85,8 +86,8 @@ def _tab_tables(text: str, lines: list[tuple[int, int]]) -> list[Table]:
                 t_start = s
             row.append([s + 1, e])
             prev_blank = False
-        elif not line.strip(_WS):
-            close_row()
+        elif not line.strip(_WS) or ((rows or row) and PAGE_NUMBER.match(line)):
+            close_row()  # a blank line, or a page number printed between the rows of a table
             prev_blank = True
         elif row and not prev_blank:
             row[-1][1] = e  # continuation line of the open cell

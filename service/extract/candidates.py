@@ -30,6 +30,7 @@ class Candidate:
     tier: int
     source: str  # "table" or "text"
     note: str | None = None
+    issue: str | None = None  # a doubt about how it was read: sends the field to review
 
 
 def _compiled():
@@ -180,10 +181,12 @@ def _column_candidates(doc: Document, table: Table, unit: str | None) -> list[Ca
             continue
         shift = len(data) - len(row)
         for i, field in cols.items():
-            j = i + shift if shift < 0 else i
+            j = i + shift  # rows of unequal length: align on the right, and let a person check
             if 0 <= j < len(data):
                 c = _cell_value(doc, field, data[j], unit, row[i].text)
                 if c:
+                    if shift:
+                        c.issue = f"表头与数据行的单元格数不同（{len(row)} 与 {len(data)}），按右对齐读取“{_norm(row[i].text)}”列，请核对"
                     out.append(c)
     return out
 

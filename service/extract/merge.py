@@ -42,6 +42,11 @@ def merge_field(field: str, cands: list[Candidate]) -> FieldValue | None:
     conf = min(0.98, conf + 0.04 * (len({(c.evidence.start) for c in best}) - 1))
     fv = FieldValue(key=field, value=lead.value, confidence=round(conf, 2), evidence=lead.evidence,
                     note=lead.note)
+    doubts = sorted({c.issue for c in best if c.issue})
+    if doubts:
+        fv.status = REVIEW
+        fv.confidence = min(fv.confidence, 0.5)
+        fv.issues += doubts
     if len(groups) > 1:
         fv.status = REVIEW
         fv.confidence = 0.4
