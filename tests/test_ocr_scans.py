@@ -136,6 +136,18 @@ def test_multi_page_tiff_pages_are_numbered(font, settings, tmp_path):
     assert [line.page for line in doc.ocr_lines] == [1, 2]
 
 
+def test_phone_photo_is_turned_upright_by_its_exif_orientation(font, settings, tmp_path):
+    lines = ["一、部门预算情况", "年初预算安排收入1045.9万元", "基本支出644.42万元"]
+    upright = crop_to_ink(render_pages("\n".join(lines), font)[0])
+    exif = Image.Exif()
+    exif[0x0112] = 6  # "rotate 90 degrees clockwise to display": the camera was held sideways
+    path = tmp_path / "photo.jpg"
+    upright.rotate(90, expand=True).save(path, quality=90, exif=exif)
+    doc = load(path, settings)
+    # Read sideways, the three printed lines would stand side by side and merge into one.
+    assert [doc.text[line.start:line.end] for line in doc.ocr_lines] == lines
+
+
 def test_table_like_line_keeps_cells(font, settings, tmp_path):
     rows = [["年初预算数", "全年预算数", "全年执行数"], ["1045.9", "2769.17439", "2844.28141"]]
     # Columns three em apart, as in a printed table (ASCII spaces are only 0.2-0.3 em wide in CJK fonts).

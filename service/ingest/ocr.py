@@ -29,8 +29,8 @@ log = logging.getLogger(__name__)
 
 MAX_SIDE = 4000  # px; larger pages are scaled down (a 300 dpi A4 page is 3508 px)
 MIN_SIDE = 1000  # px; smaller images are scaled up so small print stays legible
-MAX_SKEW = 5.0  # degrees; beyond that it is not scanner skew and we leave it alone
 DET_SIDE = 1280  # px; the longest side of the copy text boxes are detected on
+MAX_SKEW = 5.0  # degrees; beyond that it is not scanner skew and we leave it alone
 MIN_SKEW = 0.3  # degrees; smaller tilts are harmless and not worth a resample
 CELL_GAP = 1.5  # a gap wider than this many median character widths separates table cells
 
@@ -81,31 +81,63 @@ class Box:
 
 
 def ocr_image(image: Image.Image, page_number: int, builder: DocumentBuilder, settings: Settings) -> None:
-    """OCR one page image and write its lines to the builder as page `page_number`."""
+    """OCR one page image and write its lines to the builder as page `page_number`.
+
+    Line boxes are given in the pixels of `image` as passed in (before scaling
+    and deskewing), so a viewer can draw them over the page it shows.
+    """
     builder.start_page(page_number, ocr=True)
-    arr = prepare(image)
+    arr, to_page = prepare(image)
     result = _get_engine()(arr)
     if result is None or not getattr(result, "txts", None):
         log.info("page %d: OCR found no text", page_number)
         return
-    boxes = [
-        Box(float(q[:, 0].min()), float(q[:, 1].min()), float(q[:, 0].max()), float(q[:, 1].max()),
-            str(t).strip(), float(s))
-        for q, t, s in zip(np.asarray(result.boxes), result.txts, result.scores, strict=True)
-        if str(t).strip()
-    ]
+    boxes = []
+    for quad, raw, score in zip(np.asarray(result.boxes), result.txts, result.scores, strict=True):
+        text = _clean_box_text(str(raw))
+        if text:
+            boxes.append(Box(float(quad[:, 0].min()), float(quad[:, 1].min()),
+                             float(quad[:, 0].max()), float(quad[:, 1].max()), text, float(score)))
     for text, conf, box in assemble_lines(boxes):
-        builder.add_ocr_line(page_number, text, conf, box)
+        builder.add_ocr_line(page_number, text, conf, _map_box(box, to_page, image.size))
 
 
-def prepare(image: Image.Image) -> np.ndarray:
-    """RGB (transparency onto white), sane size, deskewed; returned as a BGR array for OpenCV."""
+def _clean_box_text(text: str) -> str:
+    """A ruling line read as `|` inside a box separates cells; at a box's edge it is noise."""
+    return re.sub(r"\s*[|｜]\s*", " | ", text).strip(" |")
+
+
+def _map_box(box: tuple[float, float, float, float], to_page: np.ndarray,
+             size: tuple[int, int]) -> tuple[float, float, float, float]:
+    """An axis-aligned box of the prepared image, as the enclosing box in the original image."""
+    x0, y0, x1, y1 = box
+    corners = np.array([[x0, y0, 1], [x1, y0, 1], [x1, y1, 1], [x0, y1, 1]]) @ to_page.T
+    w, h = size
+    return (round(float(np.clip(corners[:, 0].min(), 0, w)), 1), round(float(np.clip(corners[:, 1].min(), 0, h)), 1),
+            round(float(np.clip(corners[:, 0].max(), 0, w)), 1), round(float(np.clip(corners[:, 1].max(), 0, h)), 1))
+
+
+def to_rgb(image: Image.Image) -> Image.Image:
+    """8-bit RGB: transparency flattened onto white, 16-bit and float scans scaled, not clipped."""
     if image.mode in ("RGBA", "LA", "PA") or (image.mode == "P" and "transparency" in image.info):
         rgba = image.convert("RGBA")
         img = Image.new("RGB", rgba.size, "white")
         img.paste(rgba, mask=rgba.getchannel("A"))
-    else:
-        img = image.convert("RGB")
+        return img
+    if image.mode.startswith("I") or image.mode == "F":
+        # Pillow clips 16-bit grey to 255 when converting, which turns a scan white.
+        arr = np.asarray(image, dtype=np.float64)
+        top = 65535.0 if image.mode.startswith("I;16") else max(float(arr.max()), 1.0)
+        return Image.fromarray(np.clip(arr / top * 255.0, 0, 255).astype(np.uint8)).convert("RGB")
+    return image.convert("RGB")
+
+
+def prepare(image: Image.Image) -> tuple[np.ndarray, np.ndarray]:
+    """RGB on white, sane size, deskewed, as a BGR array for OpenCV and rapidocr.
+
+    Also returns the 2x3 affine matrix taking prepared pixels back to `image` pixels.
+    """
+    img = to_rgb(image)
     w, h = img.size
     scale = 1.0
     if max(w, h) > MAX_SIDE:
@@ -114,12 +146,14 @@ def prepare(image: Image.Image) -> np.ndarray:
         scale = min(MIN_SIDE / max(w, h), 3.0)
     if scale != 1.0:
         img = img.resize((max(1, round(w * scale)), max(1, round(h * scale))), Image.Resampling.LANCZOS)
+    forward = np.array([[img.width / w, 0.0, 0.0], [0.0, img.height / h, 0.0], [0.0, 0.0, 1.0]])
     bgr = cv2.cvtColor(np.asarray(img), cv2.COLOR_RGB2BGR)
     angle = estimate_skew(bgr)
     if abs(angle) > MIN_SKEW:
         log.debug("deskewing by %.2f degrees", angle)
-        bgr = rotate(bgr, angle)
-    return bgr
+        bgr, m = rotate(bgr, angle)
+        forward = np.vstack([m, [0.0, 0.0, 1.0]]) @ forward
+    return bgr, np.linalg.inv(forward)[:2]
 
 
 def _profile_score(binary: np.ndarray, angle: float) -> float:
@@ -157,15 +191,18 @@ def estimate_skew(bgr: np.ndarray) -> float:
     return best
 
 
-def rotate(bgr: np.ndarray, angle: float) -> np.ndarray:
-    """Rotate by `angle` degrees (counter-clockwise), growing the canvas, filling with white."""
+def rotate(bgr: np.ndarray, angle: float) -> tuple[np.ndarray, np.ndarray]:
+    """Rotate by `angle` degrees (counter-clockwise), growing the canvas, filling with white.
+
+    Returns the rotated image and the 2x3 matrix that maps old pixels to new ones.
+    """
     h, w = bgr.shape[:2]
     m = cv2.getRotationMatrix2D((w / 2, h / 2), angle, 1.0)
     cos, sin = abs(m[0, 0]), abs(m[0, 1])
     nw, nh = int(h * sin + w * cos + 0.5), int(h * cos + w * sin + 0.5)
     m[0, 2] += nw / 2 - w / 2
     m[1, 2] += nh / 2 - h / 2
-    return cv2.warpAffine(bgr, m, (nw, nh), flags=cv2.INTER_CUBIC, borderValue=(255, 255, 255))
+    return cv2.warpAffine(bgr, m, (nw, nh), flags=cv2.INTER_CUBIC, borderValue=(255, 255, 255)), m
 
 
 _LATIN = re.compile(r"[0-9A-Za-z]")
