@@ -47,7 +47,7 @@ def _get_engine():
                 from rapidocr import RapidOCR
 
                 _engine = RapidOCR(params={
-                    "Global.log_level": "warning",
+                    "Global.log_level": "error",  # a blank page is not worth a warning
                     # Pages are already scaled by `prepare`: crop text lines for recognition
                     # from the full-resolution page ...
                     "Global.max_side_len": MAX_SIDE,
