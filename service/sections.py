@@ -69,7 +69,53 @@ def split_sections(doc: Document) -> list[Section]:
     headings = _promote_arabic(numbered + [h for h in _bare_headings(lines) if h.start > body_start])
     table_starts = [g[0].start for g in groups]
     headings = [h for h in headings if not _is_cover_annex(h, body_start, table_starts, text)]
-    return _assemble(text, headings, groups, lines)
+    return _assemble(text, _nest_restarted(headings, lines), groups, lines)
+
+
+def _style(h: _Heading) -> str:
+    return (h.marker or "")[:1] + str(h.level)
+
+
+def _nest_run(run: list[_Heading], level: int) -> None:
+    """Move the restarted sequence (same numbering style, 1, 2, 3 …) to `level`."""
+    first = run[0]
+    style, floor, n = _style(first), first.level, 1
+    for h in run:
+        if h.level < floor or (_style(h) == style and h.number != n):
+            break
+        if _style(h) == style:
+            h.level, n = level, n + 1
+        elif h.level > level:
+            h.level += 1
+        else:
+            break
+
+
+def _nest_restarted(headings: list[_Heading], lines) -> list[_Heading]:
+    """Numbering that restarts at 1 right under a heading makes children of it.
+
+    `（四）主要工作成绩` followed at once by `（一）… （二）…` (or `2.常抓不懈…` by
+    `（一）…`): the restarted run sits one level below the heading it follows. A
+    heading without a number followed at once by `（一）` is a top-level heading
+    whose number was left out (003's 部门整体支出绩效情况).
+    """
+    content = [s for s, _e, ln in lines if ln.strip()]
+    out = sorted(headings, key=lambda h: h.start)
+
+    def empty_body(i: int) -> bool:
+        nxt = out[i + 1].start if i + 1 < len(out) else None
+        return nxt is not None and not any(out[i].start < s < nxt for s in content)
+
+    i = 0
+    while i < len(out) - 1:
+        parent, child = out[i], out[i + 1]
+        if parent.marker is None and child.marker and child.number == 1 and child.level == 2:
+            parent.level = 1
+        elif (child.number == 1 and child.marker and parent.marker and child.level <= parent.level
+              and empty_body(i)):
+            _nest_run(out[i + 1:], parent.level + 1)
+        i += 1
+    return out
 
 
 def _is_cover_annex(h: _Heading, body_start: int, table_starts: list[int], text: str) -> bool:

@@ -38,12 +38,12 @@ EXPECTED = {
         (2, "narrative", "（二）组织完成了专项资金的绩效自评工作"),
         (2, "narrative", "（三）综合分析并出具了绩效自评报告"),
         (2, "narrative", "（四）2023年我乡镇取得的主要工作成绩"),
-        (2, "narrative", "（一）坚持实干为要，党建引领“聚合力”"),
-        (2, "narrative", "（二）坚持项目带动，发展经济“强动能”"),
-        (2, "narrative", "（三）坚持宜居宜业，擦亮岭坡“新面貌”"),
-        (2, "narrative", "（四）坚持精准施策，做好衔接“稳过渡”"),
-        (2, "narrative", "（五）坚持共建共享，织密治理“平安网”"),
-        (2, "narrative", "（六）坚持改善民生，提升群众“幸福感”"),
+        (3, "narrative", "（一）坚持实干为要，党建引领“聚合力”"),
+        (3, "narrative", "（二）坚持项目带动，发展经济“强动能”"),
+        (3, "narrative", "（三）坚持宜居宜业，擦亮岭坡“新面貌”"),
+        (3, "narrative", "（四）坚持精准施策，做好衔接“稳过渡”"),
+        (3, "narrative", "（五）坚持共建共享，织密治理“平安网”"),
+        (3, "narrative", "（六）坚持改善民生，提升群众“幸福感”"),
         (3, "narrative", "2、项目绩效目标完成情况（仅对50万元以上的项目资金分项说明）"),
         (1, "narrative", "四、存在的问题及改进措施"),
         (2, "narrative", "（一）存在的问题"),
@@ -104,14 +104,14 @@ EXPECTED = {
         (1, "narrative", "三、部门专项组织实施情况"),
         (3, "narrative", "1.重点突出抓好经济建设"),
         (3, "narrative", "2.常抓不懈筑牢平安基石"),
-        (2, "narrative", "（一）落实安全防范措施，健全安全长效机制"),
-        (2, "narrative", "（二）压实平安建设责任，防范化解重大风险"),
-        (2, "narrative", "（三）抓实防汛备汛工作，确保汛期平安度汛"),
+        (4, "narrative", "（一）落实安全防范措施，健全安全长效机制"),
+        (4, "narrative", "（二）压实平安建设责任，防范化解重大风险"),
+        (4, "narrative", "（三）抓实防汛备汛工作，确保汛期平安度汛"),
         (3, "narrative", "3.深入群众推动乡村振兴"),
         (3, "narrative", "4.夯实基础做好“三农”工作"),
         (3, "narrative", "5.严实深细推进党风廉政建设"),
         (1, "narrative", "四、资产管理情况"),
-        (2, "narrative", "部门整体支出绩效情况"),
+        (1, "narrative", "部门整体支出绩效情况"),
         (2, "narrative", "（一）经济性分析"),
         (2, "narrative", "（二）效率性分析"),
         (2, "narrative", "（三）有效性分析"),
@@ -126,10 +126,10 @@ EXPECTED = {
         (2, "narrative", "（一）机构组成。"),
         (2, "narrative", "（二）机构职能和人员概况。"),
         (2, "narrative", "（三）2023年重点工作开展情况"),
-        (2, "narrative", "（一）坚持理论武装，把牢政治方向"),
-        (2, "narrative", "（二）坚持平安建设，维护一方稳定"),
-        (2, "narrative", "（三）坚持发展为要，推动农业发展"),
-        (2, "narrative", "（四）坚持民生保障，落实惠民政策"),
+        (3, "narrative", "（一）坚持理论武装，把牢政治方向"),
+        (3, "narrative", "（二）坚持平安建设，维护一方稳定"),
+        (3, "narrative", "（三）坚持发展为要，推动农业发展"),
+        (3, "narrative", "（四）坚持民生保障，落实惠民政策"),
         (2, "narrative", "（四）部门整体支出绩效目标。"),
         (1, "narrative", "二、部门财政资金收支情况"),
         (2, "narrative", "（一）部门财政资金收入情况"),
@@ -283,3 +283,25 @@ def test_heading_inside_table_is_not_a_section():
     assert len(doc.tables) == 1
     assert [s.title for s in sections if s.kind == "narrative"] == ["一、基本情况", "二、存在的问题"]
     assert [s.kind for s in sections] == ["narrative", "table", "narrative"]
+
+
+def test_numbering_restarted_under_a_heading_makes_children():
+    text = ("一、工作情况\n（一）自评工作\n本单位开展了自评。\n（二）主要工作成绩\n"
+            "（一）坚持党建引领\n全年召开党委会15次，学习理论。\n（二）坚持项目带动\n引进项目3个，投资5000万元。\n"
+            "二、存在的问题\n人员不足，任务繁重。\n")
+
+    _doc, sections = split_text(text)
+
+    assert outline(sections) == [
+        (1, "narrative", "一、工作情况"), (2, "narrative", "（一）自评工作"), (2, "narrative", "（二）主要工作成绩"),
+        (3, "narrative", "（一）坚持党建引领"), (3, "narrative", "（二）坚持项目带动"),
+        (1, "narrative", "二、存在的问题")]
+
+
+def test_unnumbered_heading_over_numbered_children_is_top_level():
+    text = ("四、资产管理情况\n年末资产总额100万元，负债总额20万元。\n部门整体支出绩效情况\n经自评，2023年度我单位部门整体支出绩效评价结论为“优”，自查评分为95分。\n"
+            "（一）经济性分析\n本单位厉行节约，严格控制支出规模。\n（二）效率性分析\n各项工作按时完成，资金及时拨付到位。\n")
+
+    _doc, sections = split_text(text)
+
+    assert (1, "narrative", "部门整体支出绩效情况") in outline(sections)
