@@ -246,3 +246,31 @@ def test_stated_none_problems_is_empty_list(samples):
     assert problems["value"] == []
     assert problems["evidence"]["quote"] == "无。"
     assert "存在的主要问题" in doc.text[:problems["evidence"]["start"]].rsplit("六、", 1)[-1]
+
+
+def test_project_table_whose_points_do_not_add_up_goes_to_review(samples):
+    _doc, record = samples["000_8d720d4fc0889d24"]
+    project = next(p for p in record["projects"] if p["name"] == "乡镇业务经费")
+    assert project["score"] == 95.5 and project["status"] == "review"
+    assert any("不等于 100" in i for i in project["issues"])
+
+
+def test_projects_listed_in_text_are_read_with_their_amounts_for_review(samples):
+    _doc, record = samples["004_b638ef10e80c4f2a"]
+    listed = {p["name"]: p for p in record["projects"]}
+    assert listed["基层组织和农村公共服务运行维护费"]["spending_actual"] == 68
+    assert listed["观慈村人居环境改造项目、停车场改扩建项目前期经费项目"]["spending_actual"] == 7.48
+    assert len(listed) == 6
+    assert all(p["status"] == "review" and p["issues"] for p in listed.values())
+
+
+def test_indicator_scored_above_its_weight_goes_to_review():
+    text = ("2023年度某某县某某局部门整体支出绩效自评报告\n\n部门整体支出绩效自评表\n"
+            "| 一级指标 | 二级指标 | 三级指标 | 年度指标值 | 实际完成值 | 分值 | 得分 |\n"
+            "| 产出指标 | 数量指标 | 培训人次 | 100人次 | 120人次 | 10 | 12 |\n"
+            "| 效益指标 | 社会效益指标 | 群众满意度 | 90% | 95% | 90 | 88 |\n"
+            "| 总分 | 100 | 100 |\n")
+    _doc, record = record_of_text(text)
+    rows = {r["name"]: r for r in record["indicators"]}
+    assert rows["培训人次"]["status"] == "review" and "不在 0 到分值" in rows["培训人次"]["issues"][0]
+    assert rows["群众满意度"]["status"] == "accepted"

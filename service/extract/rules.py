@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 
-from ..checks import FIELD_CHECKS
+from ..checks import FIELD_CHECKS, indicator_score_in_range, table_sums
 from ..document import Document
 from ..fields import FIELDS
 from ..models import REVIEW, Extraction, FieldValue, Section
@@ -19,6 +19,7 @@ from .candidates import Candidate, table_candidates, text_candidates
 from .identity import identity_candidates
 from .lists import read_lists
 from .merge import merge_field
+from .projects import read_listed_projects
 
 ENGINE_VERSION = "rules-1"
 
@@ -27,18 +28,29 @@ def extract(doc: Document, sections: list[Section], ocr_review_below: float = 0.
     ex = Extraction(engine="rules", engine_version=ENGINE_VERSION)
     cands: list[Candidate] = text_candidates(doc, sections)
     label_cells = []
-    for sec, table in _tables_with_sections(doc, sections):
-        subject = st.table_subject(table, sec.title)
-        found = table_candidates(doc, table, sec.title)
+    read = [(sec, table, st.table_subject(table, sec.title), table_candidates(doc, table, sec.title))
+            for sec, table in _tables_with_sections(doc, sections)]
+    # the department's execution row may sit in another table than its indicators
+    department_money = {c.field: c.value for _s, _t, subject, found in read if subject == "整体"
+                        for c in found if c.source == "table"}
+    for sec, table, subject, found in read:
+        money = {c.field: c.value for c in found if c.source == "table"}
+        if subject == "整体":
+            money = {**department_money, **money}
+        total = st.table_total(table)
+        rows = st.read_indicators(doc, table, sec.title)
+        issues = _check_table(rows, money, total[0] if total else None) if rows else []
         if subject == "整体":
             cands += found
-            total = st.table_total(table)
-            if total and st.find_header(table):
-                cands.append(Candidate("self_score", total[0], total[1], 1, "table"))
+            if total and rows:
+                cands.append(Candidate("self_score", total[0], total[1], 1, "table", issue="；".join(issues) or None))
         else:
-            money = {c.field: c.value for c in found if c.source == "table"}
-            ex.projects.append(st.project_from_table(table, subject, money))
-        ex.indicators += st.read_indicators(doc, table, sec.title)
+            project = st.project_from_table(table, subject, money)
+            if issues:
+                project.status = REVIEW
+                project.issues += issues
+            ex.projects.append(project)
+        ex.indicators += rows
         label_cells += [(row[i], row[i + 1]) for row in table.rows[:3] for i in range(len(row) - 1)]
     cands += identity_candidates(doc, sections, label_cells)
     by_field: dict[str, list[Candidate]] = defaultdict(list)
@@ -53,8 +65,22 @@ def extract(doc: Document, sections: list[Section], ocr_review_below: float = 0.
         for key, issue in check(ex.fields):
             ex.fields[key].status = REVIEW
             ex.fields[key].issues.append(issue)
+    known = {p.name for p in ex.projects}
+    ex.projects += [p for p in read_listed_projects(doc, sections) if p.name not in known]
     ex.problems, ex.measures = read_lists(doc, sections)
     return ex
+
+
+def _check_table(rows, money: dict, stated_total) -> list[str]:
+    """Row bounds mark rows; the table's sums are returned for its total (self_score or the project)."""
+    counted = [r for r in rows if not (r.level1 or "").startswith("扣分")]
+    for r in rows:
+        issue = indicator_score_in_range(r.weight, r.score)
+        if issue:
+            r.status = REVIEW
+            r.issues.append(issue)
+    return table_sums([r.weight for r in counted], [r.score for r in counted],
+                      money.get("execution_weight"), money.get("execution_score"), stated_total)
 
 
 def _tables_with_sections(doc: Document, sections: list[Section]):
