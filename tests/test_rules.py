@@ -274,3 +274,19 @@ def test_indicator_scored_above_its_weight_goes_to_review():
     rows = {r["name"]: r for r in record["indicators"]}
     assert rows["培训人次"]["status"] == "review" and "不在 0 到分值" in rows["培训人次"]["issues"][0]
     assert rows["群众满意度"]["status"] == "accepted"
+
+
+def test_change_from_last_year_is_not_read_as_the_amount():
+    text = ("2023年度某某局部门整体支出绩效自评报告\n\n一、部门支出情况\n"
+            "2023年基本支出较上年增加50万元，主要是人员增加。项目支出比上年减少20万元。\n")
+    _doc, record = record_of_text(text)
+    assert "expense_basic" not in values(record) and "expense_project" not in values(record)
+
+
+def test_last_years_amount_is_not_read_as_this_years():
+    text = ("2023年度某某局部门整体支出绩效自评报告\n\n一、部门支出情况\n"
+            "上年基本支出800万元。2022年项目支出300万元。2023年基本支出900万元，项目支出350万元。\n")
+    _doc, record = record_of_text(text)
+    got = values(record)
+    assert got["expense_basic"] == 900 and got["expense_project"] == 350
+    assert record["fields"]["expense_basic"]["status"] == "accepted"

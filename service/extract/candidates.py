@@ -31,6 +31,7 @@ class Candidate:
     source: str  # "table" or "text"
     note: str | None = None
     issue: str | None = None  # a doubt about how it was read: sends the field to review
+    year: int | None = None  # a year the sentence ties the value to (2022年基本支出…)
 
 
 def _compiled():
@@ -64,8 +65,17 @@ def _clause_start(text: str, pos: int) -> int:
     return m + 1
 
 
+_CHANGE = re.compile(r"较|比上|同比|增加|减少|增长|下降|降低|上涨|节约|结余|结转|超支|占|差额|变动")
+_EARLIER = re.compile(r"上年|去年|上一年|上年度|同期|以前年度")
+
+
 def _scope_ok(field: str, text: str, start: int, label_end: int, gap: str, section_title: str) -> bool:
     sentence = text[_clause_start(text, start):start]
+    if _CHANGE.search(gap):
+        return False  # 基本支出较上年增加50万元: a change, not the amount
+    clause = sentence[max(sentence.rfind("，"), sentence.rfind(","), sentence.rfind("、")) + 1:]
+    if _EARLIER.search(clause + text[start:label_end] + gap):
+        return False  # 上年基本支出800万元: another year's amount
     scope = lx.SCOPE.get(field)
     if field in lx.WHOLE_DEPARTMENT:
         clause = sentence[sentence.rfind("，") + 1:] if "，" in sentence else sentence
@@ -109,7 +119,11 @@ def _candidate(lab, m, text, default_unit, section_title, source) -> Candidate |
         return None
     value, note = got
     start, end = m.start(), m.end()
-    return Candidate(lab.field, value, Evidence(text[start:end], start, end), lab.tier, source, note)
+    clause = text[_clause_start(text, start):start]
+    clause = clause[max(clause.rfind("，"), clause.rfind(",")) + 1:]
+    years = re.findall(r"(20\d\d)\s*年", clause + m.group("gap"))
+    return Candidate(lab.field, value, Evidence(text[start:end], start, end), lab.tier, source, note,
+                     year=int(years[-1]) if years else None)
 
 
 def _stated_none(doc: Document) -> list[Candidate]:

@@ -56,6 +56,10 @@ def extract(doc: Document, sections: list[Section], ocr_review_below: float = 0.
     by_field: dict[str, list[Candidate]] = defaultdict(list)
     for c in cands:
         by_field[c.field].append(c)
+    year = merge_field("fiscal_year", by_field.get("fiscal_year", []))
+    if year is not None and year.value:
+        for key, found in by_field.items():  # 2022年基本支出… in a 2023 report is another year's amount
+            by_field[key] = [c for c in found if c.year is None or c.year == year.value]
     for spec in FIELDS:
         fv = merge_field(spec.key, by_field.get(spec.key, []))
         if fv is not None:
