@@ -155,13 +155,15 @@ def _plain_lines(text: str, groups: list[list[Table]]) -> list[tuple[int, int, s
     return out
 
 
-def _is_heading_text(title: str, full: str) -> bool:
+def _is_heading_text(title: str, full: str, level: int) -> bool:
+    """Short, not a sentence. `（一）机构组成。` may end with a full stop; `2.细化绩效目标。` is a list item."""
     full = full.strip()
     if not title.strip() or len(full) > 40:
         return False
     if "。" not in full:
         return True
-    return full.endswith("。") and full.count("。") == 1 and len(full) <= 16 and not re.search("[、，,；;]", full)
+    return (level <= 2 and full.endswith("。") and full.count("。") == 1 and len(full) <= 16
+            and not re.search("[、，,；;]", full))
 
 
 def _numbered_headings(lines) -> list[_Heading]:
@@ -173,7 +175,7 @@ def _numbered_headings(lines) -> list[_Heading]:
             continue
         for level, rx in _NUMBERED:
             m = rx.match(line)
-            if m and _is_heading_text(m.group("t"), line):
+            if m and _is_heading_text(m.group("t"), line, level):
                 lead = len(line) - len(line.lstrip())
                 out.append(_Heading(s + lead, level, line.strip(), m.group("m").strip(), cn_to_int(m.group("n"))))
                 break

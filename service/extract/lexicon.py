@@ -53,7 +53,8 @@ LABELS: list[Label] = [
     Label("income_total", r"决算总收入|收入(?:合计|总计|总额)|总收入|本年收入"),
     Label("income_total", r"按收入性质分", table_only=True),
     Label("income_general_budget",
-          r"一般公共(?:财政|预算)(?:财政)?拨款(?:收入)?|一般公共预算(?:收入)?|财政拨款收入|公共财政拨款(?:收入)?"),
+          r"一般公共(?:财政|预算)(?:财政)?拨款(?:收入)?|一般公共预算(?:收入)?|(?<!基金预算)(?<!基金)财政拨款收入"
+          r"|公共财政拨款(?:收入)?"),
     Label("income_gov_fund", r"政府性基金(?:预算)?(?:财政)?(?:拨款|收入)?"),
     Label("income_other", r"其他(?:预算)?收入"),
     Label("income_other", r"其他资金", table_only=True),
@@ -65,6 +66,8 @@ LABELS: list[Label] = [
     Label("expense_public", r"公用经费(?:支出)?"),
     Label("sangong_budget", rf"{SANGONG}(?:的)?预算(?:数)?"),
     Label("sangong_actual", rf"{SANGONG}(?:决算数|决算|支出合计|支出|合计)"),
+    # 三公经费预算数12万元，实际支出9.85万元: the actual figure later in the same sentence
+    Label("sangong_actual", rf"{SANGONG}预算数?[^。；;\n]{{0,20}}?[，,](?:全年)?(?:实际支出|决算支出|决算数|实际)"),
     Label("sangong_actual", SANGONG, tier=2),
     Label("sangong_overseas_actual", r"因公出国\s*[(（]\s*境\s*[)）]\s*费(?:用)?|出国经费"),
     Label("sangong_vehicle_actual",

@@ -1,0 +1,49 @@
+"""Reports written in layouts other than the five samples: every stated fact found, nothing made up."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from service.extract.rules import extract
+from service.ingest import load
+from service.record import to_record
+from service.sections import split_sections
+
+DATA = Path(__file__).parent / "data" / "other_layouts"
+
+NARRATIVE_ONLY = {
+    "unit_name": "湘潭县某某镇人民政府", "fiscal_year": 2023, "report_date": "2024-03-15", "self_score": 92.5,
+    "rating": "优", "staff_authorized": 45, "staff_actual": 42, "retirees": 12, "vehicles": 2,
+    "budget_initial": 1200, "budget_full_year": 1523.45, "spending_actual": 1498.12, "execution_rate": 98.33,
+    "income_total": 1523.45, "income_general_budget": 1420.30, "income_gov_fund": 80.15, "income_other": 23,
+    "expense_total": 1498.12, "expense_basic": 856.34, "expense_project": 641.78, "expense_personnel": 712.56,
+    "expense_public": 143.78, "sangong_budget": 12, "sangong_actual": 9.85, "sangong_overseas_actual": 0,
+    "sangong_vehicle_actual": 6.2, "sangong_reception_actual": 3.65, "procurement_actual": 235.6,
+    "assets_total": 2345.67, "liabilities_total": 456.78, "net_assets": 1888.89,
+}
+
+
+def _record(name: str) -> dict:
+    doc = load(DATA / name)
+    return to_record(doc, extract(doc, split_sections(doc)))
+
+
+@pytest.fixture(scope="module")
+def narrative_only():
+    return _record("narrative_only.txt")
+
+
+@pytest.mark.parametrize("key", sorted(NARRATIVE_ONLY))
+def test_narrative_only_report_states_every_fact_once_and_it_is_read(narrative_only, key):
+    field = narrative_only["fields"].get(key)
+    assert field is not None, f"{key} not found"
+    want = NARRATIVE_ONLY[key]
+    assert field["value"] == pytest.approx(want) if isinstance(want, float | int) else field["value"] == want
+    assert field["status"] == "accepted", field["issues"]
+
+
+def test_narrative_only_report_lists_problems_and_measures(narrative_only):
+    assert narrative_only["problems"]["value"] == ["预算编制不够精准，年中追加较多。", "绩效目标设置不够细化。"]
+    assert narrative_only["measures"]["value"] == ["提高预算编制的准确性。", "细化量化绩效目标。"]
