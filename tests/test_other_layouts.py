@@ -47,3 +47,18 @@ def test_narrative_only_report_states_every_fact_once_and_it_is_read(narrative_o
 def test_narrative_only_report_lists_problems_and_measures(narrative_only):
     assert narrative_only["problems"]["value"] == ["预算编制不够精准，年中追加较多。", "绩效目标设置不够细化。"]
     assert narrative_only["measures"]["value"] == ["提高预算编制的准确性。", "细化量化绩效目标。"]
+
+
+LABEL_VALUE_TABLE = {"unit_name": "某某县文化馆", "fiscal_year": 2023, "income_total": 356.2,
+                     "income_general_budget": 340, "income_other": 16.2, "expense_total": 350.1,
+                     "expense_basic": 210.1, "expense_project": 140}
+
+
+def test_two_column_label_value_table_is_read_with_label_and_value_as_evidence():
+    record = _record("label_value_table.txt")
+    got = {k: v["value"] for k, v in record["fields"].items()}
+    for key, want in LABEL_VALUE_TABLE.items():
+        assert got.get(key) == pytest.approx(want) if isinstance(want, float | int) else got.get(key) == want, key
+    ev = record["fields"]["expense_basic"]["evidence"]["quote"]
+    assert ev.startswith("基本支出") and ev.endswith("210.10")
+    assert "budget_initial" not in got and "self_score" not in got

@@ -158,6 +158,31 @@ def table_candidates(doc: Document, table: Table, section_title: str) -> list[Ca
                         out.append(c)
     out += _column_candidates(doc, table, unit)
     out += _row_candidates(doc, table, unit)
+    out += _label_value_rows(doc, table, unit, section_title)
+    return out
+
+
+_LABEL_ONLY = {lab: re.compile(rf"^(?:其中)?[:：]?\s*(?:\d{{1,2}}[、.．])?\s*(?:{lab.pattern})\s*[(（]?(?:万元|元|人|名|辆|%)?[)）]?[:：]?$")
+               for lab in lx.LABELS}
+
+
+def _label_value_rows(doc: Document, table: Table, unit: str | None, section_title: str) -> list[Candidate]:
+    """Two-column rows `基本支出 | 856.34`: a cell that is only a label, then exactly one number."""
+    out = []
+    for row in table.rows:
+        cells = [c for c in row if c.text.strip()]
+        if len(cells) != 2 or cell_number(cells[1].text) is None:
+            continue
+        label = _norm(cells[0].text)
+        for lab, rx in _LABEL_ONLY.items():
+            if rx.match(label) and lx.SCOPE.get(lab.field) != "budget":
+                row_unit = "元" if re.search(r"[(（]元[)）]", label) else unit
+                c = _cell_value(doc, lab.field, cells[1], row_unit, label)
+                if c:
+                    c.tier = lab.tier
+                    start = cells[0].start  # the label and its value, so a reviewer sees both
+                    c.evidence = Evidence(doc.text[start:cells[1].end], start, cells[1].end)
+                    out.append(c)
     return out
 
 
