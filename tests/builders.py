@@ -175,9 +175,12 @@ def cjk_pdf():
 
 
 def make_text_pdf(text: str, path: str | Path, *, encrypt_user: str | None = None) -> Path:
-    """Write `text` as a text-layer A4 PDF; table rows become one line, cells joined by two spaces.
+    """Write `text` as a text-layer A4 PDF, tables drawn as real ruled tables, as Word exports them.
 
-    Long lines wrap (multi_cell) and pages break automatically. With
+    Paragraph lines wrap (multi_cell) and pages break automatically. A table
+    is a grid as wide as its widest row (shorter rows are padded with empty
+    cells on the right), columns sized to their content, every cell's text
+    wrapping inside its column, top-aligned, in a smaller font. With
     `encrypt_user`, the file is encrypted and needs that password to open.
     """
     pdf = cjk_pdf()
@@ -188,17 +191,55 @@ def make_text_pdf(text: str, path: str | Path, *, encrypt_user: str | None = Non
         if kind == "para":
             _write_line(pdf, content)
         else:
-            for row in content:
-                _write_line(pdf, "  ".join(" ".join(c.split()) for c in row))
-            pdf.ln(6)
+            _write_table(pdf, content)
     path = Path(path)
     pdf.output(str(path))
     return path
 
 
+TABLE_PT = 9  # table text, as Word's 小五/五号
+TABLE_MAX_EM = 14  # a column is sized for at most this many characters per line
+
+
+def _em_width(line: str) -> float:
+    return sum(0.5 if ord(ch) < 128 else 1.0 for ch in line)
+
+
+def _write_table(pdf, rows: list[list[str]]) -> None:
+    width = max(len(r) for r in rows)
+    grid = [[_cell_lines(c) for c in r] + [""] * (width - len(r)) for r in rows]
+    natural = [2.0] * width
+    for r in grid:
+        for j, cell in enumerate(r):
+            longest = max((_em_width(line) for line in cell.split("\n")), default=0)
+            natural[j] = max(natural[j], min(longest, TABLE_MAX_EM) + 1.5)
+    em = TABLE_PT * 25.4 / 72  # mm
+    floor = 2.5 * em + 3  # two and a half characters and the padding
+    spare = pdf.epw - floor * width
+    extra = [max(n * em + 3 - floor, 0.0) for n in natural]
+    scale = min(1.0, spare / sum(extra)) if sum(extra) else 0.0
+    col_widths = [floor + e * scale for e in extra]
+    col_widths = [w * pdf.epw / sum(col_widths) for w in col_widths]
+    pdf.set_font("cjk", size=TABLE_PT)
+    pdf.ln(2)
+    with pdf.table(col_widths=col_widths, text_align="LEFT", v_align="TOP", first_row_as_headings=False,
+                   line_height=TABLE_PT * 25.4 / 72 * 1.35, padding=(1, 1.5), width=pdf.epw) as table:
+        for r in grid:
+            row = table.row()
+            for cell in r:
+                row.cell(cell)
+    pdf.set_font("cjk", size=11)
+    pdf.ln(4)
+
+
+def _cell_lines(cell: str) -> str:
+    """A cell's lines as printed: blank lines dropped, runs of spaces kept (Word keeps them)."""
+    return "\n".join(line.strip() for line in cell.split("\n") if line.strip())
+
+
 def _write_line(pdf, line: str) -> None:
     if line.strip():
-        pdf.multi_cell(0, 6, line.strip(), new_x="LMARGIN", new_y="NEXT")
+        pdf.multi_cell(0, 6, line.strip(), align="L", new_x="LMARGIN", new_y="NEXT")
     else:
         pdf.ln(6)
 

@@ -62,3 +62,35 @@ def test_two_column_label_value_table_is_read_with_label_and_value_as_evidence()
     ev = record["fields"]["expense_basic"]["evidence"]["quote"]
     assert ev.startswith("基本支出") and ev.endswith("210.10")
     assert "budget_initial" not in got and "self_score" not in got
+
+
+def _run_together_version(stem: str) -> tuple[str, str]:
+    """A sample whose score table is rewritten as one line of space-separated cells."""
+    from tests.conftest import SAMPLES
+
+    text = (SAMPLES / f"{stem}.txt").read_text(encoding="utf-8")
+    doc = load(SAMPLES / f"{stem}.txt")
+    table = next(t for t in doc.tables if any(c.text.strip() == "一级指标" for r in t.rows for c in r))
+    first = next(i for i, r in enumerate(table.rows) if any(c.text.strip() == "一级指标" for c in r))
+    head = table.rows[first][0].start
+    cells = [c.text.replace("\n", "").replace(" ", "") for r in table.rows[first:] for c in r if c.text.strip()]
+    return text, text[:head].rstrip("\t") + " ".join(cells) + "\n\n" + text[table.end:]
+
+
+def test_score_table_run_together_on_one_line_gives_the_same_rows():
+    text, flattened = _run_together_version("002_6ebd5ff7b055c059")
+    assert "\t一级指标" not in flattened and " 一级指标 二级指标 三级指标 " in flattened
+
+    def rows(t):
+        from service.ingest import load_bytes
+
+        doc = load_bytes(t.encode("utf-8"), "x.txt")
+        rec = to_record(doc, extract(doc, split_sections(doc)))
+        return rec, [(r["level1"], r["level2"], r["name"], r["target"], r["actual"], r["weight"], r["score"],
+                      r["remark"]) for r in rec["indicators"]]
+
+    original, want = rows(text)
+    record, got = rows(flattened)
+    assert got == want and len(got) == 9
+    assert all(r["status"] == "accepted" for r in record["indicators"])  # they add up to the stated total
+    assert record["fields"]["self_score"]["value"] == 90

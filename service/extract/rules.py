@@ -20,6 +20,7 @@ from .identity import identity_candidates
 from .lists import read_lists
 from .merge import merge_field
 from .projects import read_listed_projects
+from .run_together import find_run_together, read_run_together
 
 ENGINE_VERSION = "rules-1"
 
@@ -52,6 +53,7 @@ def extract(doc: Document, sections: list[Section], ocr_review_below: float = 0.
             ex.projects.append(project)
         ex.indicators += rows
         label_cells += [(row[i], row[i + 1]) for row in table.rows[:3] for i in range(len(row) - 1)]
+    cands += _run_together_tables(doc, sections, ex, department_money)
     cands += identity_candidates(doc, sections, label_cells)
     by_field: dict[str, list[Candidate]] = defaultdict(list)
     for c in cands:
@@ -73,6 +75,22 @@ def extract(doc: Document, sections: list[Section], ocr_review_below: float = 0.
     ex.projects += [p for p in read_listed_projects(doc, sections) if p.name not in known]
     ex.problems, ex.measures = read_lists(doc, sections)
     return ex
+
+
+def _run_together_tables(doc, sections, ex, money) -> list[Candidate]:
+    """Score tables flattened onto one line of text (no table was found there)."""
+    cands = []
+    for sec in sections:
+        if sec.kind != "narrative":
+            continue
+        for start, end in find_run_together(doc, sec.start, sec.end):
+            subject = "整体" if "项目" not in sec.title or "整体" in sec.title else sec.title
+            rows, total = read_run_together(doc, start, end, subject)
+            issues = _check_table(rows, money, total[0] if total else None)
+            if subject == "整体" and total and rows:
+                cands.append(Candidate("self_score", total[0], total[1], 1, "table", issue="；".join(issues) or None))
+            ex.indicators += rows
+    return cands
 
 
 def _check_table(rows, money: dict, stated_total) -> list[str]:
