@@ -12,7 +12,7 @@ import os
 import tempfile
 import time
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 from .errors import JixiaoError
@@ -39,7 +39,6 @@ class FileResult:
     record_path: Path | None = None
     sha256: str | None = None
     seconds: float = 0.0
-    extras: dict = field(default_factory=dict)
 
 
 def process_file(path: Path, settings: Settings, store: Store | None, out_dir: Path | None,

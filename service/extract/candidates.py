@@ -81,6 +81,8 @@ def _scope_ok(field: str, text: str, start: int, label_end: int, gap: str, secti
         clause = sentence[sentence.rfind("，") + 1:] if "，" in sentence else sentence
         if lx.PART_WORDS.search(clause + gap) or lx.PART_WORDS.search(section_title):
             return False
+        if "三公" in sentence:  # “三公”经费预算数12万元，实际支出9.85万元: still about 三公
+            return False
     if scope is None:
         return True
     context = sentence + text[start:label_end] + gap

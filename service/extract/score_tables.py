@@ -136,8 +136,6 @@ def _read_row(text, row, cols, width, fill, subject) -> IndicatorRow | None:
     for k in ("level1", "level2", "name"):
         if get.get(k):
             fill[k] = _strip_points(get[k]) if k != "name" else get[k]
-            if k == "level1":
-                fill["level2"] = fill["level2"] if get.get("level2") else fill["level2"]
         elif k in fill:
             get[k] = fill[k]
     level1 = _strip_points(get.get("level1")) if get.get("level1") else fill["level1"]
