@@ -156,3 +156,17 @@ def test_settings_command_lists_every_setting(runner):
     result = runner.invoke(cli, ["settings"])
     assert result.exit_code == 0
     assert "JIXIAO_DB" in result.output and "JIXIAO_MAX_UPLOAD_MB" in result.output
+
+
+def test_form_feeds_in_a_text_report_are_page_breaks(runner, tmp_path):
+    paged = tmp_path / "paged.txt"
+    paged.write_text("第一页内容\n\f第二页内容\n\f第三页：2023年度政府采购支出12.5万元。\n", encoding="utf-8")
+    result = runner.invoke(cli, ["extract", str(paged), "--out", "out"])
+    assert result.exit_code == 0, result.output
+    record = json.loads((tmp_path / "out" / "paged.json").read_text(encoding="utf-8"))
+    assert record["source"]["pages"] == 3
+    from service.ingest import load
+
+    doc = load(paged)
+    start = record["fields"]["procurement_actual"]["evidence"]["start"]
+    assert doc.page_at(start) == 3

@@ -28,6 +28,8 @@ def decode(data: bytes) -> str:
 
 
 def read_text(data: bytes, builder: DocumentBuilder) -> None:
-    builder.start_page(1)
-    text = decode(data)
-    builder.add_paragraph(text.rstrip("\n"))
+    """One page per form feed (text exported from a PDF keeps them), else one page."""
+    pages = decode(data).split("\f")
+    for number, page in enumerate(pages, start=1):
+        builder.start_page(number)
+        builder.add_paragraph(page.rstrip("\n"))
