@@ -290,3 +290,20 @@ def test_last_years_amount_is_not_read_as_this_years():
     got = values(record)
     assert got["expense_basic"] == 900 and got["expense_project"] == 350
     assert record["fields"]["expense_basic"]["status"] == "accepted"
+
+
+def test_values_read_from_low_confidence_ocr_go_to_review():
+    from service.document import DocumentBuilder
+
+    b = DocumentBuilder()
+    b.start_page(1, ocr=True)
+    b.add_ocr_line(1, "2023年度某某局部门整体支出绩效自评报告", 0.99)
+    b.add_ocr_line(1, "一、部门支出情况", 0.99)
+    b.add_ocr_line(1, "2023年度部门支出合计1498.12万元。", 0.97)
+    b.add_ocr_line(1, "2023年资产总额2345.67万元。", 0.62)
+    doc = b.build("scan.png", "0" * 64, "image")
+    record = rules_record(doc)
+    assert record["fields"]["expense_total"]["status"] == "accepted"
+    assets = record["fields"]["assets_total"]
+    assert assets["value"] == 2345.67 and assets["status"] == "review"
+    assert "OCR" in assets["issues"][0] and "0.62" in assets["issues"][0]

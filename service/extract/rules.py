@@ -13,7 +13,7 @@ from collections import defaultdict
 from ..checks import FIELD_CHECKS, indicator_score_in_range, table_sums
 from ..document import Document
 from ..fields import FIELDS
-from ..models import REVIEW, Extraction, FieldValue, Section
+from ..models import REVIEW, Extraction, Section
 from . import score_tables as st
 from .candidates import Candidate, table_candidates, text_candidates
 from .identity import identity_candidates
@@ -71,6 +71,8 @@ def extract(doc: Document, sections: list[Section], ocr_review_below: float = 0.
         for key, issue in check(ex.fields):
             ex.fields[key].status = REVIEW
             ex.fields[key].issues.append(issue)
+    for item in [*ex.indicators, *ex.projects]:
+        _flag_low_ocr(doc, item, ocr_review_below)
     known = {p.name for p in ex.projects}
     ex.projects += [p for p in read_listed_projects(doc, sections) if p.name not in known]
     ex.problems, ex.measures = read_lists(doc, sections)
@@ -113,11 +115,13 @@ def _tables_with_sections(doc: Document, sections: list[Section]):
         yield sec, table
 
 
-def _flag_low_ocr(doc: Document, fv: FieldValue, threshold: float) -> None:
-    if fv.evidence is None:
+def _flag_low_ocr(doc: Document, item, threshold: float) -> None:
+    """A field, score row or project read from OCR text below the threshold goes to review."""
+    if item.evidence is None:
         return
-    conf = doc.ocr_confidence(fv.evidence.start, fv.evidence.end)
+    conf = doc.ocr_confidence(item.evidence.start, item.evidence.end)
     if conf is not None and conf < threshold:
-        fv.status = REVIEW
-        fv.confidence = min(fv.confidence, round(conf, 2))
-        fv.issues.append(f"该数值来自扫描件 OCR 识别，置信度较低（{conf:.2f}），请对照原件核对")
+        item.status = REVIEW
+        if hasattr(item, "confidence"):
+            item.confidence = min(item.confidence, round(conf, 2))
+        item.issues.append(f"该内容来自扫描件 OCR 识别，置信度较低（{conf:.2f}），请对照原件核对")
