@@ -274,14 +274,6 @@ def _row_candidates(doc: Document, table: Table, unit: str | None) -> list[Candi
                 c = _cell_value(doc, field, row[col], unit, "")
                 if c:
                     out.append(c)
-        if "sangong_actual" in lx.ROW_LABELS and re.match(lx.ROW_LABELS["sangong_actual"], label):
-            cols = [i for i, (kind, _y) in header.items() if kind == "budget"]
-            if cols:
-                col = max(cols, key=lambda i: header[i][1])
-                if col < len(row):
-                    c = _cell_value(doc, "sangong_budget", row[col], unit, "")
-                    if c:
-                        out.append(c)
     return out
 
 

@@ -93,6 +93,7 @@ KIND_UNITS = {"money": MONEY_UNITS, "int": COUNT_UNITS, "percent": ("%", "％"),
 # Table rows whose first cell names a fact, values in later columns (基础数据表).
 ROW_LABELS: dict[str, str] = {
     "sangong_actual": rf"^{SANGONG}[:：]?$|^{Q}三公{Q}经费合计$",
+    "sangong_budget": rf"^{SANGONG}[:：]?$|^{Q}三公{Q}经费合计$",  # its 预算数 column
     "sangong_overseas_actual": r"^\d?[、.]?\s*(?:因公)?出国(?:[(（]境[)）])?(?:经)?费(?:用)?$",
     "sangong_vehicle_actual": r"^\d?[、.]?\s*公务用车购置(?:和|及)(?:运行)?维护(?:经)?费(?:用)?$",
     "sangong_reception_actual": r"^\d?[、.]?\s*公务接待(?:费)?$",
