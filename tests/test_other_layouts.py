@@ -94,3 +94,30 @@ def test_score_table_run_together_on_one_line_gives_the_same_rows():
     assert got == want and len(got) == 9
     assert all(r["status"] == "accepted" for r in record["indicators"])  # they add up to the stated total
     assert record["fields"]["self_score"]["value"] == 90
+
+
+def test_header_with_formula_suffixes_chinese_numeral_date_and_rating_wording():
+    from service.ingest import load_bytes
+
+    text = ("某某县某某局2023年度部门整体支出绩效自评报告\n一、自评结果\n"
+            "经综合评价，我局自评综合得分为92.5分，评价结果为优秀。\n二、资金情况（单位：万元）\n"
+            "| 年初预算数 | 全年预算数（A） | 全年执行数（B） | 分值 | 执行率（B/A） | 得分 |\n"
+            "| 100 | 120 | 110 | 10 | 91.67% | 9.17 |\n\n某某县某某局\n二〇二四年三月十五日\n")
+    doc = load_bytes(text.encode("utf-8"), "x.txt")
+    got = {k: v.value for k, v in extract(doc, split_sections(doc)).fields.items()}
+    assert got["report_date"] == "2024-03-15"
+    assert got["self_score"] == 92.5 and got["rating"] == "优秀"
+    assert (got["budget_initial"], got["budget_full_year"], got["spending_actual"]) == (100, 120, 110)
+    assert (got["execution_rate"], got["execution_weight"], got["execution_score"]) == (91.67, 10, 9.17)
+
+
+def test_money_table_without_a_stated_unit_is_not_read_as_wan():
+    from service.ingest import load_bytes
+
+    text = ("某某县某某局2023年度部门整体支出绩效自评报告\n二、资金情况\n"
+            "| 年初预算数 | 全年预算数 | 全年执行数 | 分值 | 执行率 | 得分 |\n"
+            "| 100 | 120 | 110 | 10 | 91.67% | 9.17 |\n")
+    doc = load_bytes(text.encode("utf-8"), "x.txt")
+    got = {k: v.value for k, v in extract(doc, split_sections(doc)).fields.items()}
+    assert "budget_initial" not in got and "spending_actual" not in got
+    assert got["execution_weight"] == 10

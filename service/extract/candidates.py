@@ -201,7 +201,7 @@ def _norm(s: str) -> str:
 def header_fields(row) -> dict[int, str]:
     cols = {}
     for i, cell in enumerate(row):
-        h = _norm(cell.text)
+        h = re.sub(r"[(（][^)）]{0,12}[)）]$", "", _norm(cell.text))  # 全年预算数（A） -> 全年预算数
         for rx, field in lx.COLUMN_LABELS:
             if re.match(rx, h):
                 cols[i] = field

@@ -15,8 +15,11 @@ _NAME_LABEL = re.compile(r"(?:部门（单位）名称|部门\(单位\)名称|�
 _TITLE = re.compile(r"^\s*(?:(?P<year>20\d\d)\s*年度?)?\s*(?P<unit>[^\d\s]{2,40}?)\s*(?:20\d\d\s*年度?)?\s*"
                     r"(?:部门整体支出|整体支出|部门整体|部门支出|预算绩效|绩效自评|绩效评价)")
 _YEAR_TITLE = re.compile(r"(?P<year>20\d\d)\s*年度?[^\n。]{0,30}?(?:绩效自评|绩效评价|整体支出|自评报告|自评表)")
-_DATE_LINE = re.compile(r"^\s*(?P<y>20\d\d)\s*年\s*(?P<m>\d{1,2})\s*月\s*(?P<d>\d{1,2})\s*日\s*$")
-_RATING = re.compile(r"(?:评价等级|评价结论|自评等级|等级|结论)\s*(?:为|是|：|:)?\s*[“\"「]?(?P<v>优秀|优|良好|良|中|合格|差|不合格)[”\"」]?(?![a-z\u4e00-\u9fff])")
+_CN_DIGITS = "〇一二三四五六七八九"
+_DATE_LINE = re.compile(r"^\s*(?P<y>20\d\d|二[〇零][一二三四五六七八九〇零]{2})\s*年\s*"
+                        r"(?P<m>\d{1,2}|[一二三四五六七八九十]{1,2})\s*月\s*"
+                        r"(?P<d>\d{1,2}|[一二三四五六七八九十]{1,3})\s*日\s*$")
+_RATING = re.compile(r"(?:评价等级|评价结论|自评等级|评价结果|自评结果|等级|结论)\s*(?:为|是|：|:)?\s*[“\"「]?(?P<v>优秀|优|良好|良|中|合格|差|不合格)[”\"」]?(?![a-z\u4e00-\u9fff])")
 
 
 def identity_candidates(doc: Document, sections: list[Section], table_cells) -> list[Candidate]:
@@ -87,10 +90,21 @@ def _dates(doc) -> list[Candidate]:
     for m in lines[:8] + lines[-4:]:
         d = _DATE_LINE.match(m.group())
         if d:
-            value = f"{int(d['y']):04d}-{int(d['m']):02d}-{int(d['d']):02d}"
+            value = f"{_date_part(d['y']):04d}-{_date_part(d['m']):02d}-{_date_part(d['d']):02d}"
             s = m.start() + len(m.group()) - len(m.group().lstrip())
             out.append(Candidate("report_date", value, _ev(doc, s, m.start() + len(m.group().rstrip())), 1, "text"))
     return out[:1] if len({c.value for c in out}) == 1 else out
+
+
+def _date_part(s: str) -> int:
+    """`2024`, `二〇二四`, `十二`, `二十八` -> int."""
+    if s.isascii():
+        return int(s)
+    s = s.replace("零", "〇")
+    if "十" not in s:
+        return int("".join(str(_CN_DIGITS.index(ch)) for ch in s))
+    tens, _, ones = s.partition("十")
+    return (_CN_DIGITS.index(tens) if tens else 1) * 10 + (_CN_DIGITS.index(ones) if ones else 0)
 
 
 def _ratings(doc) -> list[Candidate]:

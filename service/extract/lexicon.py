@@ -83,7 +83,7 @@ LABELS: list[Label] = [
     Label("retirees", r"离退休(?:人员|人数)?"),
     Label("retirees", r"(?<!离)退休(?:人员|人数)?", tier=2),
     Label("vehicles", r"公务用车|公车"),
-    Label("self_score", r"(?:自评|自查|绩效评价|评价)(?:得分|评分|总分)|总得分"),
+    Label("self_score", r"(?:自评|自查|绩效评价|评价|综合)(?:综合)?(?:得分|评分|总分|分数)|总得分"),
     Label("execution_rate", r"(?:部门)?(?:整体)?预算执行率", tier=2),
 ]
 

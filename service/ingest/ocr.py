@@ -4,10 +4,11 @@ RapidOCR (PP-OCR models bundled in the wheel, run by onnxruntime, offline)
 finds text boxes and reads them. Before that the page is made easy to read:
 RGB on white, scaled to a sane size, and deskewed, because a scan tilted by a
 degree or two puts one printed line at several heights and breaks line
-grouping. After OCR the boxes are put back into lines: boxes whose vertical
-centres agree form one visual line, read left to right. Boxes separated by a
-wide gap are table cells and are written as a `|`-delimited row, the form
-`service.tables` rebuilds into cells.
+grouping. After OCR the boxes, with their confidences, go to
+`service.ingest.layout.lay_out`, the same layout step text PDFs use: lines
+are written as OCR lines, tables as tables (a table's grid rebuilt from the
+boxes' positions, merged cells as empty cells), and every table cell gets an
+OCR line of its own so a doubtful cell is sent to review like a doubtful line.
 """
 
 from __future__ import annotations
@@ -15,8 +16,6 @@ from __future__ import annotations
 import logging
 import re
 import threading
-from dataclasses import dataclass
-from statistics import median
 
 import cv2
 import numpy as np
@@ -24,6 +23,7 @@ from PIL import Image
 
 from ..document import DocumentBuilder
 from ..settings import Settings
+from .layout import Box, carried_separators, char_units, lay_out, write_blocks
 
 log = logging.getLogger(__name__)
 
@@ -32,7 +32,10 @@ MIN_SIDE = 1000  # px; smaller images are scaled up so small print stays legible
 DET_SIDE = 1280  # px; the longest side of the copy text boxes are detected on
 MAX_SKEW = 5.0  # degrees; beyond that it is not scanner skew and we leave it alone
 MIN_SKEW = 0.3  # degrees; smaller tilts are harmless and not worth a resample
-CELL_GAP = 1.5  # a gap wider than this many median character widths separates table cells
+# Boxes on one line further apart than this many character widths are cells of a table. A printed
+# table's cells stand about a character apart (two cell margins); OCR boxes reach past the glyphs,
+# and the detector already joins the words of a phrase into one box.
+CELL_GAP = 1.0
 
 _engine = None
 _engine_lock = threading.Lock()
@@ -48,6 +51,7 @@ def _get_engine():
 
                 _engine = RapidOCR(params={
                     "Global.log_level": "error",  # a blank page is not worth a warning
+                    "Global.use_cls": False,
                     # Pages are already scaled by `prepare`: crop text lines for recognition
                     # from the full-resolution page ...
                     "Global.max_side_len": MAX_SIDE,
@@ -60,24 +64,6 @@ def _get_engine():
                     "Rec.rec_batch_num": 1,
                 })
     return _engine
-
-
-@dataclass
-class Box:
-    x0: float
-    y0: float
-    x1: float
-    y1: float
-    text: str
-    score: float
-
-    @property
-    def yc(self) -> float:
-        return (self.y0 + self.y1) / 2
-
-    @property
-    def height(self) -> float:
-        return self.y1 - self.y0
 
 
 def ocr_image(image: Image.Image, page_number: int, builder: DocumentBuilder, settings: Settings) -> None:
@@ -94,17 +80,37 @@ def ocr_image(image: Image.Image, page_number: int, builder: DocumentBuilder, se
         return
     boxes = []
     for quad, raw, score in zip(np.asarray(result.boxes), result.txts, result.scores, strict=True):
-        text = _clean_box_text(str(raw))
-        if text:
-            boxes.append(Box(float(quad[:, 0].min()), float(quad[:, 1].min()),
-                             float(quad[:, 0].max()), float(quad[:, 1].max()), text, float(score)))
-    for text, conf, box in assemble_lines(boxes):
-        builder.add_ocr_line(page_number, text, conf, _map_box(box, to_page, image.size))
+        conf = min(max(float(score), 1e-6), 1.0)
+        boxes += split_at_rules(Box(str(raw), float(quad[:, 0].min()), float(quad[:, 1].min()),
+                                    float(quad[:, 0].max()), float(quad[:, 1].max()), conf))
+    blocks = lay_out(boxes, arr.shape[1], cell_gap=CELL_GAP, separators=carried_separators(builder),
+                     exact_heights=False)
+    write_blocks(builder, blocks, page_number, origin="ocr", ocr=True,
+                 map_box=lambda box: _map_box(box, to_page, image.size))
 
 
-def _clean_box_text(text: str) -> str:
-    """A ruling line read as `|` inside a box separates cells; at a box's edge it is noise."""
-    return re.sub(r"\s*[|｜]\s*", " | ", text).strip(" |")
+def split_at_rules(box: Box) -> list[Box]:
+    """A box cut where a table's ruling line was read as `|`: the pieces, with a `|` box between.
+
+    `lay_out` takes a `|` box as a cell boundary. At a box's edge a `|` is
+    noise and is dropped. Positions inside the box are shared out by text width.
+    """
+    text = box.text.strip().strip("|｜").strip()
+    parts = [p.strip() for p in re.split(r"[|｜]", text)]
+    parts = [p for p in parts if p]
+    if len(parts) <= 1:
+        return [Box(parts[0] if parts else "", box.x0, box.y0, box.x1, box.y1, box.confidence)]
+    units = [char_units(p) for p in parts]
+    rule = 0.5  # the width of the `|` between two pieces, in character units
+    per_unit = (box.x1 - box.x0) / (sum(units) + rule * (len(parts) - 1))
+    out, x = [], box.x0
+    for i, (part, u) in enumerate(zip(parts, units, strict=True)):
+        if i:
+            out.append(Box("|", x, box.y0, x + rule * per_unit, box.y1, box.confidence))
+            x += rule * per_unit
+        out.append(Box(part, x, box.y0, x + u * per_unit, box.y1, box.confidence))
+        x += u * per_unit
+    return out
 
 
 def _map_box(box: tuple[float, float, float, float], to_page: np.ndarray,
@@ -203,47 +209,3 @@ def rotate(bgr: np.ndarray, angle: float) -> tuple[np.ndarray, np.ndarray]:
     m[0, 2] += nw / 2 - w / 2
     m[1, 2] += nh / 2 - h / 2
     return cv2.warpAffine(bgr, m, (nw, nh), flags=cv2.INTER_CUBIC, borderValue=(255, 255, 255)), m
-
-
-_LATIN = re.compile(r"[0-9A-Za-z]")
-
-
-def _char_units(text: str) -> float:
-    """Text width in full-width characters: Latin letters, digits and ASCII punctuation count half."""
-    return sum(0.5 if ord(ch) < 128 else 1.0 for ch in text) or 1.0
-
-
-def assemble_lines(boxes: list[Box]) -> list[tuple[str, float, tuple[float, float, float, float]]]:
-    """Group boxes into visual lines top to bottom; return (text, confidence, bbox) per line."""
-    if not boxes:
-        return []
-    med_h = median(b.height for b in boxes) or 1.0
-    char_w = median(
-        (b.x1 - b.x0) / _char_units(b.text) for b in boxes
-    ) or med_h
-    lines: list[list[Box]] = []
-    for b in sorted(boxes, key=lambda b: b.yc):
-        if lines:
-            line = lines[-1]
-            line_yc = sum(x.yc for x in line) / len(line)
-            if abs(b.yc - line_yc) <= 0.5 * med_h:
-                line.append(b)
-                continue
-        lines.append([b])
-    out = []
-    for line in lines:
-        line.sort(key=lambda b: b.x0)
-        text = line[0].text
-        for prev, cur in zip(line, line[1:], strict=False):
-            gap = cur.x0 - prev.x1
-            if gap > CELL_GAP * char_w:
-                text += " | " + cur.text
-            elif _LATIN.match(prev.text[-1]) and _LATIN.match(cur.text[0]):
-                text += " " + cur.text
-            else:
-                text += cur.text
-        conf = min(max(min(b.score for b in line), 1e-6), 1.0)  # a line is as sure as its worst box
-        bbox = (min(b.x0 for b in line), min(b.y0 for b in line),
-                max(b.x1 for b in line), max(b.y1 for b in line))
-        out.append((text, conf, bbox))
-    return out

@@ -1,14 +1,19 @@
 """PDF reports: the text layer page by page; image-only pages go to OCR.
 
+A text page is read as characters with their positions: runs of characters
+on one line with no gap between them become boxes, and
+`service.ingest.layout.lay_out` turns the boxes into lines and tables, so a
+table's grid (merged cells as empty cells, wrapped cells joined) comes back
+as it was drawn. A table running over a page break is joined into one.
+
 A page whose text layer is empty but which holds an image is a scan: it is
 rendered at `settings.ocr_dpi` and handed to `service.ingest.ocr.ocr_image`,
-which writes its own page and lines. Tables in text PDFs arrive as lines with
-cells separated by spaces; they are left as text and rebuilt later by
-`service.tables.find_tables`.
+which writes its own page and lines.
 """
 
 from __future__ import annotations
 
+import ctypes
 import logging
 
 import pypdfium2 as pdfium
@@ -17,6 +22,7 @@ import pypdfium2.raw as pdfium_c
 from ..document import DocumentBuilder
 from ..errors import IngestError
 from ..settings import Settings
+from .layout import Box, lay_out_pages, write_blocks
 
 log = logging.getLogger(__name__)
 
@@ -25,21 +31,58 @@ UNSUPPORTED_SECURITY = "PDF 使用了不支持的加密方式，请上传未加�
 CORRUPT = "PDF 文件损坏，无法打开"
 OCR_OFF = "该 PDF 为扫描件，需要 OCR，但 OCR 已关闭（JIXIAO_OCR=0）"
 
+# Boxes are already cut where pdfium sees a gap, so any clear gap between them is a cell boundary:
+# in a drawn table two cells' texts stand at least the two cells' padding apart.
+CELL_GAP = 0.6  # median character widths
+RUN_GAP = 0.6  # a jump of more than this many font sizes between two characters ends a run
+_SPACES = frozenset(" \u3000\xa0\t")
+
 
 def read_pdf(data: bytes, name: str, builder: DocumentBuilder, settings: Settings) -> None:
+    """Every page into the builder: text pages laid out together (tables may cross pages), scans OCRed."""
     pdf = _open(data, name)
     try:
+        pages: list[tuple[list[Box], float] | str] = []  # a text page's boxes and width, or "blank"/"scan"
         for index in range(len(pdf)):
+            page = _page(pdf, index, name)
             try:
-                page = pdf[index]
-            except pdfium.PdfiumError:
-                raise IngestError(name, f"PDF 第 {index + 1} 页损坏，无法读取") from None
-            try:
-                _read_page(page, index + 1, name, builder, settings)
+                pages.append(_text_or_kind(page, name, settings))
             finally:
                 page.close()
+        laid: dict[int, list] = {}
+        run: list[int] = []
+        for index, content in enumerate([*pages, "end"]):
+            if isinstance(content, tuple):
+                run.append(index)
+                continue
+            if run:  # consecutive text pages: a table may run from one into the next
+                laid.update(zip(run, lay_out_pages([pages[i] for i in run], cell_gap=CELL_GAP), strict=True))
+                run = []
+        for index, content in enumerate(pages):
+            number = index + 1
+            if content == "scan":
+                # Imported late: the OCR engine is heavy and text PDFs never need it.
+                from .ocr import ocr_image
+
+                page = _page(pdf, index, name)
+                try:
+                    image = page.render(scale=settings.ocr_dpi / 72).to_pil()
+                finally:
+                    page.close()
+                ocr_image(image, number, builder, settings)
+                continue
+            builder.start_page(number, ocr=False)  # a blank page still counts
+            if content != "blank":
+                write_blocks(builder, laid[index], number, origin="pdf")
     finally:
         pdf.close()
+
+
+def _page(pdf: pdfium.PdfDocument, index: int, name: str):
+    try:
+        return pdf[index]
+    except pdfium.PdfiumError:
+        raise IngestError(name, f"PDF 第 {index + 1} 页损坏，无法读取") from None
 
 
 def _open(data: bytes, name: str) -> pdfium.PdfDocument:
@@ -55,32 +98,80 @@ def _open(data: bytes, name: str) -> pdfium.PdfDocument:
         raise IngestError(name, CORRUPT) from None
 
 
-def _read_page(page, number: int, name: str, builder: DocumentBuilder, settings: Settings) -> None:
+def _text_or_kind(page, name: str, settings: Settings) -> tuple[list[Box], float] | str:
+    """A text page's boxes and width; "scan" for a page that is only an image; else "blank"."""
     textpage = page.get_textpage()
     try:
-        text = textpage.get_text_bounded()
+        boxes = text_boxes(textpage, page.get_height())
     finally:
         textpage.close()
-    if text.strip():
-        builder.start_page(number, ocr=False)
-        builder.add_paragraph(page_text(text))
-        return
+    if boxes:
+        return boxes, page.get_width()
     if not has_image(page):
-        builder.start_page(number, ocr=False)  # a blank page still counts
-        return
+        return "blank"
     if not settings.ocr:
         raise IngestError(name, OCR_OFF)
-    from .ocr import ocr_image  # imported late: the OCR engine is heavy and text PDFs never need it
-
-    image = page.render(scale=settings.ocr_dpi / 72).to_pil()
-    ocr_image(image, number, builder, settings)
+    return "scan"
 
 
-def page_text(text: str) -> str:
-    """pdfium's page text, with line ends normalised and no line opening with a tab."""
-    text = text.replace("\r\n", "\n").replace("\r", "\n")
-    lines = [ln.lstrip("\t").rstrip() for ln in text.split("\n")]
-    return "\n".join(lines).strip("\n")
+def text_boxes(textpage, page_height: float) -> list[Box]:
+    """The page's text as boxes: runs of characters on one line without a gap, top-down coordinates.
+
+    A run ends where pdfium inserted a character of its own (a space for a gap,
+    a line break), where the next character is on another line, or where it
+    jumps sideways by more than `RUN_GAP` font sizes without spaces in between.
+    """
+    raw = textpage.raw
+    rect = pdfium_c.FS_RECTF()
+    rect_ref = ctypes.byref(rect)
+    boxes: list[Box] = []
+    chars: list[str] = []
+    run = None  # [x0, y0, x1, y1, x_end] of the run's visible characters; x_end includes spaces
+    pending_high = None
+
+    def close():
+        nonlocal run, chars
+        text = "".join(chars).strip(" \u3000\xa0\t")
+        if run is not None and text:
+            boxes.append(Box(text, run[0], run[1], run[2], run[3]))
+        run, chars = None, []
+
+    for i in range(textpage.count_chars()):
+        code = pdfium_c.FPDFText_GetUnicode(raw, i)
+        if pdfium_c.FPDFText_IsGenerated(raw, i) or code in (0x0D, 0x0A, 0x02, 0xFFFE, 0):
+            close()
+            continue
+        if 0xD800 <= code < 0xDC00:  # a character beyond the BMP arrives as two halves
+            pending_high = code
+            continue
+        if 0xDC00 <= code < 0xE000 and pending_high is not None:
+            code = 0x10000 + ((pending_high - 0xD800) << 10) + (code - 0xDC00)
+        pending_high = None
+        ch = chr(code)
+        if not pdfium_c.FPDFText_GetLooseCharBox(raw, i, rect_ref):
+            continue
+        x0, x1 = rect.left, rect.right
+        y0, y1 = page_height - rect.top, page_height - rect.bottom
+        size = max(y1 - y0, 1.0)
+        if ch in _SPACES:
+            if run is not None:
+                chars.append(ch)
+                run[4] = max(run[4], x1)
+            continue
+        if run is not None:
+            yc = (y0 + y1) / 2
+            same_line = run[1] <= yc <= run[3]
+            jump = x0 - run[4]
+            if not same_line or jump > RUN_GAP * size or x0 < run[2] - 0.5 * size:
+                close()
+        if run is None:
+            run = [x0, y0, x1, y1, x1]
+        else:
+            run[0], run[1] = min(run[0], x0), min(run[1], y0)
+            run[2], run[3], run[4] = max(run[2], x1), max(run[3], y1), max(run[4], x1)
+        chars.append(ch)
+    close()
+    return boxes
 
 
 def has_image(page) -> bool:
