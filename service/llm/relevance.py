@@ -1,0 +1,130 @@
+"""Which sections can hold which facts: a cheap filter so only relevant text is sent to the model.
+
+A section is sent with the facts prompt only for the field groups whose
+words stand next to a number in it (a 工作成绩 narrative without budget
+figures is not sent at all). Small relevant sections are grouped into one
+call, so the instructions are not repeated for every heading. Score tables go
+to the table prompt; all 问题/措施 sections go together to the lists prompt.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+
+from ..document import Document
+from ..extract.lists import MEASURE_TITLE, PROBLEM_TITLE
+from ..extract.score_tables import find_header, table_subject
+from ..models import Section
+
+_NEAR = r"[^。；\n]{0,12}?\d"
+GROUPS: list[tuple[re.Pattern, list[str]]] = [
+    (re.compile(rf"(?:预算|执行数|执行率|决算){_NEAR}"),
+     ["budget_initial", "budget_full_year", "spending_actual", "execution_rate"]),
+    (re.compile(rf"(?:收入|拨款|基金|其他资金){_NEAR}"),
+     ["income_total", "income_general_budget", "income_gov_fund", "income_other"]),
+    (re.compile(rf"(?:支出|经费){_NEAR}"),
+     ["expense_total", "expense_basic", "expense_project", "expense_personnel", "expense_public", "spending_actual"]),
+    (re.compile(rf"(?:三公|公务接待|公务用车|出国|公车){_NEAR}|无公务用车"),
+     ["sangong_budget", "sangong_actual", "sangong_overseas_actual", "sangong_vehicle_actual",
+      "sangong_reception_actual", "vehicles"]),
+    (re.compile(rf"采购{_NEAR}"), ["procurement_actual"]),
+    (re.compile(rf"(?:资产|负债){_NEAR}"), ["assets_total", "liabilities_total", "net_assets"]),
+    (re.compile(rf"(?:编制|在职|退休|实有人|在编){_NEAR}"), ["staff_authorized", "staff_actual", "retirees"]),
+    (re.compile(rf"(?:得分|评分|总分){_NEAR}|(?:等级|结论|评价结果)[^。\n]{{0,8}}[优良中差]"), ["self_score", "rating"]),
+]
+IDENTITY = ["unit_name", "fiscal_year", "report_date"]
+TABLE_MONEY = ["budget_initial", "budget_full_year", "spending_actual", "execution_rate", "execution_weight",
+               "execution_score", "income_total", "income_general_budget", "income_gov_fund", "income_other",
+               "expense_total", "expense_basic", "expense_project", "unit_name"]
+MAX_GROUP_CHARS = 2000
+
+
+@dataclass
+class Call:
+    """One request: a prompt, the spans of text it is given (in order), and the fields it may return."""
+
+    prompt: str  # "facts", "score_table", "lists"
+    spans: list[tuple[int, int]] = field(default_factory=list)
+    titles: list[str] = field(default_factory=list)
+    fields: list[str] = field(default_factory=list)
+
+    @property
+    def title(self) -> str:
+        return " / ".join(self.titles)
+
+    def text(self, doc: Document) -> str:
+        return "\n".join(doc.text[s:e].strip("\n") for s, e in self.spans)
+
+    def add(self, start: int, end: int, title: str) -> None:
+        self.spans.append((start, end))
+        self.titles.append(title)
+
+
+def plan(doc: Document, sections: list[Section]) -> list[Call]:
+    calls: list[Call] = []
+    group: Call | None = None
+    lists = Call("lists", [])
+    for i, sec in enumerate(sections):
+        text = doc.text[sec.start:sec.end]
+        if sec.kind == "table":
+            calls += _table_calls(doc, sec)
+            continue
+        if (PROBLEM_TITLE.search(sec.title) or MEASURE_TITLE.search(sec.title)) and len(text) > len(sec.title) + 2:
+            lists.add(sec.start, sec.end, sec.title)
+        fields = fields_for(text)
+        if i == 0 or (i == len(sections) - 1 and len(text) < 400):
+            fields = IDENTITY + [f for f in fields if f not in IDENTITY]
+        if not fields:
+            continue
+        size = sum(e - s for s, e in group.spans) if group else 0
+        if group is None or size + len(text) > MAX_GROUP_CHARS:
+            group = Call("facts")
+            calls.append(group)
+        group.add(sec.start, sec.end, sec.title)
+        group.fields += [f for f in fields if f not in group.fields]
+    if lists.spans:
+        calls.append(lists)
+    return calls
+
+
+def fields_for(text: str, table: bool = False) -> list[str]:
+    """Field groups whose words stand next to a number (in a table, possibly in the next cell)."""
+    if table:
+        text = re.sub(r"\n\t?", " ", text)
+    out: list[str] = []
+    for rx, fields in GROUPS:
+        if rx.search(text):
+            out += [f for f in fields if f not in out]
+    return out
+
+
+def _table_calls(doc: Document, sec: Section) -> list[Call]:
+    """A score table's rows go to the table prompt; the money block above its header to the facts prompt."""
+    tables = [t for t in doc.tables if sec.start <= t.start < sec.end]
+    scored = [(t, find_header(t)) for t in tables]
+    scored = [(t, h) for t, h in scored if h]
+    if not scored:
+        call = Call("facts", fields=fields_for(doc.text[sec.start:sec.end], table=True))
+        call.add(sec.start, sec.end, sec.title)
+        return [call] if call.fields else []
+    table, (header_row, _cols) = scored[0]
+    head = table.rows[_first_header_row(table, header_row)]
+    split = doc.text.rfind("\n", sec.start, head[0].start) + 1
+    rows = Call("score_table")
+    rows.add(split, sec.end, sec.title)
+    calls = [rows]
+    money = doc.text[sec.start:split]
+    if table_subject(table, sec.title) == "整体" and re.search(r"\d", money):
+        facts = Call("facts", fields=list(dict.fromkeys(TABLE_MONEY + fields_for(money, table=True))))
+        facts.add(sec.start, split, sec.title)
+        calls.append(facts)
+    return calls
+
+
+def _first_header_row(table, header_row: int) -> int:
+    """A two-row header starts one row earlier (its group row)."""
+    if header_row > 0 and any("分值" in c.text or "打分" in c.text or "得分" in c.text
+                              for c in table.rows[header_row - 1]):
+        return header_row - 1
+    return header_row

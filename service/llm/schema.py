@@ -1,0 +1,128 @@
+"""What the model must return, as pydantic models with Chinese descriptions.
+
+Every value comes with the verbatim quote it was read from. The validators
+get the section text through `ValidationInfo.context["section"]` and check
+that the quote occurs in it (ignoring whitespace) and that the value can be
+read from the quote; a failed check makes instructor re-ask with the error.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import re
+import unicodedata
+from decimal import Decimal, InvalidOperation
+from typing import Literal
+
+from pydantic import BaseModel, Field, ValidationInfo, field_validator, model_validator
+
+from ..fields import FIELDS
+from .align import occurs
+
+FieldKey = Literal[tuple(f.key for f in FIELDS)]  # type: ignore[valid-type]
+Unit = Literal["万元", "元", "亿元", "人", "辆", "%", "分"]
+_NUM = re.compile(r"-?\d+(?:,\d{3})*(?:\.\d+)?")
+
+
+def _section(info: ValidationInfo) -> str | None:
+    return (info.context or {}).get("section")
+
+
+def _numbers_in(text: str) -> set[Decimal]:
+    out = set()
+    for m in _NUM.finditer(unicodedata.normalize("NFKC", text)):
+        with contextlib.suppress(InvalidOperation):
+            out.add(Decimal(m.group().replace(",", "")))
+    return out
+
+
+def number_in_quote(value: float | int, quote: str) -> bool:
+    try:
+        v = Decimal(str(value))
+    except InvalidOperation:
+        return False
+    return any(v == n for n in _numbers_in(quote))
+
+
+def check_quote(quote: str | None, info: ValidationInfo) -> str | None:
+    section = _section(info)
+    if quote is not None and section is not None and not occurs(quote, section):
+        raise ValueError(f"引文“{quote[:60]}”在给定章节中找不到：请逐字摘抄原文（可省略空格和换行）")
+    return quote
+
+
+class Fact(BaseModel):
+    """A fact the section states, with the words it was read from."""
+
+    key: FieldKey = Field(description="字段键名，只能取提示中列出的键")
+    value: float | int | str = Field(description="原文写明的值：金额/人数/比例/分数写数字（不带单位、不带千分位逗号），"
+                                                  "名称、年度、日期、等级写原文文字；日期写成 YYYY-MM-DD")
+    unit: Unit | None = Field(default=None, description="数字在原文中的单位：金额写原文的“万元/元/亿元”（不要自行换算），"
+                                                        "人数写“人”，车辆写“辆”，比例写“%”，分数写“分”；文字值为 null")
+    quote: str = Field(description="逐字摘抄的原文片段，必须包含这个值及其标签，例如“决算总支出2844.28141万元”")
+
+    _check_quote = field_validator("quote")(check_quote)
+
+    @model_validator(mode="after")
+    def value_is_in_quote(self, info: ValidationInfo) -> Fact:
+        if isinstance(self.value, int | float) and not isinstance(self.value, bool):
+            if not number_in_quote(self.value, self.quote):
+                raise ValueError(f"{self.key} 的值 {self.value} 没有出现在引文“{self.quote[:60]}”中："
+                                 "数字必须与原文一致，金额不要换算单位")
+        elif (isinstance(self.value, str) and self.key not in ("report_date", "fiscal_year")
+              and not occurs(self.value, self.quote)):
+            raise ValueError(f"{self.key} 的值“{self.value}”没有出现在引文中")
+        return self
+
+
+class SectionFacts(BaseModel):
+    """The facts one section states. A fact the section does not state is simply left out."""
+
+    facts: list[Fact] = Field(default_factory=list, description="本章节明确写出的事实；没写的不要列出，不要推算")
+
+
+class IndicatorRowModel(BaseModel):
+    level1: str | None = Field(default=None, description="一级指标（合并单元格时沿用上一行的值）")
+    level2: str | None = Field(default=None, description="二级指标（合并单元格时沿用上一行的值）")
+    name: str = Field(description="三级指标名称，原文文字")
+    target: str | None = Field(default=None, description="年度指标值，照原文")
+    actual: str | None = Field(default=None, description="实际完成值，照原文")
+    weight: float | None = Field(default=None, description="分值（数字）")
+    score: float | None = Field(default=None, description="得分（数字）")
+    remark: str | None = Field(default=None, description="偏差原因分析及改进措施，没有则为 null")
+    quote: str = Field(description="这一行在原文中的文字，逐字摘抄（可省略空格、制表符和换行）")
+
+    _check_quote = field_validator("quote")(check_quote)
+
+    @model_validator(mode="after")
+    def numbers_are_in_quote(self) -> IndicatorRowModel:
+        for label, v in (("分值", self.weight), ("得分", self.score)):
+            if v is not None and not number_in_quote(v, self.quote):
+                raise ValueError(f"“{self.name}”的{label} {v} 没有出现在该行引文中")
+        return self
+
+
+class ScoreTableModel(BaseModel):
+    """One score table (绩效自评表 / 打分表): every 三级指标 row and the stated total."""
+
+    table: str = Field(description="部门整体自评表写“整体”；项目自评表写项目名称")
+    rows: list[IndicatorRowModel] = Field(default_factory=list, description="每个三级指标一行，按原表顺序；"
+                                                                            "“……”等空行不要列出")
+    total: float | None = Field(default=None, description="表中写明的总分/合计得分，没有则为 null")
+    total_quote: str | None = Field(default=None, description="总分所在的原文片段")
+
+    _check_quote = field_validator("total_quote")(check_quote)
+
+
+class ListsModel(BaseModel):
+    """存在的问题 and 改进措施, one item each, as written."""
+
+    problems: list[str] = Field(default_factory=list, description="存在的问题，每条一项，逐字摘抄；原文写“无”则为空列表")
+    measures: list[str] = Field(default_factory=list, description="改进措施/建议，每条一项，逐字摘抄；原文写“无”则为空列表")
+
+    @field_validator("problems", "measures")
+    @classmethod
+    def items_occur(cls, items: list[str], info: ValidationInfo) -> list[str]:
+        for item in items:
+            check_quote(item, info)
+        return items
