@@ -12,6 +12,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from .errors import JixiaoError
+from .llm.config import resolve_engine
 from .pipeline import FileResult, expand_inputs, run_batch
 from .settings import SETTINGS, Settings, load_settings
 from .store import Store
@@ -47,8 +48,8 @@ def cli(verbose: bool) -> None:
 @click.argument("files", nargs=-1, required=True, type=click.Path(path_type=Path))
 @click.option("--out", "out_dir", type=click.Path(file_okay=False, path_type=Path), required=True,
               help="Folder for the record JSON files (<file stem>.json).")
-@click.option("--engine", type=click.Choice(["rules"]), default=None,
-              help="Extraction engine (default from JIXIAO_ENGINE: rules, offline).")
+@click.option("--engine", type=click.Choice(["auto", "rules"]), default=None,
+              help="Extraction engine (default from JIXIAO_ENGINE: auto = the LLM when configured, else rules).")
 @click.option("--db", type=click.Path(dir_okay=False), default=None, help="SQLite database (JIXIAO_DB).")
 @click.option("--no-store", is_flag=True, help="Write JSON only, do not save to the database.")
 def extract(files: tuple[Path, ...], out_dir: Path, engine: str | None, db: str | None, no_store: bool) -> None:
@@ -58,7 +59,13 @@ def extract(files: tuple[Path, ...], out_dir: Path, engine: str | None, db: str 
     if not paths:
         raise click.ClickException("没有找到要处理的文件")
     store = None if no_store else _open_store(settings)
-    console.print(f"提取引擎：{settings.engine}（离线规则）；共 {len(paths)} 个文件")
+    if settings.engine == "rules":
+        why = "离线规则"
+    elif resolve_engine(settings) == "llm":  # the LLM engine is not wired into this version yet
+        why = "已配置大模型接口，但本版本尚未接入大模型引擎，使用离线规则"
+    else:
+        why = "未配置大模型接口，使用离线规则"
+    console.print(f"提取引擎：rules（{why}）；共 {len(paths)} 个文件")
     results = _run_with_progress(paths, settings, store, out_dir)
     _print_summary(results)
     failed = [r for r in results if not r.ok]

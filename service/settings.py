@@ -37,7 +37,15 @@ SETTINGS: list[Setting] = [
     Setting("ocr_review_below", 0.90, "OCR line confidence under which values read from that line go to review"),
     Setting("soffice", "soffice", "LibreOffice executable used to convert legacy .doc/.wps files"),
     Setting("convert_timeout_s", 120, "time limit for one LibreOffice conversion, in seconds"),
-    Setting("engine", "rules", "default extraction engine: rules (offline)"),
+    Setting("engine", "auto", "extraction engine: auto (llm when an endpoint is configured, else rules), rules or llm"),
+    Setting("model", "", "LLM model name at the OpenAI-compatible endpoint (OPENAI_BASE_URL, OPENAI_API_KEY)"),
+    Setting("llm_mode", "tools", "how instructor asks for structured output: tools, json or md_json"),
+    Setting("llm_timeout_s", 60, "time limit for one LLM request, in seconds"),
+    Setting("llm_concurrency", 4, "LLM requests in flight at once, across sections and documents"),
+    Setting("llm_max_retries", 2, "re-asks after a response fails validation (quote not in section, …)"),
+    Setting("llm_http_retries", 4, "retries, with exponential backoff and jitter, after 429/5xx/timeouts"),
+    Setting("llm_price_in_per_1k", 0.0, "price per 1000 prompt tokens, for the cost summary"),
+    Setting("llm_price_out_per_1k", 0.0, "price per 1000 completion tokens, for the cost summary"),
 ]
 
 
@@ -52,6 +60,14 @@ class Settings:
     soffice: str
     convert_timeout_s: int
     engine: str
+    model: str
+    llm_mode: str
+    llm_timeout_s: int
+    llm_concurrency: int
+    llm_max_retries: int
+    llm_http_retries: int
+    llm_price_in_per_1k: float
+    llm_price_out_per_1k: float
 
     @property
     def max_upload_bytes(self) -> int:

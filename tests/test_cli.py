@@ -170,3 +170,11 @@ def test_form_feeds_in_a_text_report_are_page_breaks(runner, tmp_path):
     doc = load(paged)
     start = record["fields"]["procurement_actual"]["evidence"]["start"]
     assert doc.page_at(start) == 3
+
+
+def test_auto_engine_says_it_uses_the_offline_rules_without_an_endpoint(runner, monkeypatch):
+    for var in ("OPENAI_BASE_URL", "OPENAI_API_KEY", "JIXIAO_MODEL", "JIXIAO_ENGINE"):
+        monkeypatch.delenv(var, raising=False)
+    result = runner.invoke(cli, ["extract", str(REPORT), "--out", "out"])
+    assert result.exit_code == 0
+    assert "未配置大模型接口，使用离线规则" in result.output

@@ -17,7 +17,7 @@ def test_every_setting_is_documented(setting):
 
 
 def test_documented_settings_all_exist():
-    documented = set(re.findall(r"^\| `([a-z_]+)` \|", DOC, re.M))
+    documented = set(re.findall(r"^\| `([a-z0-9_]+)` \|", DOC, re.M))
     assert documented == {s.name for s in SETTINGS}
 
 
