@@ -8,17 +8,13 @@ to a label is left out.
 
 from __future__ import annotations
 
-from collections import defaultdict
-
-from ..checks import FIELD_CHECKS, indicator_score_in_range, table_sums
 from ..document import Document
-from ..fields import FIELDS
 from ..models import REVIEW, Extraction, Section
 from . import score_tables as st
 from .candidates import Candidate, table_candidates, text_candidates
+from .finish import check_score_table, merge_candidates
 from .identity import identity_candidates
 from .lists import read_lists
-from .merge import merge_field
 from .projects import read_listed_projects
 from .run_together import find_run_together, read_run_together
 
@@ -40,7 +36,7 @@ def extract(doc: Document, sections: list[Section], ocr_review_below: float = 0.
             money = {**department_money, **money}
         total = st.table_total(table)
         rows = st.read_indicators(doc, table, sec.title)
-        issues = _check_table(rows, money, total[0] if total else None) if rows else []
+        issues = check_score_table(rows, money, total[0] if total else None) if rows else []
         if subject == "整体":
             cands += found
             if total and rows:
@@ -55,24 +51,7 @@ def extract(doc: Document, sections: list[Section], ocr_review_below: float = 0.
         label_cells += [(row[i], row[i + 1]) for row in table.rows[:3] for i in range(len(row) - 1)]
     cands += _run_together_tables(doc, sections, ex, department_money)
     cands += identity_candidates(doc, sections, label_cells)
-    by_field: dict[str, list[Candidate]] = defaultdict(list)
-    for c in cands:
-        by_field[c.field].append(c)
-    year = merge_field("fiscal_year", by_field.get("fiscal_year", []))
-    if year is not None and year.value:
-        for key, found in by_field.items():  # 2022年基本支出… in a 2023 report is another year's amount
-            by_field[key] = [c for c in found if c.year is None or c.year == year.value]
-    for spec in FIELDS:
-        fv = merge_field(spec.key, by_field.get(spec.key, []))
-        if fv is not None:
-            _flag_low_ocr(doc, fv, ocr_review_below)
-            ex.fields[spec.key] = fv
-    for check in FIELD_CHECKS:
-        for key, issue in check(ex.fields):
-            ex.fields[key].status = REVIEW
-            ex.fields[key].issues.append(issue)
-    for item in [*ex.indicators, *ex.projects]:
-        _flag_low_ocr(doc, item, ocr_review_below)
+    merge_candidates(doc, ex, cands, ocr_review_below)
     known = {p.name for p in ex.projects}
     ex.projects += [p for p in read_listed_projects(doc, sections) if p.name not in known]
     ex.problems, ex.measures = read_lists(doc, sections)
@@ -88,23 +67,11 @@ def _run_together_tables(doc, sections, ex, money) -> list[Candidate]:
         for start, end in find_run_together(doc, sec.start, sec.end):
             subject = "整体" if "项目" not in sec.title or "整体" in sec.title else sec.title
             rows, total = read_run_together(doc, start, end, subject)
-            issues = _check_table(rows, money, total[0] if total else None)
+            issues = check_score_table(rows, money, total[0] if total else None)
             if subject == "整体" and total and rows:
                 cands.append(Candidate("self_score", total[0], total[1], 1, "table", issue="；".join(issues) or None))
             ex.indicators += rows
     return cands
-
-
-def _check_table(rows, money: dict, stated_total) -> list[str]:
-    """Row bounds mark rows; the table's sums are returned for its total (self_score or the project)."""
-    counted = [r for r in rows if not (r.level1 or "").startswith("扣分")]
-    for r in rows:
-        issue = indicator_score_in_range(r.weight, r.score)
-        if issue:
-            r.status = REVIEW
-            r.issues.append(issue)
-    return table_sums([r.weight for r in counted], [r.score for r in counted],
-                      money.get("execution_weight"), money.get("execution_score"), stated_total)
 
 
 def _tables_with_sections(doc: Document, sections: list[Section]):
@@ -113,15 +80,3 @@ def _tables_with_sections(doc: Document, sections: list[Section]):
         if sec is None:
             sec = next((s for s in sections if s.start <= table.start < s.end), sections[0])
         yield sec, table
-
-
-def _flag_low_ocr(doc: Document, item, threshold: float) -> None:
-    """A field, score row or project read from OCR text below the threshold goes to review."""
-    if item.evidence is None:
-        return
-    conf = doc.ocr_confidence(item.evidence.start, item.evidence.end)
-    if conf is not None and conf < threshold:
-        item.status = REVIEW
-        if hasattr(item, "confidence"):
-            item.confidence = min(item.confidence, round(conf, 2))
-        item.issues.append(f"该内容来自扫描件 OCR 识别，置信度较低（{conf:.2f}），请对照原件核对")
