@@ -1,0 +1,191 @@
+"""The LLM engine: relevant sections to schema-enforced, source-grounded values.
+
+Each planned call (see `relevance.plan`) is rendered from its prompt
+template, sent through `LLMClient` (concurrently), and its answer turned into
+the same `Candidate`s, score rows and lists the rules extractor makes: every
+quote is located in the document's text, so evidence offsets point at the
+characters it was read from. A value whose answer never passed validation is
+kept for review with the reason; a call that failed outright marks the fields
+it was asked for as review with the error.
+"""
+
+from __future__ import annotations
+
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from functools import cache
+from typing import Literal
+
+from pydantic import Field, create_model
+
+from ..document import Document
+from ..extract.candidates import Candidate
+from ..extract.finish import check_score_table, merge_candidates
+from ..extract.numbers import money_to_wan
+from ..fields import BY_KEY
+from ..models import REVIEW, Evidence, Extraction, FieldValue, IndicatorRow, Project, Section, TextList
+from . import prompts
+from .align import locate
+from .client import CallResult, LLMClient, Usage
+from .relevance import Call, plan
+from .schema import Fact, ListsModel, ScoreTableModel
+
+ENGINE = "llm"
+
+
+@dataclass
+class LLMRun:
+    extraction: Extraction
+    usage: Usage = field(default_factory=Usage)
+    calls: int = 0
+    failures: list[str] = field(default_factory=list)
+
+
+@cache
+def facts_model(keys: tuple[str, ...]):
+    """SectionFacts whose `key` may only be one of the fields this call asks for."""
+    key_type = Literal[keys]  # type: ignore[valid-type]
+    fact = create_model("Fact", __base__=Fact,
+                        key=(key_type, Field(description="字段键名，只能取提示中列出的键")))
+    return create_model("SectionFacts", facts=(list[fact], Field(
+        default_factory=list, description="本章节明确写出的事实；没写的不要列出，不要推算")))
+
+
+def _model_for(call: Call):
+    return {"facts": lambda: facts_model(tuple(call.fields)), "score_table": lambda: ScoreTableModel,
+            "lists": lambda: ListsModel}[call.prompt]()
+
+
+def extract(doc: Document, sections: list[Section], client: LLMClient, ocr_review_below: float = 0.9,
+            pool: ThreadPoolExecutor | None = None) -> LLMRun:
+    calls = plan(doc, sections)
+    own = pool is None
+    pool = pool or ThreadPoolExecutor(max_workers=max(1, client.settings.llm_concurrency))
+    try:
+        results = list(pool.map(lambda c: _ask(doc, c, client), calls))
+    finally:
+        if own:
+            pool.shutdown()
+    version = "+".join(f"{n}:{prompts.version(n)}" for n in ("facts", "score_table", "lists"))
+    run = LLMRun(Extraction(engine=ENGINE, engine_version=f"{client.endpoint.model}/{version}"), calls=len(calls))
+    cands: list[Candidate] = []
+    failed_fields: dict[str, str] = {}
+    for call, result in zip(calls, results, strict=True):
+        run.usage.add(result.usage)
+        if result.value is None and result.raw is None:
+            run.failures.append(f"{call.title}：{result.error}")
+            for key in call.fields:
+                failed_fields.setdefault(key, f"章节“{call.title}”的大模型请求失败：{result.error}")
+            continue
+        reader = {"facts": _facts, "score_table": _score_table, "lists": _lists}[call.prompt]
+        cands += reader(doc, call, result, run.extraction)
+    merge_candidates(doc, run.extraction, cands, ocr_review_below)
+    for key, issue in failed_fields.items():
+        if key not in run.extraction.fields:
+            run.extraction.fields[key] = FieldValue(key=key, value=None, status=REVIEW, confidence=0.0,
+                                                    issues=[issue])
+    return run
+
+
+def _ask(doc: Document, call: Call, client: LLMClient) -> CallResult:
+    text = call.text(doc)
+    prompt = prompts.render(call.prompt, document_name=doc.name, section_title=call.title, section_text=text,
+                            fields=call.fields)
+    return client.structured(prompt.text, _model_for(call), {"section": text})
+
+
+def _locate(doc: Document, call: Call, quote: str | None) -> Evidence | None:
+    if not quote:
+        return None
+    for start, end in call.spans:
+        span = locate(quote, doc.text, start, end)
+        if span:
+            return Evidence(doc.text[span.start:span.end], span.start, span.end)
+    return None
+
+
+def _answer(result: CallResult, model):
+    """The validated answer, or the raw one read without validation (kept for review)."""
+    if result.value is not None:
+        return result.value, None
+    return model.model_construct(**result.raw), result.error
+
+
+def _facts(doc: Document, call: Call, result: CallResult, ex: Extraction) -> list[Candidate]:
+    answer, doubt = _answer(result, facts_model(tuple(call.fields)))
+    source = "table" if any(doc.table_at(s) for s, _e in call.spans) else "text"
+    out = []
+    for raw in answer.facts:
+        fact = raw if isinstance(raw, Fact) else Fact.model_construct(**raw)
+        if fact.key not in BY_KEY:
+            continue
+        ev = _locate(doc, call, fact.quote)
+        value, note = _convert(fact)
+        issue = doubt or (None if ev else f"引文“{(fact.quote or '')[:40]}”在原文中找不到")
+        if ev is None:
+            ev = Evidence("", call.spans[0][0], call.spans[0][0])
+        out.append(Candidate(fact.key, value, ev, 1, source, note, issue=issue))
+    return out
+
+
+def _convert(fact: Fact):
+    """Money to 万元 (saying so); years to int; other numbers as given."""
+    kind = BY_KEY[fact.key].kind
+    if kind == "money" and isinstance(fact.value, int | float):
+        got = money_to_wan(str(fact.value), fact.unit or "万元")
+        return got if got else (fact.value, None)
+    if kind in ("year", "int") and isinstance(fact.value, str | float) and str(fact.value).isdigit():
+        return int(fact.value), None
+    return fact.value, None
+
+
+def _score_table(doc: Document, call: Call, result: CallResult, ex: Extraction) -> list[Candidate]:
+    answer, doubt = _answer(result, ScoreTableModel)
+    rows = []
+    for r in answer.rows or []:
+        get = r.get if isinstance(r, dict) else lambda k, obj=r: getattr(obj, k, None)
+        ev = _locate(doc, call, get("quote"))
+        row = IndicatorRow(table=answer.table or "整体", level1=get("level1"), level2=get("level2"),
+                           name=get("name"), target=get("target"), actual=get("actual"), weight=_num(get("weight")),
+                           score=_num(get("score")), remark=get("remark"), confidence=0.85 if ev else 0.3, evidence=ev)
+        if doubt or ev is None:
+            row.status = REVIEW
+            row.issues.append(doubt or "该行引文在原文中找不到")
+        rows.append(row)
+    total_ev = _locate(doc, call, answer.total_quote)
+    issues = check_score_table(rows, {}, answer.total) if rows else []
+    ex.indicators += rows
+    if (answer.table or "整体") != "整体":
+        project = Project(name=answer.table, score=_num(answer.total), evidence=total_ev)
+        if issues or doubt:
+            project.status = REVIEW
+            project.issues += issues + ([doubt] if doubt else [])
+        ex.projects.append(project)
+        return []
+    if answer.total is None or total_ev is None:
+        return []
+    return [Candidate("self_score", _num(answer.total), total_ev, 1, "table", issue=doubt)]
+
+
+def _num(v):
+    try:
+        f = float(v)
+    except (TypeError, ValueError):
+        return None
+    return int(f) if f == int(f) else f
+
+
+def _lists(doc: Document, call: Call, result: CallResult, ex: Extraction) -> list[Candidate]:
+    answer, doubt = _answer(result, ListsModel)
+    for key in ("problems", "measures"):
+        items = list(getattr(answer, key) or [])
+        spans = [_locate(doc, call, item) for item in items]
+        located = [s for s in spans if s]
+        ev = Evidence(doc.text[located[0].start:located[-1].end], located[0].start, located[-1].end) if located else None
+        tl = TextList(value=items, evidence=ev)
+        if doubt or len(located) < len(items):
+            tl.status = REVIEW
+            tl.issues.append(doubt or "部分条目在原文中找不到")
+        if getattr(ex, key) is None or (items and not getattr(ex, key).value):
+            setattr(ex, key, tl)
+    return []
