@@ -44,6 +44,9 @@ EXPECTED_SCHEMA = {
                         ("issues", "TEXT")],
     "list_results": [("run_id", "INTEGER"), ("key", "TEXT"), ("items", "TEXT"), ("status", "TEXT"),
                      ("quote", "TEXT"), ("start", "INTEGER"), ("end", "INTEGER"), ("issues", "TEXT")],
+    "llm_cache": [("key", "TEXT"), ("model", "TEXT"), ("prompt", "TEXT"), ("prompt_version", "TEXT"),
+                  ("response", "TEXT"), ("prompt_tokens", "INTEGER"), ("completion_tokens", "INTEGER"),
+                  ("created_at", "TEXT")]
 }
 
 
@@ -239,3 +242,12 @@ def test_migration_failure_rolls_back(tmp_path):
     assert set(db.table_names()) == before_tables | {"notes"}
     assert applied_migrations(db) == [m.__name__ for m in MIGRATIONS] + ["m900_add_notes"]
     assert not db.conn.in_transaction
+
+
+def test_llm_answer_cache_round_trip(tmp_path):
+    store = Store(str(tmp_path / "c.db"))
+    assert store.cached_answer("k1") is None
+    store.cache_answer("k1", "deepseek-chat", "facts", "abc123", {"facts": [{"key": "income_total"}]}, 120, 30)
+    got = store.cached_answer("k1")
+    assert got["response"] == {"facts": [{"key": "income_total"}]}
+    assert (got["prompt_tokens"], got["completion_tokens"], got["prompt_version"]) == (120, 30, "abc123")

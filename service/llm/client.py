@@ -57,6 +57,7 @@ class CallResult:
     raw: dict | None = None  # the last answer as JSON when validation never passed
     error: str | None = None  # Chinese, for the reviewer
     attempts: int = 0
+    cached: bool = False
 
 
 class LLMClient:

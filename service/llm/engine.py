@@ -11,6 +11,8 @@ it was asked for as review with the error.
 
 from __future__ import annotations
 
+import hashlib
+import json
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from functools import cache
@@ -57,15 +59,30 @@ def _model_for(call: Call):
 
 
 def extract(doc: Document, sections: list[Section], client: LLMClient, ocr_review_below: float = 0.9,
-            pool: ThreadPoolExecutor | None = None) -> LLMRun:
+            pool: ThreadPoolExecutor | None = None, cache=None) -> LLMRun:
+    """Run the planned calls (cached answers first, the rest concurrently) and read their answers.
+
+    `cache` is the store (or None): looked up and written on this thread only.
+    """
     calls = plan(doc, sections)
+    rendered = [_render(doc, c) for c in calls]
+    keys = [cache_key(client, c, p) for c, p in zip(calls, rendered, strict=True)]
+    results: list[CallResult | None] = [_from_cache(cache, k, c, doc) for k, c in zip(keys, calls, strict=True)]
+    todo = [i for i, r in enumerate(results) if r is None]
     own = pool is None
     pool = pool or ThreadPoolExecutor(max_workers=max(1, client.settings.llm_concurrency))
     try:
-        results = list(pool.map(lambda c: _ask(doc, c, client), calls))
+        fresh = list(pool.map(lambda i: client.structured(rendered[i].text, _model_for(calls[i]),
+                                                          {"section": calls[i].text(doc)}), todo))
     finally:
         if own:
             pool.shutdown()
+    for i, result in zip(todo, fresh, strict=True):
+        results[i] = result
+        if cache is not None and result.value is not None:
+            cache.cache_answer(keys[i], client.endpoint.model, calls[i].prompt, rendered[i].version,
+                               result.value.model_dump(mode="json"), result.usage.prompt_tokens,
+                               result.usage.completion_tokens)
     version = "+".join(f"{n}:{prompts.version(n)}" for n in ("facts", "score_table", "lists"))
     run = LLMRun(Extraction(engine=ENGINE, engine_version=f"{client.endpoint.model}/{version}"), calls=len(calls))
     cands: list[Candidate] = []
@@ -87,11 +104,25 @@ def extract(doc: Document, sections: list[Section], client: LLMClient, ocr_revie
     return run
 
 
-def _ask(doc: Document, call: Call, client: LLMClient) -> CallResult:
-    text = call.text(doc)
-    prompt = prompts.render(call.prompt, document_name=doc.name, section_title=call.title, section_text=text,
-                            fields=call.fields)
-    return client.structured(prompt.text, _model_for(call), {"section": text})
+def _render(doc: Document, call: Call) -> prompts.Prompt:
+    return prompts.render(call.prompt, document_name=doc.name, section_title=call.title,
+                          section_text=call.text(doc), fields=call.fields)
+
+
+def cache_key(client: LLMClient, call: Call, prompt: prompts.Prompt) -> str:
+    """Hash of everything that decides the answer: model, mode, prompt version, schema and prompt text."""
+    schema = _model_for(call).model_json_schema()
+    blob = json.dumps([client.endpoint.model, client.settings.llm_mode, prompt.version, schema, prompt.text],
+                      ensure_ascii=False, sort_keys=True)
+    return hashlib.sha256(blob.encode("utf-8")).hexdigest()
+
+
+def _from_cache(cache, key: str, call: Call, doc: Document) -> CallResult | None:
+    hit = cache.cached_answer(key) if cache is not None else None
+    if hit is None:
+        return None
+    value = _model_for(call).model_validate(hit["response"], context={"section": call.text(doc)})
+    return CallResult(value=value, usage=Usage(), attempts=0, cached=True)
 
 
 def _locate(doc: Document, call: Call, quote: str | None) -> Evidence | None:

@@ -10,8 +10,10 @@ every name it arrived under is kept in `document_names`.
 
 from __future__ import annotations
 
+import json
 import sqlite3
 from collections.abc import Callable
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -95,6 +97,23 @@ class Store:
         return run_id
 
     # -- reading -------------------------------------------------------------
+
+    def cached_answer(self, key: str) -> dict[str, Any] | None:
+        """A stored LLM answer (JSON-decoded `response`, token counts), or None."""
+        rows = list(self.db["llm_cache"].rows_where("key = ?", [key]))
+        if not rows:
+            return None
+        row = rows[0]
+        return {**row, "response": json.loads(row["response"])}
+
+    def cache_answer(self, key: str, model: str, prompt: str, prompt_version: str, response: dict,
+                     prompt_tokens: int, completion_tokens: int) -> None:
+        with self.db.atomic():
+            self.db["llm_cache"].insert(
+                {"key": key, "model": model, "prompt": prompt, "prompt_version": prompt_version,
+                 "response": json.dumps(response, ensure_ascii=False), "prompt_tokens": prompt_tokens,
+                 "completion_tokens": completion_tokens,
+                 "created_at": datetime.now(UTC).isoformat(timespec="seconds")}, replace=True)
 
     def document_count(self) -> int:
         return self.db["documents"].count

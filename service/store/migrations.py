@@ -136,3 +136,14 @@ def m002_extraction_runs(db: Database) -> None:
          "quote": str, "start": int, "end": int, "issues": str},
         pk=("run_id", "key"), foreign_keys=run_fk, not_null=["run_id", "key", "items", "status", "issues"],
     )
+
+
+@migration
+def m003_llm_cache(db: Database) -> None:
+    """LLM answers keyed by a hash of (model, mode, prompt version, schema, prompt text)."""
+    db["llm_cache"].create(
+        {"key": str, "model": str, "prompt": str, "prompt_version": str, "response": str,
+         "prompt_tokens": int, "completion_tokens": int, "created_at": str},
+        pk="key", not_null=["key", "model", "prompt", "prompt_version", "response", "prompt_tokens",
+                            "completion_tokens", "created_at"],
+    )
