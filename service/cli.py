@@ -48,26 +48,43 @@ def cli(verbose: bool) -> None:
 @click.argument("files", nargs=-1, required=True, type=click.Path(path_type=Path))
 @click.option("--out", "out_dir", type=click.Path(file_okay=False, path_type=Path), required=True,
               help="Folder for the record JSON files (<file stem>.json).")
-@click.option("--engine", type=click.Choice(["auto", "rules"]), default=None,
+@click.option("--engine", type=click.Choice(["auto", "rules", "llm"]), default=None,
               help="Extraction engine (default from JIXIAO_ENGINE: auto = the LLM when configured, else rules).")
 @click.option("--db", type=click.Path(dir_okay=False), default=None, help="SQLite database (JIXIAO_DB).")
 @click.option("--no-store", is_flag=True, help="Write JSON only, do not save to the database.")
-def extract(files: tuple[Path, ...], out_dir: Path, engine: str | None, db: str | None, no_store: bool) -> None:
+@click.option("--no-cache", is_flag=True, help="Ask the LLM again even where an answer is cached.")
+def extract(files: tuple[Path, ...], out_dir: Path, engine: str | None, db: str | None, no_store: bool,
+            no_cache: bool) -> None:
     """Extract every FILE (.txt .docx .pdf .png .jpg .tif, or a folder of them) into record JSON."""
     settings = _settings(db=db, engine=engine)
     paths = expand_inputs(files)
     if not paths:
         raise click.ClickException("没有找到要处理的文件")
     store = None if no_store else _open_store(settings)
-    if settings.engine == "rules":
-        why = "离线规则"
-    elif resolve_engine(settings) == "llm":  # the LLM engine is not wired into this version yet
-        why = "已配置大模型接口，但本版本尚未接入大模型引擎，使用离线规则"
+    chosen = resolve_engine(settings)
+    llm = None
+    if chosen == "llm":
+        from .llm.runner import LLMEngine  # imported only when used: keeps the offline path quick to start
+
+        try:
+            llm = LLMEngine(settings, cache=None if no_cache else store)
+        except JixiaoError as e:
+            raise click.ClickException(str(e)) from None
+        console.print(f"提取引擎：大模型（{llm.client.endpoint.model}）；共 {len(paths)} 个文件")
     else:
-        why = "未配置大模型接口，使用离线规则"
-    console.print(f"提取引擎：rules（{why}）；共 {len(paths)} 个文件")
-    results = _run_with_progress(paths, settings, store, out_dir)
+        why = "离线规则" if settings.engine == "rules" else "未配置大模型接口，使用离线规则"
+        console.print(f"提取引擎：rules（{why}）；共 {len(paths)} 个文件")
+    try:
+        results = _run_with_progress(paths, settings, store, out_dir, llm)
+    finally:
+        if llm is not None:
+            llm.close()
     _print_summary(results)
+    if llm is not None:
+        u = llm.usage
+        console.print(f"大模型：{llm.calls} 次调用，{u.requests} 个请求（含重问与重试；缓存命中不计），"
+                      f"输入 {u.prompt_tokens} tokens，输出 {u.completion_tokens} tokens，"
+                      f"费用约 {u.cost(settings):.4f}", soft_wrap=True)
     failed = [r for r in results if not r.ok]
     for r in failed:
         err_console.print(f"[red]错误[/red] {r.error}", soft_wrap=True)
@@ -78,11 +95,11 @@ def extract(files: tuple[Path, ...], out_dir: Path, engine: str | None, db: str 
         raise SystemExit(1)
 
 
-def _run_with_progress(paths, settings, store, out_dir) -> list[FileResult]:
+def _run_with_progress(paths, settings, store, out_dir, engine=None) -> list[FileResult]:
     columns = [TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn()]
     with Progress(*columns, console=err_console, transient=True, disable=len(paths) < 2) as progress:
         task = progress.add_task("处理中", total=len(paths))
-        return run_batch(paths, settings, store, out_dir,
+        return run_batch(paths, settings, store, out_dir, engine=engine,
                          on_done=lambda r: progress.update(task, advance=1, description=r.path.name))
 
 

@@ -12,12 +12,14 @@ import os
 import tempfile
 import time
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
+from .document import Document
 from .errors import JixiaoError
 from .extract import rules
 from .ingest import load
+from .models import Extraction, Section
 from .record import to_record
 from .sections import split_sections
 from .settings import Settings
@@ -39,19 +41,29 @@ class FileResult:
     record_path: Path | None = None
     sha256: str | None = None
     seconds: float = 0.0
+    stats: dict = field(default_factory=dict)  # engine figures: LLM requests, tokens, cost
+
+
+# An engine: (document, sections) -> (extraction, stats for the run)
+Engine = Callable[[Document, list[Section]], tuple[Extraction, dict]]
+
+
+def rules_engine(settings: Settings) -> Engine:
+    return lambda doc, sections: (rules.extract(doc, sections, ocr_review_below=settings.ocr_review_below), {})
 
 
 def process_file(path: Path, settings: Settings, store: Store | None, out_dir: Path | None,
-                 out_name: str | None = None) -> FileResult:
+                 out_name: str | None = None, engine: Engine | None = None) -> FileResult:
     result = FileResult(path=path)
+    engine = engine or rules_engine(settings)
     t0 = time.perf_counter()
     try:
         doc = load(path, settings)
         sections = split_sections(doc)
-        ex = rules.extract(doc, sections, ocr_review_below=settings.ocr_review_below)
+        ex, result.stats = engine(doc, sections)
         record = to_record(doc, ex)
         if store is not None:
-            store.save_run(doc, sections, ex, {"source_path": str(path), "engine": ex.engine})
+            store.save_run(doc, sections, ex, {"source_path": str(path), "engine": ex.engine, **result.stats})
         if out_dir is not None:
             result.record_path = write_json(out_dir / (out_name or f"{path.stem}.json"), record)
     except JixiaoError as e:
@@ -103,10 +115,10 @@ def output_names(paths: list[Path]) -> list[str]:
 
 
 def run_batch(paths: list[Path], settings: Settings, store: Store | None, out_dir: Path | None,
-              on_done: Callable[[FileResult], None] | None = None) -> list[FileResult]:
+              on_done: Callable[[FileResult], None] | None = None, engine: Engine | None = None) -> list[FileResult]:
     results = []
     for path, name in zip(paths, output_names(paths), strict=True):
-        r = process_file(path, settings, store, out_dir, name)
+        r = process_file(path, settings, store, out_dir, name, engine)
         results.append(r)
         if on_done:
             on_done(r)

@@ -1,0 +1,40 @@
+"""The LLM engine as a pipeline engine: one client and one thread pool for the whole batch."""
+
+from __future__ import annotations
+
+from concurrent.futures import ThreadPoolExecutor
+
+from ..document import Document
+from ..errors import JixiaoError
+from ..models import Extraction, Section
+from ..settings import Settings
+from .client import LLMClient, Usage
+from .config import endpoint
+from .engine import extract
+
+
+class LLMEngine:
+    """Callable as `engine(doc, sections) -> (extraction, stats)`; sums usage over the batch."""
+
+    def __init__(self, settings: Settings, cache=None, http_client=None):
+        ep = endpoint(settings)
+        if ep is None:
+            raise JixiaoError("未配置大模型接口：请设置 OPENAI_BASE_URL（或 OPENAI_API_KEY）和 JIXIAO_MODEL，"
+                              "或使用 --engine rules（离线规则）")
+        self.settings, self.cache = settings, cache
+        self.client = LLMClient(ep, settings, http_client=http_client)
+        self.pool = ThreadPoolExecutor(max_workers=max(1, settings.llm_concurrency))
+        self.usage = Usage()
+        self.calls = 0
+
+    def __call__(self, doc: Document, sections: list[Section]) -> tuple[Extraction, dict]:
+        run = extract(doc, sections, self.client, self.settings.ocr_review_below, pool=self.pool, cache=self.cache)
+        self.usage.add(run.usage)
+        self.calls += run.calls
+        stats = {"llm_calls": run.calls, "llm_requests": run.usage.requests,
+                 "prompt_tokens": run.usage.prompt_tokens, "completion_tokens": run.usage.completion_tokens,
+                 "cost": round(run.usage.cost(self.settings), 6), "llm_failures": run.failures}
+        return run.extraction, stats
+
+    def close(self) -> None:
+        self.pool.shutdown()

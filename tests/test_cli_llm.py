@@ -1,0 +1,56 @@
+"""`jixiao extract --engine llm` against a local OpenAI-compatible server (no network, no key)."""
+
+from __future__ import annotations
+
+import json
+import logging
+
+from service.cli import cli
+from tests.llm_server import FakeOpenAI
+
+logging.getLogger("instructor").setLevel(logging.CRITICAL)
+
+REPORT = ("2023年度某某县某某局部门整体支出绩效自评报告\n\n一、部门支出情况\n"
+          "2023年度部门支出合计1498.12万元，其中：基本支出856.34万元，项目支出641.78万元。\n")
+
+
+def answer(request: dict) -> dict:
+    """What a competent model answers for this report's one facts prompt."""
+    prompt = request["messages"][-1]["content"]
+    assert "1498.12" in prompt
+    return {"facts": [
+        {"key": "unit_name", "value": "某某县某某局", "unit": None, "quote": "2023年度某某县某某局部门整体支出绩效自评报告"},
+        {"key": "fiscal_year", "value": "2023", "unit": None, "quote": "2023年度某某县某某局部门整体支出绩效自评报告"},
+        {"key": "expense_total", "value": 1498.12, "unit": "万元", "quote": "部门支出合计1498.12万元"},
+        {"key": "expense_basic", "value": 856.34, "unit": "万元", "quote": "基本支出856.34万元"},
+        {"key": "expense_project", "value": 641.78, "unit": "万元", "quote": "项目支出641.78万元"},
+    ]}
+
+
+def test_llm_engine_extracts_with_evidence_and_reports_usage(runner, tmp_path, monkeypatch):
+    (tmp_path / "r.txt").write_text(REPORT, encoding="utf-8")
+    with FakeOpenAI(answer) as server:
+        monkeypatch.setenv("OPENAI_BASE_URL", server.base_url)
+        monkeypatch.setenv("OPENAI_API_KEY", "test")
+        monkeypatch.setenv("JIXIAO_MODEL", "test-model")
+        result = runner.invoke(cli, ["extract", "r.txt", "--out", "out"])
+        again = runner.invoke(cli, ["extract", "r.txt", "--out", "out2"])
+        requests = len(server.requests)
+    assert result.exit_code == 0, result.output
+    assert "提取引擎：大模型（test-model）" in result.output and "tokens" in result.output
+    record = json.loads((tmp_path / "out" / "r.json").read_text(encoding="utf-8"))
+    basic = record["fields"]["expense_basic"]
+    assert basic["value"] == 856.34 and basic["status"] == "accepted"
+    assert REPORT[basic["evidence"]["start"]:basic["evidence"]["end"]] == "基本支出856.34万元"
+    assert record["engine"]["name"] == "llm"
+    assert again.exit_code == 0 and requests == 1  # the second run is answered from the cache
+
+
+def test_llm_engine_without_an_endpoint_is_a_clear_error(runner, tmp_path, monkeypatch):
+    for var in ("OPENAI_BASE_URL", "OPENAI_API_KEY", "JIXIAO_MODEL"):
+        monkeypatch.delenv(var, raising=False)
+    (tmp_path / "r.txt").write_text(REPORT, encoding="utf-8")
+    result = runner.invoke(cli, ["extract", "r.txt", "--out", "out", "--engine", "llm"])
+    assert result.exit_code != 0
+    assert "未配置大模型接口" in result.output
+    assert not (tmp_path / "out").exists()
