@@ -100,6 +100,7 @@ def _run_with_progress(paths, settings, store, out_dir, engine=None) -> list[Fil
     with Progress(*columns, console=err_console, transient=True, disable=len(paths) < 2) as progress:
         task = progress.add_task("处理中", total=len(paths))
         return run_batch(paths, settings, store, out_dir, engine=engine,
+                         workers=settings.llm_concurrency if engine is not None else 1,
                          on_done=lambda r: progress.update(task, advance=1, description=r.path.name))
 
 

@@ -12,6 +12,7 @@ import os
 import tempfile
 import time
 from collections.abc import Callable, Iterable
+from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -115,11 +116,23 @@ def output_names(paths: list[Path]) -> list[str]:
 
 
 def run_batch(paths: list[Path], settings: Settings, store: Store | None, out_dir: Path | None,
-              on_done: Callable[[FileResult], None] | None = None, engine: Engine | None = None) -> list[FileResult]:
-    results = []
-    for path, name in zip(paths, output_names(paths), strict=True):
-        r = process_file(path, settings, store, out_dir, name, engine)
-        results.append(r)
-        if on_done:
-            on_done(r)
-    return results
+              on_done: Callable[[FileResult], None] | None = None, engine: Engine | None = None,
+              workers: int = 1) -> list[FileResult]:
+    """Process every file; with `workers` > 1 several documents at once (the LLM waits overlap)."""
+    jobs = list(zip(paths, output_names(paths), strict=True))
+    if workers <= 1:
+        results = []
+        for path, name in jobs:
+            results.append(process_file(path, settings, store, out_dir, name, engine))
+            if on_done:
+                on_done(results[-1])
+        return results
+    with ThreadPoolExecutor(max_workers=workers) as pool:
+        futures = {pool.submit(process_file, path, settings, store, out_dir, name, engine): i
+                   for i, (path, name) in enumerate(jobs)}
+        done: dict[int, FileResult] = {}
+        for future in as_completed(futures):
+            done[futures[future]] = future.result()
+            if on_done:
+                on_done(done[futures[future]])
+    return [done[i] for i in range(len(jobs))]

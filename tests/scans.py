@@ -1,7 +1,8 @@
 """Make scans of real report text, and score OCR output against it.
 
-OCR tests must run on real pixels, not mocks: `render_pages` draws plain text
-onto white A4 pages the way a printed report looks, `degrade` makes a page
+OCR tests must run on real pixels, not mocks: `render_pages` draws report
+text onto white A4 pages the way a printed report looks (tables as ruled
+grids, cells wrapped in their columns), `degrade` makes a page
 look like it went through a cheap office scanner (skew, blur, noise, JPEG),
 and `cer` measures how far OCR output is from the text that was drawn.
 """
@@ -65,32 +66,95 @@ def _wrap(line: str, font: ImageFont.FreeTypeFont, max_width: float) -> list[str
 
 
 def render_pages(text: str, font_path: str, dpi: int = 200, chars_per_line: int = 38,
-                 lines_per_page: int = 40) -> list[Image.Image]:
-    """Draw plain text on white A4 pages: 12 pt, 1.5 line spacing, long lines wrapped.
+                 lines_per_page: int = 40, rules: bool = True) -> list[Image.Image]:
+    """Draw report text on white A4 pages: 12 pt, 1.5 line spacing, long lines wrapped.
 
     Blank lines are dropped (a printed report's paragraph spacing does not
-    matter to OCR); tabs become four spaces so table cells look like text.
+    matter to OCR). Tables in the tab form (see `tests.builders.split_blocks`)
+    are drawn as printed tables: a grid as wide as the widest row, 10 pt,
+    columns sized to their content, every cell's text wrapped inside its
+    column and top-aligned, ruled unless `rules` is false. A row that does
+    not fit on the page starts the next one.
     """
+    from tests.builders import split_blocks  # the tab form, read without the project's table parser
+
     font_px = round(FONT_PT / 72 * dpi)
     font = ImageFont.truetype(font_path, font_px)
     max_width = chars_per_line * font_px
-    lines: list[str] = []
-    for raw in text.splitlines():
-        raw = raw.replace("\t", "    ").rstrip()
-        if raw.strip():
-            lines.extend(_wrap(raw, font, max_width))
     width, height = round(A4_INCHES[0] * dpi), round(A4_INCHES[1] * dpi)
     pitch = round(font_px * 1.5)
     left = max(0, (width - max_width) // 2)
     top = max(0, (height - pitch * lines_per_page) // 2)
-    pages = []
-    for i in range(0, max(len(lines), 1), lines_per_page):
-        page = Image.new("RGB", (width, height), "white")
-        draw = ImageDraw.Draw(page)
-        for j, line in enumerate(lines[i:i + lines_per_page]):
-            draw.text((left, top + j * pitch), line, fill="black", font=font)
-        pages.append(page)
+    bottom = top + pitch * lines_per_page
+    pages: list[Image.Image] = []
+    state = {"y": bottom}
+
+    def room(needed: int) -> ImageDraw.ImageDraw:
+        """The page to draw the next `needed` pixels on: a new one when this one is full."""
+        if not pages or state["y"] + needed > bottom:
+            pages.append(Image.new("RGB", (width, height), "white"))
+            state["y"] = top
+        return ImageDraw.Draw(pages[-1])
+
+    for kind, content in split_blocks(text):
+        if kind == "para":
+            raw = content.replace("\t", "    ").rstrip()
+            for line in _wrap(raw, font, max_width) if raw.strip() else []:
+                room(pitch).text((left, state["y"]), line, fill="black", font=font)
+                state["y"] += pitch
+        else:
+            _draw_table(content, font_path, dpi, width, room, state, rules)
+    if not pages:
+        room(0)
     return pages
+
+
+TABLE_PT = 10
+TABLE_MAX_CHARS = 14  # a column is sized for at most this many characters per line
+
+
+def _draw_table(rows: list[list[str]], font_path: str, dpi: int, page_width: int, room, state,
+                rules: bool) -> None:
+    px = round(TABLE_PT / 72 * dpi)
+    font = ImageFont.truetype(font_path, px)
+    pad_x, pad_y, pitch = px, round(0.4 * px), round(1.3 * px)
+    n = max(len(r) for r in rows)
+    grid = [[_cell_lines(c) for c in r] + [[]] * (n - len(r)) for r in rows]
+    # Every column is as wide as its longest number or word, then shares the rest by its text.
+    need = [2.5 * px] * n
+    want = [2.5 * px] * n
+    for r in grid:
+        for j, lines in enumerate(r):
+            for line in lines:
+                tokens = _UNBREAKABLE.findall(line)
+                need[j] = max(need[j], max((font.getlength(t) for t in tokens), default=0))
+                want[j] = max(want[j], min(font.getlength(line), TABLE_MAX_CHARS * px))
+    margin = round(0.5 * dpi)
+    spare = page_width - 2 * margin - sum(need) - 2 * pad_x * n
+    extra = [w - nd for w, nd in zip(want, need, strict=True)]
+    scale = min(1.0, max(spare, 0) / sum(extra)) if sum(extra) else 0.0
+    inner = [nd + e * scale for nd, e in zip(need, extra, strict=True)]
+    xs = [margin]
+    for w in inner:
+        xs.append(xs[-1] + round(w + 2 * pad_x))
+    state["y"] += pitch // 2
+    for r in grid:
+        wrapped = [[piece for line in lines for piece in _wrap(line, font, inner[j])]
+                   for j, lines in enumerate(r)]
+        row_h = max(1, max(len(w) for w in wrapped)) * pitch + 2 * pad_y
+        draw = room(row_h)
+        y = state["y"]
+        for j, pieces in enumerate(wrapped):
+            if rules:
+                draw.rectangle((xs[j], y, xs[j + 1], y + row_h), outline="black", width=2)
+            for k, piece in enumerate(pieces):
+                draw.text((xs[j] + pad_x, y + pad_y + k * pitch), piece, fill="black", font=font)
+        state["y"] += row_h
+    state["y"] += pitch
+
+
+def _cell_lines(cell: str) -> list[str]:
+    return [" ".join(line.split()) for line in cell.split("\n") if line.strip()]
 
 
 def crop_to_ink(img: Image.Image, margin: int = 80) -> Image.Image:

@@ -14,13 +14,17 @@ import pytest
 from PIL import Image
 
 from service.errors import IngestError
+from service.extract.rules import extract
 from service.ingest import load, load_bytes
+from service.sections import split_sections
 from service.settings import load_settings
 from tests.scans import cer, crop_to_ink, degrade, find_cjk_font, render_pages
 
 pytestmark = pytest.mark.slow
 
-SAMPLE_000 = Path(__file__).resolve().parent.parent / "service" / "samples" / "000_8d720d4fc0889d24.txt"
+SAMPLES = Path(__file__).resolve().parent.parent / "service" / "samples"
+SAMPLE_000 = SAMPLES / "000_8d720d4fc0889d24.txt"
+SAMPLE_002 = SAMPLES / "002_6ebd5ff7b055c059.txt"
 KEY_NUMBERS = ("1045.9", "2769.17439", "2326.032882", "2844.28141", "914.554725", "807.744394")
 MAX_CER = 0.02
 
@@ -148,19 +152,55 @@ def test_phone_photo_is_turned_upright_by_its_exif_orientation(font, settings, t
     assert [doc.text[line.start:line.end] for line in doc.ocr_lines] == lines
 
 
-def test_table_like_line_keeps_cells(font, settings, tmp_path):
+def test_table_like_lines_become_a_table_with_cell_confidences(font, settings, tmp_path):
     rows = [["年初预算数", "全年预算数", "全年执行数"], ["1045.9", "2769.17439", "2844.28141"]]
     # Columns three em apart, as in a printed table (ASCII spaces are only 0.2-0.3 em wide in CJK fonts).
     text = "\n".join(("\u3000" * 3).join(row) for row in rows)
     path = tmp_path / "table.png"
     crop_to_ink(render_pages(text, font)[0]).save(path)
     doc = load(path, settings)
-    lines = [doc.text[line.start:line.end] for line in doc.ocr_lines]
-    assert len(lines) == 2, lines
-    for line, row in zip(lines, rows, strict=True):
-        assert " | " in line
-        assert [cell.strip() for cell in line.split("|")] == row
+    assert [(t.origin, t.grid()) for t in doc.tables] == [("ocr", rows)]
+    # Every cell has an OCR line of its own, so a doubtful cell goes to review on its own.
+    cells = [c for row in doc.tables[0].rows for c in row]
+    for cell in cells:
+        assert doc.ocr_confidence(cell.start, cell.end) is not None
+    assert [doc.text[ln.start:ln.end] for ln in doc.ocr_lines] == [c.text for c in cells]
     assert all(0 < line.confidence <= 1 for line in doc.ocr_lines)
+
+
+KEY_FIELDS = ("budget_initial", "budget_full_year", "spending_actual", "self_score", "income_general_budget")
+
+
+def _key_facts(doc):
+    """The key money and score fields, and (name, weight, score) of every score-table row."""
+    ex = extract(doc, split_sections(doc))
+    fields = {k: ex.fields[k].value if k in ex.fields else None for k in KEY_FIELDS}
+    return fields, [(r.name, r.weight, r.score) for r in ex.indicators]
+
+
+def test_scan_of_report_002_gives_the_same_key_facts_as_its_text(font, settings, tmp_path):
+    """The whole report printed (its tables as ruled grids), lightly degraded, scanned to a multi-page TIFF.
+
+    The money table and the score table run over a page break; the facts in
+    them must come back equal (a value may be sent to review for its OCR
+    confidence, but not changed).
+    """
+    text = SAMPLE_002.read_text(encoding="utf-8")
+    pages = [degrade(page, angle_deg=0.5, blur_radius=0.5, noise_sigma=4, jpeg_quality=80, seed=i)
+             for i, page in enumerate(render_pages(text, font))]
+    assert len(pages) >= 3
+    path = tmp_path / "002.tif"
+    pages[0].save(path, save_all=True, append_images=pages[1:], compression="tiff_deflate")
+
+    doc = load(path, settings)
+    want = _key_facts(load(SAMPLE_002, settings))
+    got = _key_facts(doc)
+
+    assert all(v is not None for v in want[0].values()) and len(want[1]) == 9
+    assert got == want
+    score_table = next(t for t in doc.tables if any(c.text == "一级指标" for row in t.rows for c in row))
+    assert doc.page_at(score_table.start) < doc.page_at(score_table.end - 1), "one table across the page break"
+    assert len({len(row) for row in score_table.rows}) == 1, "every row has one cell per column"
 
 
 def test_blank_scan_is_rejected_as_unreadable(settings):

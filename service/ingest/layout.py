@@ -2,34 +2,41 @@
 
 A text PDF gives characters with their boxes, OCR gives boxes of words or
 phrases; neither says where a table's cells are. `lay_out` rebuilds that
-from positions alone (ruling lines are not used):
+from the positions alone (ruling lines are not used):
 
 1. boxes whose vertical extents overlap form one visual line, read left to
    right;
 2. a line is cut into cells at horizontal gaps wider than `cell_gap` median
-   character widths; inside a cell, boxes are joined without a separator
-   (Chinese), or with a space between two Latin letters or digits;
+   character widths (and at a `|` box: a ruling line OCR read as text);
+   inside a cell, boxes are joined without a separator (Chinese), or with a
+   space between two Latin letters or digits;
 3. a run of two or more lines with two or more cells each is a table
-   region. Single-cell lines between them (a row with one filled cell, a
-   wrapped cell's further lines) belong to it when they are in the table's
-   font and stay inside one column; so do such lines right after it;
+   region. Single-cell lines among them (a row with one filled cell, a
+   wrapped cell's further lines) belong to it when they stay inside one
+   column and are in the table's font, and so do such lines right after
+   it that start at a column's text and are spaced like its rows;
 4. the region's column boundaries are where the gaps between neighbouring
    cells of its lines agree (narrowest gaps first; every line's gaps are
-   honoured). Each cell goes to the column it overlaps most, and a column a
-   row has no cell in gets "" - a merged cell, as in the tab form of
-   `service.document`, so every row has one text per column;
+   honoured, each boundary placed where the fewest cells run across it),
+   plus one in every strip of white no cell crosses (columns whose cells
+   never share a line). Each cell goes to the column it overlaps most, and
+   a column a row has no cell in gets "" - a merged cell, as in the tab form
+   of `service.document` - so every row has one text per column;
 5. a line that continues the row above is a wrapped cell's next line and is
    joined to the cell above: all its cells stand under cells of that row
    that have text, and it is one line pitch below where rows are spaced
    wider than lines; where they are not, only text that filled its column
    continues, and a number stands on its own unless it finishes a number
-   cut at the column's edge.
+   cut at the column's edge. Evenly spaced lines well over a line's height
+   apart are rows, never continuations.
 
 Lines outside tables that were wrapped at the right margin are joined back
-into their paragraph. `lay_out_pages` lays out a whole document's pages and
-keeps a table that runs over a page break on one set of columns, marking the
-later parts `continued`; `write_blocks` writes a page's blocks through a
-`DocumentBuilder` and joins continued parts into one table.
+into their paragraph (not a line opening with a heading or list number, nor
+an indented one). `lay_out_pages` lays out a whole document and keeps a
+table that runs over page breaks on one set of columns, marking the later
+parts `continued`; `lay_out` does it page by page from the previous page's
+columns. `write_blocks` writes a page's blocks through a `DocumentBuilder`
+and joins continued parts into one table.
 """
 
 from __future__ import annotations
@@ -114,6 +121,7 @@ class _Cell:
     boxes: list[Box]
     text: str = ""
     col: int = -1
+    line: int = -1  # index of its line in its table region
 
     def __post_init__(self) -> None:
         self.text = _join_boxes(self.boxes)
@@ -142,10 +150,7 @@ class _Line:
         self.x0 = min(b.x0 for b in self.boxes)
         self.x1 = max(b.x1 for b in self.boxes)
         self.height = median(b.height for b in self.boxes)
-
-    @property
-    def yc(self) -> float:
-        return (self.y0 + self.y1) / 2
+        self.yc = median(b.yc for b in self.boxes)
 
     @property
     def text(self) -> str:
@@ -220,7 +225,7 @@ def group_lines(boxes: list[Box]) -> list[list[Box]]:
             extents[best] = [min(extents[best][0], b.y0), max(extents[best][1], b.y1)]
     for line in lines:
         line.sort(key=lambda b: b.x0)
-    return lines
+    return sorted(lines, key=lambda line: median(b.yc for b in line))
 
 
 def _split_cells(line: list[Box], gap: float) -> list[_Cell]:
@@ -249,13 +254,16 @@ def lay_out(boxes: list[Box], page_width: float, *, cell_gap: float = CELL_GAP,
     vary by a fifth): then a line in another font size is never a table's row.
     """
     items = _page_items(boxes, page_width, cell_gap, exact_heights)
-    if separators is not None:
-        _k, _lead, first = _top(items)
-        if first is not None:
+    if separators:
+        k, _lead, first = _top(items)
+        if first is None and k < len(items) and len(items[k].cells) > 1 \
+                and _fits_columns(items[k], separators, 0.3 * items[k].char_width()):
+            first = items[k] = _Region([items[k]], items[k].char_width(), exact=exact_heights)  # one row
+        if first is not None and not _cuts_cells(_cell_spans(first.lines), separators, 0.3 * first.char_w):
             seps = column_separators(_cell_spans(first.lines), seed=separators)
             if len(seps) == len(separators):
                 first.separators, first.continued = seps, True
-    return _blocks(items)
+    return _blocks(items, exact_heights)
 
 
 def lay_out_pages(pages: list[tuple[list[Box], float]], *, cell_gap: float = CELL_GAP,
@@ -293,7 +301,7 @@ def lay_out_pages(pages: list[tuple[list[Box], float]], *, cell_gap: float = CEL
             tail = []
         elif not (tail and last is tail[-1]):
             tail = [last]
-    return [_blocks(items) for items in pages_items]
+    return [_blocks(items, exact_heights) for items in pages_items]
 
 
 def _page_items(boxes: list[Box], page_width: float, cell_gap: float, exact: bool) -> list[_Line | _Region]:
@@ -348,6 +356,13 @@ def _top(items: list[_Line | _Region], table: _Region | None = None) -> tuple[in
     return k, lead, region
 
 
+def _fits_columns(line: _Line, seps: list[float], tol: float) -> bool:
+    """No cell of the line runs across a boundary, and every gap between its cells holds one."""
+    if _cuts_cells(_cell_spans([line]), seps, tol):
+        return False
+    return all(any(g0 <= s <= g1 for s in seps) for g0, g1 in _gaps(line))
+
+
 def _trailing_region(items: list[_Line | _Region]) -> _Region | None:
     k = len(items) - 1
     while k >= 0 and isinstance(items[k], _Line) and PAGE_NUMBER.match(items[k].text):
@@ -356,13 +371,15 @@ def _trailing_region(items: list[_Line | _Region]) -> _Region | None:
 
 
 def _fits_table(line: _Line, region: _Region) -> bool:
-    """A single-cell line in the table's font that starts at a column's text and stays in the column."""
-    if len(line.cells) != 1 or not region.lines:
+    """A line in the table's font whose cells start at its columns' text and stay in their columns."""
+    if not region.lines:
         return False
     height = median(ln.height for ln in region.lines)
     first_column = min(ln.x0 for ln in region.lines)
     if not _same_font(line, height, region.exact and line.x0 <= first_column + region.char_w):
         return False
+    if len(line.cells) > 1:
+        return _fits_columns(line, region.separators, 0.3 * region.char_w)
     starts = [c.x0 for ln in region.lines for c in ln.cells]
     if not any(abs(line.x0 - x) <= region.char_w for x in starts):
         return False
@@ -409,16 +426,22 @@ def _region_end(lines: list[_Line], i: int, char_w: float, exact: bool) -> int |
         return None  # a lone line with gaps is not a table
     end = last_multi + 1
     # Single-cell lines after the last multi-cell line: a wrapped cell's further lines, or rows
-    # with one filled cell, when they are spaced like the table's lines and start at a column.
-    # A paragraph after the table starts at the first column's text too (Word aligns them), but
-    # never at a later column's.
-    pitch = max(steps)
+    # with one filled cell, when they start at a column and are spaced like the table's rows. A
+    # paragraph after the table starts at the first column's text too (Word aligns them), but
+    # never at a later column's: there a line in exactly the table's font may come after a
+    # wider gap (empty paragraphs inside a cell).
+    row_step = max(steps)
+    limit = max(1.5 * row_step, 2.5 * height)
     while end < j:
         line = lines[end]
         if not _starts_a_column(line, lines[i:end], char_w):
             break
-        if line.yc - lines[end - 1].yc > 1.15 * pitch and line.x0 <= first_column + char_w:
-            break
+        step = line.yc - lines[end - 1].yc
+        if step > 1.15 * row_step:
+            later_column = line.x0 > first_column + char_w
+            same_font = exact and abs(line.height - height) <= 0.03 * height
+            if not (later_column and (step <= limit or same_font)):
+                break
         end += 1
     return end
 
@@ -528,27 +551,32 @@ def _table(region: _Region) -> TableBlock:
     reach = [max((c.x1 for line in lines for c in line.cells if c.col == j), default=0.0) for j in range(n)]
     steps = region.own_steps()
     spacing = steps + region.steps  # the whole table's, when it runs over several pages
-    pitch = min(spacing) if spacing else 0.0
+    height = median(line.height for line in lines)
+    pitch = line_pitch(spacing, height)
     gap_tells = any(s > 1.25 * pitch for s in spacing)  # rows are spaced wider than a cell's lines
+    # Lines of one cell stand about a line's height apart; evenly spaced lines much further apart
+    # than that are rows, each one line tall.
+    wraps = gap_tells or pitch <= 1.35 * height
 
     rows: list[list[list[_Cell]]] = []  # row -> column -> the pieces (one per visual line)
     for k, line in enumerate(lines):
-        if rows and _is_continuation(line, rows[-1], steps[k - 1], pitch, gap_tells, reach, char_w):
-            for c in line.cells:
-                rows[-1][c.col].append(c)
-            continue
-        row: list[list[_Cell]] = [[] for _ in range(n)]
+        if not (rows and wraps and _is_continuation(line, rows[-1], steps[k - 1], pitch, gap_tells, reach,
+                                                    char_w)):
+            rows.append([[] for _ in range(n)])
         for c in line.cells:
-            row[c.col].append(c)  # two cells in one column (should not happen): kept in order
-        rows.append(row)
+            c.line = k
+            rows[-1][c.col].append(c)
 
     out_rows, confs, cell_boxes = [], [], []
     for row in rows:
         texts, cs, bs = [], [], []
         for pieces in row:
             text = ""
-            for p in pieces:
-                text = _join(text, p.text, letters_only=True) if text else p.text
+            for i, p in enumerate(pieces):
+                if i and p.line == pieces[i - 1].line:  # two cells of one line in one column
+                    text += " " + p.text
+                else:  # the next line of a wrapped cell
+                    text = _join(text, p.text, letters_only=True)
             texts.append(text)
             cs.append(min((p.confidence for p in pieces), default=1.0))
             bs.append(_bbox([b for p in pieces for b in p.boxes]) if pieces else None)
@@ -557,6 +585,11 @@ def _table(region: _Region) -> TableBlock:
         cell_boxes.append(bs)
     return TableBlock(rows=out_rows, confidences=confs, cell_boxes=cell_boxes, separators=list(seps),
                       continued=region.continued)
+
+
+def line_pitch(steps: list[float], height: float) -> float:
+    """The smallest step between lines of text `height` tall (a stray box can make a step tiny)."""
+    return min((s for s in steps if s >= 0.6 * height), default=0.0)
 
 
 def _is_continuation(line: _Line, row: list[list[_Cell]], step: float, pitch: float, gap_tells: bool,
@@ -579,7 +612,7 @@ def _is_continuation(line: _Line, row: list[list[_Cell]], step: float, pitch: fl
 
 # -- paragraphs ---------------------------------------------------------------
 
-def _blocks(items: list[_Line | _Region]) -> list[Block]:
+def _blocks(items: list[_Line | _Region], exact: bool) -> list[Block]:
     """Tables as tables; lines as text, those wrapped at the right margin joined to the next."""
     text_lines = [it for it in items if isinstance(it, _Line) and len(it.cells) == 1]
     right = max((ln.x1 for ln in text_lines), default=0.0)
@@ -594,7 +627,7 @@ def _blocks(items: list[_Line | _Region]) -> list[Block]:
             out.append(_table(it))
             prev = None
             continue
-        if prev is not None and wraps and _wrapped_into(prev, it, left, right):
+        if prev is not None and wraps and _wrapped_into(prev, it, left, right, exact):
             last = out[-1]
             assert isinstance(last, TextLine)
             last.text = _join(last.text, it.text, letters_only=True)
@@ -607,14 +640,15 @@ def _blocks(items: list[_Line | _Region]) -> list[Block]:
     return out
 
 
-def _wrapped_into(prev: _Line, line: _Line, left: float, right: float) -> bool:
+def _wrapped_into(prev: _Line, line: _Line, left: float, right: float, exact: bool) -> bool:
     """Does `line` carry on the paragraph `prev` was wrapped out of at the right margin?"""
     if len(prev.cells) != 1 or len(line.cells) != 1:
         return False
     cw = prev.char_width()
     if prev.x1 < right - 1.2 * cw or line.x0 > left + 0.5 * cw:
         return False  # the line above ended short, or this one is indented: a new paragraph
-    if not 0.9 * prev.height <= line.height <= 1.1 * prev.height:
+    spread = 0.1 if exact else 0.3  # OCR boxes' heights vary with the characters in them
+    if not (1 - spread) * prev.height <= line.height <= (1 + spread) * prev.height:
         return False
     if not 0 < line.yc - prev.yc <= 2.0 * prev.height:
         return False
@@ -627,15 +661,19 @@ def _wrapped_into(prev: _Line, line: _Line, left: float, right: float) -> bool:
 class _Carry:
     table: Table
     separators: list[float]
+    origin: str  # whose coordinates: a PDF's points and a scan's pixels do not mix
 
 
 _CARRY: weakref.WeakKeyDictionary[DocumentBuilder, _Carry] = weakref.WeakKeyDictionary()
 
 
-def carried_separators(builder: DocumentBuilder) -> list[float] | None:
-    """Columns of the table the builder's last page ended with (page numbers aside), if any."""
+def carried_separators(builder: DocumentBuilder, origin: str) -> list[float] | None:
+    """Columns of the table the builder's last page ended with (page numbers aside), if any.
+
+    Only for a page laid out from the same kind of source (`origin`, as given to `write_blocks`).
+    """
     carry = _CARRY.get(builder)
-    if carry is None or not builder.tables or builder.tables[-1] is not carry.table:
+    if carry is None or carry.origin != origin or not builder.tables or builder.tables[-1] is not carry.table:
         return None
     return carry.separators
 
@@ -652,7 +690,7 @@ def write_blocks(builder: DocumentBuilder, blocks: list[Block], page: int, origi
     between.
     """
     map_box = map_box or (lambda box: box)
-    previous = builder.tables[-1] if carried_separators(builder) is not None else None
+    previous = builder.tables[-1] if carried_separators(builder, origin) is not None else None
     for block in blocks:
         if isinstance(block, TextLine):
             if ocr:
@@ -676,5 +714,5 @@ def write_blocks(builder: DocumentBuilder, blocks: list[Block], page: int, origi
             previous.end = table.end
             builder.tables.remove(table)
             table = previous
-        _CARRY[builder] = _Carry(table=table, separators=block.separators)
+        _CARRY[builder] = _Carry(table=table, separators=block.separators, origin=origin)
         previous = None  # only the first block of a page can continue the previous page's table

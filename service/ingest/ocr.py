@@ -51,6 +51,8 @@ def _get_engine():
 
                 _engine = RapidOCR(params={
                     "Global.log_level": "error",  # a blank page is not worth a warning
+                    # Pages are deskewed and turned upright (EXIF) before OCR; the text-direction
+                    # classifier only misfires, turning short table cells like "90" into "06".
                     "Global.use_cls": False,
                     # Pages are already scaled by `prepare`: crop text lines for recognition
                     # from the full-resolution page ...
@@ -83,7 +85,7 @@ def ocr_image(image: Image.Image, page_number: int, builder: DocumentBuilder, se
         conf = min(max(float(score), 1e-6), 1.0)
         boxes += split_at_rules(Box(str(raw), float(quad[:, 0].min()), float(quad[:, 1].min()),
                                     float(quad[:, 0].max()), float(quad[:, 1].max()), conf))
-    blocks = lay_out(boxes, arr.shape[1], cell_gap=CELL_GAP, separators=carried_separators(builder),
+    blocks = lay_out(boxes, arr.shape[1], cell_gap=CELL_GAP, separators=carried_separators(builder, "ocr"),
                      exact_heights=False)
     write_blocks(builder, blocks, page_number, origin="ocr", ocr=True,
                  map_box=lambda box: _map_box(box, to_page, image.size))

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import sqlite3
+import threading
 from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
@@ -31,7 +32,8 @@ def open_db(path: str) -> Database:
     try:
         if path != ":memory:":
             Path(path).parent.mkdir(parents=True, exist_ok=True)
-        db = Database(path)
+        # one connection shared by the batch's worker threads; every use goes through Store's lock
+        db = Database(sqlite3.connect(path, check_same_thread=False))
         db.enable_wal()
         db.execute("PRAGMA foreign_keys = ON")
     except (OSError, sqlite3.Error) as e:
@@ -45,6 +47,7 @@ class Store:
 
     def __init__(self, db: Database | str):
         self.db = open_db(db) if isinstance(db, str) else db
+        self.lock = threading.RLock()  # documents of a batch may be processed on several threads
 
     def close(self) -> None:
         self.db.close()
@@ -65,7 +68,7 @@ class Store:
 
     def _atomically(self, doc: Document, write: Callable[[], Any]) -> Any:
         try:
-            with self.db.atomic():
+            with self.lock, self.db.atomic():
                 return write()
         except Exception as e:
             raise StoreError(f"保存文件 {doc.name} 失败，数据库未做任何更改：{e}") from e
@@ -100,7 +103,8 @@ class Store:
 
     def cached_answer(self, key: str) -> dict[str, Any] | None:
         """A stored LLM answer (JSON-decoded `response`, token counts), or None."""
-        rows = list(self.db["llm_cache"].rows_where("key = ?", [key]))
+        with self.lock:
+            rows = list(self.db["llm_cache"].rows_where("key = ?", [key]))
         if not rows:
             return None
         row = rows[0]
@@ -108,7 +112,7 @@ class Store:
 
     def cache_answer(self, key: str, model: str, prompt: str, prompt_version: str, response: dict,
                      prompt_tokens: int, completion_tokens: int) -> None:
-        with self.db.atomic():
+        with self.lock, self.db.atomic():
             self.db["llm_cache"].insert(
                 {"key": key, "model": model, "prompt": prompt, "prompt_version": prompt_version,
                  "response": json.dumps(response, ensure_ascii=False), "prompt_tokens": prompt_tokens,

@@ -1,0 +1,140 @@
+"""LLM engine benchmarks against a local OpenAI-compatible server (no network, no key).
+
+    .venv/bin/python benchmarks/llm_bench.py            # all three
+    .venv/bin/python benchmarks/llm_bench.py tokens     # one of: tokens, overhead, batch
+
+tokens    request size of the section-wise design vs one call with the whole document
+overhead  pipeline time per report excluding the LLM's wait (zero-latency server; and all answers cached)
+batch     wall time of 50 reports when every request takes 1 s, at concurrency 1 and 8
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from pydantic import BaseModel, Field
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+logging.getLogger("instructor").setLevel(logging.CRITICAL)
+
+from service.fields import FIELDS  # noqa: E402
+from service.ingest import load  # noqa: E402
+from service.llm import prompts  # noqa: E402
+from service.llm.client import LLMClient  # noqa: E402
+from service.llm.config import Endpoint  # noqa: E402
+from service.llm.engine import extract, facts_model  # noqa: E402
+from service.llm.runner import LLMEngine  # noqa: E402
+from service.llm.schema import ListsModel, ScoreTableModel  # noqa: E402
+from service.pipeline import run_batch  # noqa: E402
+from service.sections import split_sections  # noqa: E402
+from service.settings import load_settings  # noqa: E402
+from service.store import Store  # noqa: E402
+from tests.llm_server import FakeOpenAI  # noqa: E402
+
+SAMPLES = sorted((ROOT / "service" / "samples").glob("*.txt"))
+
+
+def empty_answer(request: dict) -> dict:
+    """A valid answer that states nothing: the server side of these benchmarks costs nothing."""
+    text = json.dumps(request, ensure_ascii=False)
+    if "WholeReport" in text:
+        return {"facts": {"facts": []}, "tables": [], "lists": {"problems": [], "measures": []}}
+    if "评分表" in text:
+        return {"table": "整体", "rows": [], "total": None, "total_quote": None}
+    if "改进措施（建议）" in text:
+        return {"problems": [], "measures": []}
+    return {"facts": []}
+
+
+def client_for(server, **env) -> LLMClient:
+    return LLMClient(Endpoint(server.base_url, "bench", "bench-model"), load_settings(env=env))
+
+
+def tokens() -> None:
+    class WholeReport(BaseModel):
+        facts: facts_model(tuple(f.key for f in FIELDS)) = Field(description="全文写明的事实")  # type: ignore[valid-type]
+        tables: list[ScoreTableModel] = Field(default_factory=list, description="全部评分表")
+        lists: ListsModel = Field(description="存在的问题和改进措施")
+
+    print("| report | section-wise requests | section-wise chars | whole-document chars | ratio |")
+    print("|---|---|---|---|---|")
+    totals = [0, 0]
+    for path in SAMPLES:
+        doc = load(path)
+        sections = split_sections(doc)
+        with FakeOpenAI(empty_answer) as server:
+            extract(doc, sections, client_for(server))
+            split = sum(len(json.dumps(r, ensure_ascii=False)) for r in server.requests)
+            n = len(server.requests)  # one request per call: every empty answer is valid, nothing is re-asked
+        whole_prompt = "\n\n".join(
+            prompts.render(name, document_name=doc.name, section_title="全文", section_text=text,
+                           fields=[f.key for f in FIELDS] if name == "facts" else None).text
+            for name, text in (("facts", doc.text), ("score_table", ""), ("lists", "")))
+        with FakeOpenAI(empty_answer) as server:
+            client_for(server).structured(whole_prompt, WholeReport, {"section": doc.text})
+            whole = sum(len(json.dumps(r, ensure_ascii=False)) for r in server.requests)
+        totals[0] += split
+        totals[1] += whole
+        print(f"| {path.stem} | {n} | {split} | {whole} | {split / whole:.2f} |")
+    print(f"| all five | | {totals[0]} | {totals[1]} | {totals[0] / totals[1]:.2f} |")
+
+
+def overhead() -> None:
+    docs = [(load(p), None) for p in SAMPLES]
+    docs = [(d, split_sections(d)) for d, _ in docs]
+    with tempfile.TemporaryDirectory() as tmp, FakeOpenAI(empty_answer) as server:
+        store = Store(str(Path(tmp) / "b.db"))
+        client = client_for(server)
+        live, cached = [], []
+        for doc, sections in docs:
+            t0 = time.perf_counter()
+            extract(doc, sections, client, cache=store)
+            live.append(time.perf_counter() - t0)
+            t0 = time.perf_counter()
+            extract(doc, sections, client, cache=store)
+            cached.append(time.perf_counter() - t0)
+    print(f"| zero-latency local server, incl. HTTP on loopback | {statistics.mean(live) * 1000:.0f} ms/report |")
+    print(f"| every answer from the cache (no HTTP) | {statistics.mean(cached) * 1000:.0f} ms/report |")
+
+
+def batch(n_reports: int = 50) -> None:
+    with tempfile.TemporaryDirectory() as tmp:
+        tmp = Path(tmp)
+        paths = []
+        for i in range(n_reports):
+            p = tmp / f"r{i:02d}.txt"
+            p.write_text(SAMPLES[i % len(SAMPLES)].read_text(encoding="utf-8") + f"\n{i}\n", encoding="utf-8")
+            paths.append(p)
+        print("| concurrency | requests | wall time | speed-up |")
+        print("|---|---|---|---|")
+        base = None
+        for conc in (1, 8):
+            with FakeOpenAI(empty_answer, delay_s=1.0) as server:
+                env = {"OPENAI_BASE_URL": server.base_url, "OPENAI_API_KEY": "bench", "JIXIAO_MODEL": "bench-model",
+                       "JIXIAO_LLM_CONCURRENCY": str(conc), "JIXIAO_DB": str(tmp / f"c{conc}.db")}
+                settings = load_settings(env=env)
+                import os
+
+                os.environ.update({k: v for k, v in env.items() if k.startswith("OPENAI")})
+                engine = LLMEngine(settings, cache=None)
+                t0 = time.perf_counter()
+                results = run_batch(paths, settings, None, None, engine=engine, workers=conc)
+                wall = time.perf_counter() - t0
+                engine.close()
+                assert all(r.ok for r in results)
+                base = base or wall
+                print(f"| {conc} | {len(server.requests)} | {wall:.1f} s | {base / wall:.1f}x |")
+
+
+if __name__ == "__main__":
+    which = sys.argv[1:] or ["tokens", "overhead", "batch"]
+    for name in which:
+        print(f"\n## {name}\n")
+        globals()[name]()
