@@ -37,13 +37,9 @@ def test_docx_version_gives_the_same_record_as_the_text(stem, tmp_path):
 # Why a sample's text-PDF version does not yet give the same record as its text.
 PDF_TABLES_NOT_YET = {
     "004_b638ef10e80c4f2a": (
-        "004's 打分表 encodes horizontal merges only by cell count: its group-header row has 8 cells "
-        "(绩效指标|指标分值|…|自评打分|备注) over a 12-column grid and its 扣分项 row has 10, the first "
-        "spanning the three level columns. A PDF keeps no trace of a merge, so make_text_pdf pads short rows "
-        "with empty cells on the right and the layout reads them back that way: score_tables."
-        "_merge_group_header then right-aligns the padding, not 自评打分/备注, onto the free columns, so "
-        "every score is None, and the padded 扣分项 row is read as a group row and dropped (names and "
-        "weights of the other 13 rows do come back)"),
+        "every field and 13 of 14 score rows match; the 扣分项 row does not come back: in the text its first "
+        "cell spans the three level columns, which only its cell count shows, and a PDF keeps no trace of a "
+        "merge, so the padded row reads as a group row without an indicator"),
 }
 
 

@@ -67,6 +67,8 @@ def _merge_group_header(table: Table, r: int, cols: dict[str, int]) -> dict[str,
     n_levels = max(cols[k] for k in ("level1", "level2", "name") if k in cols) + 1
     free = [i for i in range(n_levels, len(low)) if not low[i].text.strip()]
     groups = top[1:]
+    while groups and not groups[-1].text.strip():  # a grid padded on the right (PDF) is not a header
+        groups = groups[:-1]
     if not free or len(groups) < 2:
         return cols
     left = []  # top-row headers left-aligned onto free columns until a sub-header run
