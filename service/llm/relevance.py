@@ -17,27 +17,29 @@ from ..extract.lists import MEASURE_TITLE, PROBLEM_TITLE
 from ..extract.score_tables import find_header, table_subject
 from ..models import Section
 
-_NEAR = r"[^。；\n]{0,12}?\d"
+_GAP = r"[^。；\n]{0,12}?"
+_MONEY = rf"{_GAP}\d[\d.,]*\s*(?:万元|万|亿元|元|%|％|分)"  # a label, then an amount (or a rate) within a few words
+_PEOPLE = rf"{_GAP}\d+\s*(?:人|名|辆)"
 GROUPS: list[tuple[re.Pattern, list[str]]] = [
-    (re.compile(rf"(?:预算|执行数|执行率|决算){_NEAR}"),
+    (re.compile(rf"(?:预算|执行数|执行率|决算){_MONEY}"),
      ["budget_initial", "budget_full_year", "spending_actual", "execution_rate"]),
-    (re.compile(rf"(?:收入|拨款|基金|其他资金){_NEAR}"),
+    (re.compile(rf"(?:收入|拨款|基金|其他资金){_MONEY}"),
      ["income_total", "income_general_budget", "income_gov_fund", "income_other"]),
-    (re.compile(rf"(?:支出|经费){_NEAR}"),
+    (re.compile(rf"(?:支出|经费){_MONEY}"),
      ["expense_total", "expense_basic", "expense_project", "expense_personnel", "expense_public", "spending_actual"]),
-    (re.compile(rf"(?:三公|公务接待|公务用车|出国|公车){_NEAR}|无公务用车"),
+    (re.compile(rf"(?:三公|公务接待|公务用车|出国|公车)(?:{_MONEY}|{_PEOPLE})|无公务用车"),
      ["sangong_budget", "sangong_actual", "sangong_overseas_actual", "sangong_vehicle_actual",
       "sangong_reception_actual", "vehicles"]),
-    (re.compile(rf"采购{_NEAR}"), ["procurement_actual"]),
-    (re.compile(rf"(?:资产|负债){_NEAR}"), ["assets_total", "liabilities_total", "net_assets"]),
-    (re.compile(rf"(?:编制|在职|退休|实有人|在编){_NEAR}"), ["staff_authorized", "staff_actual", "retirees"]),
-    (re.compile(rf"(?:得分|评分|总分){_NEAR}|(?:等级|结论|评价结果)[^。\n]{{0,8}}[优良中差]"), ["self_score", "rating"]),
+    (re.compile(rf"采购{_MONEY}"), ["procurement_actual"]),
+    (re.compile(rf"(?:资产|负债){_MONEY}"), ["assets_total", "liabilities_total", "net_assets"]),
+    (re.compile(rf"(?:编制|在职|退休|实有人|在编){_PEOPLE}"), ["staff_authorized", "staff_actual", "retirees"]),
+    (re.compile(rf"(?:得分|评分|总分){_GAP}\d|(?:等级|结论|评价结果)[^。\n]{{0,8}}[优良中差]"), ["self_score", "rating"]),
 ]
 IDENTITY = ["unit_name", "fiscal_year", "report_date"]
 TABLE_MONEY = ["budget_initial", "budget_full_year", "spending_actual", "execution_rate", "execution_weight",
                "execution_score", "income_total", "income_general_budget", "income_gov_fund", "income_other",
                "expense_total", "expense_basic", "expense_project", "unit_name"]
-MAX_GROUP_CHARS = 2000
+MAX_GROUP_CHARS = 4000
 
 
 @dataclass
@@ -68,7 +70,15 @@ def plan(doc: Document, sections: list[Section]) -> list[Call]:
     for i, sec in enumerate(sections):
         text = doc.text[sec.start:sec.end]
         if sec.kind == "table":
-            calls += _table_calls(doc, sec)
+            for call in _table_calls(doc, sec):
+                if call.prompt == "facts" and group is not None and \
+                        sum(e - s for s, e in group.spans) + sum(e - s for s, e in call.spans) <= MAX_GROUP_CHARS:
+                    for (s, e), t in zip(call.spans, call.titles, strict=True):
+                        group.add(s, e, t)
+                    group.fields += [f for f in call.fields if f not in group.fields]
+                else:
+                    calls.append(call)
+                    group = call if call.prompt == "facts" else group
             continue
         if (PROBLEM_TITLE.search(sec.title) or MEASURE_TITLE.search(sec.title)) and len(text) > len(sec.title) + 2:
             lists.add(sec.start, sec.end, sec.title)
