@@ -53,8 +53,10 @@ def cli(verbose: bool) -> None:
 @click.option("--db", type=click.Path(dir_okay=False), default=None, help="SQLite database (JIXIAO_DB).")
 @click.option("--no-store", is_flag=True, help="Write JSON only, do not save to the database.")
 @click.option("--no-cache", is_flag=True, help="Ask the LLM again even where an answer is cached.")
+@click.option("--resume", is_flag=True,
+              help="Skip files this engine version already extracted into --out (continue a stopped batch).")
 def extract(files: tuple[Path, ...], out_dir: Path, engine: str | None, db: str | None, no_store: bool,
-            no_cache: bool) -> None:
+            no_cache: bool, resume: bool) -> None:
     """Extract every FILE (.txt .docx .pdf .png .jpg .tif, or a folder of them) into record JSON."""
     settings = _settings(db=db, engine=engine)
     paths = expand_inputs(files)
@@ -75,7 +77,7 @@ def extract(files: tuple[Path, ...], out_dir: Path, engine: str | None, db: str 
         why = "离线规则" if settings.engine == "rules" else "未配置大模型接口，使用离线规则"
         console.print(f"提取引擎：rules（{why}）；共 {len(paths)} 个文件")
     try:
-        results = _run_with_progress(paths, settings, store, out_dir, llm)
+        results = _run_with_progress(paths, settings, store, out_dir, llm, resume)
     finally:
         if llm is not None:
             llm.close()
@@ -95,11 +97,11 @@ def extract(files: tuple[Path, ...], out_dir: Path, engine: str | None, db: str 
         raise SystemExit(1)
 
 
-def _run_with_progress(paths, settings, store, out_dir, engine=None) -> list[FileResult]:
+def _run_with_progress(paths, settings, store, out_dir, engine=None, resume=False) -> list[FileResult]:
     columns = [TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn()]
     with Progress(*columns, console=err_console, transient=True, disable=len(paths) < 2) as progress:
         task = progress.add_task("处理中", total=len(paths))
-        return run_batch(paths, settings, store, out_dir, engine=engine,
+        return run_batch(paths, settings, store, out_dir, engine=engine, resume=resume,
                          workers=settings.llm_concurrency if engine is not None else 1,
                          on_done=lambda r: progress.update(task, advance=1, description=r.path.name))
 
@@ -109,6 +111,9 @@ def _print_summary(results: list[FileResult]) -> None:
     for col in ("文件", "页数", "OCR", "提取字段", "待复核", "指标行", "错误"):
         table.add_column(col)
     for r in results:
+        if r.stats.get("skipped"):
+            table.add_row(r.path.name, "-", "-", "-", "-", "-", "已完成，跳过")
+            continue
         table.add_row(r.path.name, str(r.pages) if r.ok else "-", ("是" if r.ocr else "否") if r.ok else "-",
                       str(r.fields_found) if r.ok else "-", str(r.fields_review) if r.ok else "-",
                       str(r.indicators) if r.ok else "-", "" if r.ok else (r.error or "").split("：", 1)[-1])

@@ -6,6 +6,7 @@ JSON, no database rows); the rest of the batch goes on.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
 import os
@@ -45,18 +46,36 @@ class FileResult:
     stats: dict = field(default_factory=dict)  # engine figures: LLM requests, tokens, cost
 
 
-# An engine: (document, sections) -> (extraction, stats for the run)
+# An engine: (document, sections) -> (extraction, stats for the run), with a `name` and a `version`
 Engine = Callable[[Document, list[Section]], tuple[Extraction, dict]]
 
 
-def rules_engine(settings: Settings) -> Engine:
-    return lambda doc, sections: (rules.extract(doc, sections, ocr_review_below=settings.ocr_review_below), {})
+class RulesEngine:
+    name, version = "rules", rules.ENGINE_VERSION
+
+    def __init__(self, settings: Settings):
+        self.settings = settings
+
+    def __call__(self, doc: Document, sections: list[Section]) -> tuple[Extraction, dict]:
+        return rules.extract(doc, sections, ocr_review_below=self.settings.ocr_review_below), {}
+
+
+def already_done(path: Path, store: Store | None, out_file: Path | None, engine) -> bool:
+    """Resuming a batch: this file's bytes were extracted by this engine version and its record is written."""
+    if store is None or out_file is None or not out_file.exists() or not path.is_file():
+        return False
+    sha = hashlib.sha256(path.read_bytes()).hexdigest()
+    return store.has_run(sha, engine.name, engine.version)
 
 
 def process_file(path: Path, settings: Settings, store: Store | None, out_dir: Path | None,
-                 out_name: str | None = None, engine: Engine | None = None) -> FileResult:
+                 out_name: str | None = None, engine: Engine | None = None, resume: bool = False) -> FileResult:
     result = FileResult(path=path)
-    engine = engine or rules_engine(settings)
+    engine = engine or RulesEngine(settings)
+    out_file = out_dir / (out_name or f"{path.stem}.json") if out_dir is not None else None
+    if resume and already_done(path, store, out_file, engine):
+        result.ok, result.record_path, result.stats = True, out_file, {"skipped": True}
+        return result
     t0 = time.perf_counter()
     try:
         doc = load(path, settings)
@@ -65,8 +84,8 @@ def process_file(path: Path, settings: Settings, store: Store | None, out_dir: P
         record = to_record(doc, ex)
         if store is not None:
             store.save_run(doc, sections, ex, {"source_path": str(path), "engine": ex.engine, **result.stats})
-        if out_dir is not None:
-            result.record_path = write_json(out_dir / (out_name or f"{path.stem}.json"), record)
+        if out_file is not None:
+            result.record_path = write_json(out_file, record)
     except JixiaoError as e:
         result.error = str(e)
         log.info("failed %s: %s", path, e)
@@ -117,18 +136,18 @@ def output_names(paths: list[Path]) -> list[str]:
 
 def run_batch(paths: list[Path], settings: Settings, store: Store | None, out_dir: Path | None,
               on_done: Callable[[FileResult], None] | None = None, engine: Engine | None = None,
-              workers: int = 1) -> list[FileResult]:
+              workers: int = 1, resume: bool = False) -> list[FileResult]:
     """Process every file; with `workers` > 1 several documents at once (the LLM waits overlap)."""
     jobs = list(zip(paths, output_names(paths), strict=True))
     if workers <= 1:
         results = []
         for path, name in jobs:
-            results.append(process_file(path, settings, store, out_dir, name, engine))
+            results.append(process_file(path, settings, store, out_dir, name, engine, resume))
             if on_done:
                 on_done(results[-1])
         return results
     with ThreadPoolExecutor(max_workers=workers) as pool:
-        futures = {pool.submit(process_file, path, settings, store, out_dir, name, engine): i
+        futures = {pool.submit(process_file, path, settings, store, out_dir, name, engine, resume): i
                    for i, (path, name) in enumerate(jobs)}
         done: dict[int, FileResult] = {}
         for future in as_completed(futures):

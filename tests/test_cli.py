@@ -178,3 +178,16 @@ def test_auto_engine_says_it_uses_the_offline_rules_without_an_endpoint(runner, 
     result = runner.invoke(cli, ["extract", str(REPORT), "--out", "out"])
     assert result.exit_code == 0
     assert "未配置大模型接口，使用离线规则" in result.output
+
+
+def test_resumed_batch_skips_files_already_done_and_processes_the_rest(runner, tmp_path, sample_paths):
+    first = runner.invoke(cli, ["extract", str(sample_paths[0]), "--out", "out"])
+    assert first.exit_code == 0
+    before = (tmp_path / "out" / f"{sample_paths[0].stem}.json").stat().st_mtime_ns
+    result = runner.invoke(cli, ["extract", *map(str, sample_paths[:2]), "--out", "out", "--resume"])
+    assert result.exit_code == 0, result.output
+    assert "已完成，跳过" in result.output
+    assert (tmp_path / "out" / f"{sample_paths[0].stem}.json").stat().st_mtime_ns == before
+    assert (tmp_path / "out" / f"{sample_paths[1].stem}.json").exists()
+    db = sqlite_utils.Database(tmp_path / "jixiao.db")
+    assert db["extraction_runs"].count == 2  # one run each, the first not redone

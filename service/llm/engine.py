@@ -43,6 +43,11 @@ class LLMRun:
     failures: list[str] = field(default_factory=list)
 
 
+def engine_version(model: str) -> str:
+    """The model and the version of every prompt: a run is redone when any of them changes."""
+    return model + "/" + "+".join(f"{n}:{prompts.version(n)}" for n in ("facts", "score_table", "lists"))
+
+
 @cache
 def facts_model(keys: tuple[str, ...]):
     """SectionFacts whose `key` may only be one of the fields this call asks for."""
@@ -83,8 +88,7 @@ def extract(doc: Document, sections: list[Section], client: LLMClient, ocr_revie
             cache.cache_answer(keys[i], client.endpoint.model, calls[i].prompt, rendered[i].version,
                                result.value.model_dump(mode="json"), result.usage.prompt_tokens,
                                result.usage.completion_tokens)
-    version = "+".join(f"{n}:{prompts.version(n)}" for n in ("facts", "score_table", "lists"))
-    run = LLMRun(Extraction(engine=ENGINE, engine_version=f"{client.endpoint.model}/{version}"), calls=len(calls))
+    run = LLMRun(Extraction(engine=ENGINE, engine_version=engine_version(client.endpoint.model)), calls=len(calls))
     cands: list[Candidate] = []
     failed_fields: dict[str, str] = {}
     for call, result in zip(calls, results, strict=True):

@@ -10,7 +10,7 @@ from ..models import Extraction, Section
 from ..settings import Settings
 from .client import LLMClient, Usage
 from .config import endpoint
-from .engine import extract
+from .engine import engine_version, extract
 
 
 class LLMEngine:
@@ -26,6 +26,7 @@ class LLMEngine:
         self.pool = ThreadPoolExecutor(max_workers=max(1, settings.llm_concurrency))
         self.usage = Usage()
         self.calls = 0
+        self.name, self.version = "llm", engine_version(ep.model)
 
     def __call__(self, doc: Document, sections: list[Section]) -> tuple[Extraction, dict]:
         run = extract(doc, sections, self.client, self.settings.ocr_review_below, pool=self.pool, cache=self.cache)

@@ -147,6 +147,13 @@ class Store:
             doc[table] = self._children(table, sha256, "idx")
         return doc
 
+    def has_run(self, sha256: str, engine: str, engine_version: str) -> bool:
+        """Whether this document was already extracted by this engine at this version."""
+        with self.lock:
+            return bool(list(self.db["extraction_runs"].rows_where(
+                "document_sha256 = ? and engine = ? and engine_version = ?", [sha256, engine, engine_version],
+                limit=1)))
+
     def latest_run(self, sha256: str) -> dict[str, Any] | None:
         """The newest run of a document with everything it read, or None."""
         found = list(self.db["extraction_runs"].rows_where(
