@@ -150,9 +150,9 @@ def _facts(doc: Document, call: Call, result: CallResult, ex: Extraction) -> lis
     answer, doubt = _answer(result, facts_model(tuple(call.fields)))
     source = "table" if any(doc.table_at(s) for s, _e in call.spans) else "text"
     out = []
-    for raw in answer.facts:
-        fact = raw if isinstance(raw, Fact) else Fact.model_construct(**raw)
-        if fact.key not in BY_KEY:
+    for raw in getattr(answer, "facts", None) or []:
+        fact = raw if isinstance(raw, Fact) else _loose_fact(raw)
+        if fact is None or fact.key not in BY_KEY:
             continue
         ev = _locate(doc, call, fact.quote)
         value, note = _convert(fact)
@@ -161,6 +161,14 @@ def _facts(doc: Document, call: Call, result: CallResult, ex: Extraction) -> lis
             ev = Evidence("", call.spans[0][0], call.spans[0][0])
         out.append(Candidate(fact.key, value, ev, 1, source, note, issue=issue))
     return out
+
+
+def _loose_fact(raw) -> Fact | None:
+    """A fact from an answer that never validated: kept only if it has a key and a value."""
+    if not isinstance(raw, dict) or "key" not in raw or raw.get("value") is None:
+        return None
+    return Fact.model_construct(key=raw["key"], value=raw["value"], unit=raw.get("unit"),
+                                quote=str(raw.get("quote") or ""))
 
 
 def _convert(fact: Fact):
