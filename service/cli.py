@@ -55,24 +55,31 @@ def cli(verbose: bool) -> None:
 @click.option("--no-cache", is_flag=True, help="Ask the LLM again even where an answer is cached.")
 @click.option("--resume", is_flag=True,
               help="Skip files this engine version already extracted into --out (continue a stopped batch).")
+@click.option("--replay", "replay_dir", type=click.Path(file_okay=False, path_type=Path), default=None,
+              help="With --engine llm: answer from recorded cassettes (<dir>/<file stem>.yaml), no network.")
 def extract(files: tuple[Path, ...], out_dir: Path, engine: str | None, db: str | None, no_store: bool,
-            no_cache: bool, resume: bool) -> None:
+            no_cache: bool, resume: bool, replay_dir: Path | None) -> None:
     """Extract every FILE (.txt .docx .pdf .png .jpg .tif, or a folder of them) into record JSON."""
     settings = _settings(db=db, engine=engine)
     paths = expand_inputs(files)
     if not paths:
         raise click.ClickException("没有找到要处理的文件")
     store = None if no_store else _open_store(settings)
-    chosen = resolve_engine(settings)
+    chosen = "llm" if replay_dir is not None else resolve_engine(settings)
     llm = None
     if chosen == "llm":
-        from .llm.runner import LLMEngine  # imported only when used: keeps the offline path quick to start
+        from .llm.runner import (  # imported only when used: the offline path starts quickly
+            LLMEngine,
+            ReplayEngine,
+        )
 
         try:
-            llm = LLMEngine(settings, cache=None if no_cache else store)
+            llm = (ReplayEngine(settings, replay_dir) if replay_dir is not None
+                   else LLMEngine(settings, cache=None if no_cache else store))
         except JixiaoError as e:
             raise click.ClickException(str(e)) from None
-        console.print(f"提取引擎：大模型（{llm.client.endpoint.model}）；共 {len(paths)} 个文件")
+        where = f"回放录制的回答（{replay_dir}），不联网" if replay_dir is not None else llm.client.endpoint.model
+        console.print(f"提取引擎：大模型（{where}）；共 {len(paths)} 个文件", soft_wrap=True)
     else:
         why = "离线规则" if settings.engine == "rules" else "未配置大模型接口，使用离线规则"
         console.print(f"提取引擎：rules（{why}）；共 {len(paths)} 个文件")
@@ -101,8 +108,9 @@ def _run_with_progress(paths, settings, store, out_dir, engine=None, resume=Fals
     columns = [TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn()]
     with Progress(*columns, console=err_console, transient=True, disable=len(paths) < 2) as progress:
         task = progress.add_task("处理中", total=len(paths))
+        parallel = engine is not None and engine.version != "replay"  # a cassette patches HTTP process-wide
         return run_batch(paths, settings, store, out_dir, engine=engine, resume=resume,
-                         workers=settings.llm_concurrency if engine is not None else 1,
+                         workers=settings.llm_concurrency if parallel else 1,
                          on_done=lambda r: progress.update(task, advance=1, description=r.path.name))
 
 

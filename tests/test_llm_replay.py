@@ -233,7 +233,7 @@ def test_request_without_a_recording_is_an_error_naming_the_section(monkeypatch)
 
     message = str(failed.value)
     assert "002_6ebd5ff7b055c059.yaml" in message
-    assert "score_table “部门整体支出绩效自评表”" in message
+    assert "score_table“部门整体支出绩效自评表”" in message and "重新录制" in message
     assert LISTS_TITLE.split(" / ")[0] in message
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
 
 from ..document import Document
 from ..errors import JixiaoError
@@ -39,3 +40,31 @@ class LLMEngine:
 
     def close(self) -> None:
         self.pool.shutdown()
+
+
+class ReplayEngine:
+    """The LLM engine answered from recorded cassettes (`<dir>/<file stem>.yaml`): no endpoint, no key."""
+
+    name, version = "llm", "replay"
+
+    def __init__(self, settings: Settings, cassettes: Path):
+        if not cassettes.is_dir():
+            raise JixiaoError(f"找不到录制文件夹：{cassettes}")
+        self.settings, self.cassettes = settings, cassettes
+        self.usage, self.calls = Usage(), 0
+        self.model = "replay"
+
+    def __call__(self, doc: Document, sections: list[Section]) -> tuple[Extraction, dict]:
+        from .replay import replay  # vcrpy is only loaded when replaying
+
+        run = replay(doc, sections, self.cassettes / f"{Path(doc.name).stem}.yaml")
+        self.usage.add(run.usage)
+        self.calls += run.calls
+        self.model = run.extraction.engine_version.split("/", 1)[0]
+        return run.extraction, {"llm_calls": run.calls, "llm_requests": run.usage.requests,
+                                "prompt_tokens": run.usage.prompt_tokens,
+                                "completion_tokens": run.usage.completion_tokens, "replayed": True,
+                                "llm_failures": run.failures}
+
+    def close(self) -> None:
+        pass
