@@ -90,6 +90,7 @@ def extract(doc: Document, sections: list[Section], client: LLMClient, ocr_revie
                                result.usage.completion_tokens)
     run = LLMRun(Extraction(engine=ENGINE, engine_version=engine_version(client.endpoint.model)), calls=len(calls))
     cands: list[Candidate] = []
+    tables: list[tuple[Call, CallResult]] = []
     failed_fields: dict[str, str] = {}
     for call, result in zip(calls, results, strict=True):
         run.usage.add(result.usage)
@@ -98,8 +99,14 @@ def extract(doc: Document, sections: list[Section], client: LLMClient, ocr_revie
             for key in call.fields:
                 failed_fields.setdefault(key, f"章节“{call.title}”的大模型请求失败：{result.error}")
             continue
-        reader = {"facts": _facts, "score_table": _score_table, "lists": _lists}[call.prompt]
+        if call.prompt == "score_table":
+            tables.append((call, result))
+            continue
+        reader = {"facts": _facts, "lists": _lists}[call.prompt]
         cands += reader(doc, call, result, run.extraction)
+    department = {c.field: c.value for c in cands if c.field in ("execution_weight", "execution_score")}
+    for call, result in tables:
+        cands += _score_table(doc, call, result, run.extraction, department)
     merge_candidates(doc, run.extraction, cands, ocr_review_below)
     for key, issue in failed_fields.items():
         if key not in run.extraction.fields:
@@ -182,7 +189,8 @@ def _convert(fact: Fact):
     return fact.value, None
 
 
-def _score_table(doc: Document, call: Call, result: CallResult, ex: Extraction) -> list[Candidate]:
+def _score_table(doc: Document, call: Call, result: CallResult, ex: Extraction,
+                 department: dict | None = None) -> list[Candidate]:
     answer, doubt = _answer(result, ScoreTableModel)
     rows = []
     for r in answer.rows or []:
@@ -196,10 +204,15 @@ def _score_table(doc: Document, call: Call, result: CallResult, ex: Extraction) 
             row.issues.append(doubt or "该行引文在原文中找不到")
         rows.append(row)
     total_ev = _locate(doc, call, answer.total_quote)
-    issues = check_score_table(rows, {}, answer.total) if rows else []
+    money = {k: _num(getattr(answer, k, None)) for k in ("execution_weight", "execution_score")}
+    if money["execution_weight"] is None:  # the department's execution row went to the facts prompt
+        money = {k: (department or {}).get(k) for k in money}
+    issues = check_score_table(rows, money, _num(answer.total)) if rows else []
     ex.indicators += rows
     if (answer.table or "整体") != "整体":
-        project = Project(name=answer.table, score=_num(answer.total), evidence=total_ev)
+        project = Project(name=answer.table, score=_num(answer.total), evidence=total_ev,
+                          **{k: _num(getattr(answer, k, None)) for k in (
+                              "budget_initial", "budget_full_year", "spending_actual", "execution_rate")})
         if issues or doubt:
             project.status = REVIEW
             project.issues += issues + ([doubt] if doubt else [])
@@ -207,7 +220,8 @@ def _score_table(doc: Document, call: Call, result: CallResult, ex: Extraction) 
         return []
     if answer.total is None or total_ev is None:
         return []
-    return [Candidate("self_score", _num(answer.total), total_ev, 1, "table", issue=doubt)]
+    doubts = [d for d in (doubt, "；".join(issues)) if d]
+    return [Candidate("self_score", _num(answer.total), total_ev, 1, "table", issue="；".join(doubts) or None)]
 
 
 def _num(v):

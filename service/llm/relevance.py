@@ -110,7 +110,7 @@ def fields_for(text: str, table: bool = False) -> list[str]:
 
 
 def _table_calls(doc: Document, sec: Section) -> list[Call]:
-    """A score table's rows go to the table prompt; the money block above its header to the facts prompt."""
+    """A score table goes to the table prompt; the department's money block above its header to the facts prompt."""
     tables = [t for t in doc.tables if sec.start <= t.start < sec.end]
     scored = [(t, find_header(t)) for t in tables]
     scored = [(t, h) for t, h in scored if h]
@@ -120,12 +120,15 @@ def _table_calls(doc: Document, sec: Section) -> list[Call]:
         return [call] if call.fields else []
     table, (header_row, _cols) = scored[0]
     head = table.rows[_first_header_row(table, header_row)]
-    split = doc.text.rfind("\n", sec.start, head[0].start) + 1
+    department = table_subject(table, sec.title) == "整体"
+    # a project's table goes whole (its name and money sit above the header); the department's money
+    # block goes to the facts prompt instead
+    split = doc.text.rfind("\n", sec.start, head[0].start) + 1 if department else sec.start
     rows = Call("score_table")
     rows.add(split, sec.end, sec.title)
     calls = [rows]
     money = doc.text[sec.start:split]
-    if table_subject(table, sec.title) == "整体" and re.search(r"\d", money):
+    if department and re.search(r"\d", money):
         facts = Call("facts", fields=list(dict.fromkeys(TABLE_MONEY + fields_for(money, table=True))))
         facts.add(sec.start, split, sec.title)
         calls.append(facts)

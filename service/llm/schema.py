@@ -106,6 +106,12 @@ class ScoreTableModel(BaseModel):
     """One score table (绩效自评表 / 打分表): every 三级指标 row and the stated total."""
 
     table: str = Field(description="部门整体自评表写“整体”；项目自评表写项目名称")
+    budget_initial: float | None = Field(default=None, description="表中“年度资金总额”行的年初预算数（万元），没有则为 null")
+    budget_full_year: float | None = Field(default=None, description="表中“年度资金总额”行的全年预算数（万元），没有则为 null")
+    spending_actual: float | None = Field(default=None, description="表中“年度资金总额”行的全年执行数（万元），没有则为 null")
+    execution_rate: float | None = Field(default=None, description="表中的预算执行率（100% 填 100），没有则为 null")
+    execution_weight: float | None = Field(default=None, description="预算执行率一行的分值，没有则为 null")
+    execution_score: float | None = Field(default=None, description="预算执行率一行的得分，没有则为 null")
     rows: list[IndicatorRowModel] = Field(default_factory=list, description="每个三级指标一行，按原表顺序；"
                                                                             "“……”等空行不要列出")
     total: float | None = Field(default=None, description="表中写明的总分/合计得分，没有则为 null")
