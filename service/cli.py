@@ -18,6 +18,7 @@ from .settings import SETTINGS, Settings, load_settings
 from .store import Store
 
 console = Console()
+CASSETTES = Path(__file__).resolve().parents[1] / "cassettes"  # recorded LLM answers (a source checkout)
 err_console = Console(stderr=True)
 
 
@@ -138,8 +139,12 @@ def demo(db: str | None, out_dir: Path | None) -> None:
     store = _open_store(settings)
     samples = sorted(Path(str(p)) for p in resources.files("service").joinpath("samples").iterdir()
                      if str(p).endswith(".txt"))
-    console.print(f"演示：用离线规则引擎处理 {len(samples)} 份示例报告（无需 API 密钥）")
-    results = _run_with_progress(samples, settings, store, out_dir)
+    engine = _demo_engine(settings, store, len(samples))
+    try:
+        results = _run_with_progress(samples, settings, store, out_dir, engine)
+    finally:
+        if engine is not None:
+            engine.close()
     _print_summary(results)
     ok = [r for r in results if r.ok]
     console.print(f"已将 {len(ok)} 份报告载入数据库 {settings.db}：共提取 {sum(r.fields_found for r in ok)} 个字段、"
@@ -148,6 +153,21 @@ def demo(db: str | None, out_dir: Path | None) -> None:
     console.print("复核界面将在后续版本提供；目前演示到载入数据库为止。")
     if len(ok) < len(results):
         raise SystemExit(1)
+
+
+def _demo_engine(settings: Settings, store: Store, n: int):
+    """The LLM when configured; else its recorded answers (cassettes/) when present; else the rules."""
+    from .llm.runner import LLMEngine, ReplayEngine
+
+    if resolve_engine(settings) == "llm":
+        console.print(f"演示：用大模型（{settings.model}）处理 {n} 份示例报告")
+        return LLMEngine(settings, cache=store)
+    if CASSETTES.is_dir() and settings.engine != "rules":
+        console.print(f"演示：未配置大模型接口，回放录制好的大模型回答（{CASSETTES}）处理 {n} 份示例报告，"
+                      "不联网、无需 API 密钥", soft_wrap=True)
+        return ReplayEngine(settings, CASSETTES)
+    console.print(f"演示：用离线规则引擎处理 {n} 份示例报告（无需 API 密钥）")
+    return None
 
 
 @cli.command("settings")

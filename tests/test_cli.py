@@ -145,11 +145,25 @@ def test_unexpected_error_in_one_file_does_not_stop_the_batch(runner, tmp_path, 
     assert _db_documents(tmp_path) == [REPORT.name]
 
 
-def test_demo_loads_the_five_samples_into_the_database(runner, tmp_path):
+def test_demo_loads_the_five_samples_into_the_database(runner, tmp_path, monkeypatch):
+    for var in ("OPENAI_BASE_URL", "OPENAI_API_KEY", "JIXIAO_MODEL", "JIXIAO_ENGINE"):
+        monkeypatch.delenv(var, raising=False)
     result = runner.invoke(cli, ["demo"])
     assert result.exit_code == 0, result.output
+    assert "未配置大模型接口，回放录制好的大模型回答" in result.output  # the LLM path, without a key
     assert "已将 5 份报告载入数据库" in result.output
     assert len(_db_documents(tmp_path)) == 5
+    db = sqlite_utils.Database(tmp_path / "jixiao.db")
+    assert {r["engine"] for r in db["extraction_runs"].rows} == {"llm"}
+
+
+def test_demo_with_the_rules_engine_needs_no_recordings(runner, tmp_path, monkeypatch):
+    monkeypatch.setenv("JIXIAO_ENGINE", "rules")
+    result = runner.invoke(cli, ["demo"])
+    assert result.exit_code == 0, result.output
+    assert "离线规则引擎" in result.output
+    db = sqlite_utils.Database(tmp_path / "jixiao.db")
+    assert {r["engine"] for r in db["extraction_runs"].rows} == {"rules"}
 
 
 def test_settings_command_lists_every_setting(runner):
