@@ -130,7 +130,9 @@ def _http_reason(e: Exception) -> str:
     if isinstance(e, openai.APITimeoutError):
         return "大模型接口超时，重试后仍失败"
     if isinstance(e, openai.APIConnectionError):
-        return "无法连接大模型接口，重试后仍失败"
+        cause = type(e.__cause__).__name__ if e.__cause__ else "连接失败"
+        log.warning("connection error: %r", e.__cause__)
+        return f"无法连接大模型接口（{cause}），重试后仍失败"
     return f"大模型接口出错（HTTP {getattr(e, 'status_code', '5xx')}），重试后仍失败"
 
 

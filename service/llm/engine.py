@@ -155,7 +155,6 @@ def _answer(result: CallResult, model):
 
 def _facts(doc: Document, call: Call, result: CallResult, ex: Extraction) -> list[Candidate]:
     answer, doubt = _answer(result, facts_model(tuple(call.fields)))
-    source = "table" if any(doc.table_at(s) for s, _e in call.spans) else "text"
     out = []
     for raw in getattr(answer, "facts", None) or []:
         fact = raw if isinstance(raw, Fact) else _loose_fact(raw)
@@ -166,6 +165,7 @@ def _facts(doc: Document, call: Call, result: CallResult, ex: Extraction) -> lis
         issue = doubt or (None if ev else f"引文“{(fact.quote or '')[:40]}”在原文中找不到")
         if ev is None:
             ev = Evidence("", call.spans[0][0], call.spans[0][0])
+        source = "table" if doc.table_at(ev.start) else "text"  # where this quote was read, for the reviewer
         out.append(Candidate(fact.key, value, ev, 1, source, note, issue=issue))
     return out
 
