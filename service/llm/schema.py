@@ -22,6 +22,7 @@ from .align import occurs
 FieldKey = Literal[tuple(f.key for f in FIELDS)]  # type: ignore[valid-type]
 Unit = Literal["万元", "元", "亿元", "人", "辆", "%", "分"]
 _NUM = re.compile(r"-?\d+(?:,\d{3})*(?:\.\d+)?")
+_STATED_NONE = re.compile(r"^(?:无|没有|未配备|未发生|不存在)")  # 无公务用车: a count of 0 stated in words
 
 
 def _section(info: ValidationInfo) -> str | None:
@@ -66,7 +67,7 @@ class Fact(BaseModel):
     @model_validator(mode="after")
     def value_is_in_quote(self, info: ValidationInfo) -> Fact:
         if isinstance(self.value, int | float) and not isinstance(self.value, bool):
-            if not number_in_quote(self.value, self.quote):
+            if not (number_in_quote(self.value, self.quote) or (self.value == 0 and _STATED_NONE.search(self.quote))):
                 raise ValueError(f"{self.key} 的值 {self.value} 没有出现在引文“{self.quote[:60]}”中："
                                  "数字必须与原文一致，金额不要换算单位")
         elif (isinstance(self.value, str) and self.key not in ("report_date", "fiscal_year")
