@@ -56,11 +56,9 @@ class Fact(BaseModel):
     """A fact the section states, with the words it was read from."""
 
     key: FieldKey = Field(description="字段键名，只能取提示中列出的键")
-    value: float | int | str = Field(description="原文写明的值：金额/人数/比例/分数写数字（不带单位、不带千分位逗号），"
-                                                  "名称、年度、日期、等级写原文文字；日期写成 YYYY-MM-DD")
-    unit: Unit | None = Field(default=None, description="数字在原文中的单位：金额写原文的“万元/元/亿元”（不要自行换算），"
-                                                        "人数写“人”，车辆写“辆”，比例写“%”，分数写“分”；文字值为 null")
-    quote: str = Field(description="逐字摘抄的原文片段，必须包含这个值及其标签，例如“决算总支出2844.28141万元”")
+    value: float | int | str = Field(description="原文写明的值：数字不带单位和千分位逗号；文字照原文；日期写 YYYY-MM-DD")
+    unit: Unit | None = Field(default=None, description="数字在原文中的单位，金额照原文（不要换算）；文字值为 null")
+    quote: str = Field(description="逐字摘抄的原文片段，含这个值及其标签")
 
     _check_quote = field_validator("quote")(check_quote)
 
@@ -83,15 +81,15 @@ class SectionFacts(BaseModel):
 
 
 class IndicatorRowModel(BaseModel):
-    level1: str | None = Field(default=None, description="一级指标（合并单元格时沿用上一行的值）")
-    level2: str | None = Field(default=None, description="二级指标（合并单元格时沿用上一行的值）")
-    name: str = Field(description="三级指标名称，原文文字")
+    level1: str | None = Field(default=None, description="一级指标（合并单元格沿用上一行）")
+    level2: str | None = Field(default=None, description="二级指标（合并单元格沿用上一行）")
+    name: str = Field(description="三级指标")
     target: str | None = Field(default=None, description="年度指标值，照原文")
     actual: str | None = Field(default=None, description="实际完成值，照原文")
-    weight: float | None = Field(default=None, description="分值（数字）")
-    score: float | None = Field(default=None, description="得分（数字）")
-    remark: str | None = Field(default=None, description="偏差原因分析及改进措施，没有则为 null")
-    quote: str = Field(description="这一行在原文中的文字，逐字摘抄（可省略空格、制表符和换行）")
+    weight: float | None = Field(default=None, description="分值")
+    score: float | None = Field(default=None, description="得分")
+    remark: str | None = Field(default=None, description="偏差原因分析及改进措施")
+    quote: str = Field(description="这一行的原文，逐字摘抄")
 
     _check_quote = field_validator("quote")(check_quote)
 
@@ -107,15 +105,14 @@ class ScoreTableModel(BaseModel):
     """One score table (绩效自评表 / 打分表): every 三级指标 row and the stated total."""
 
     table: str = Field(description="部门整体自评表写“整体”；项目自评表写项目名称")
-    budget_initial: float | None = Field(default=None, description="表中“年度资金总额”行的年初预算数（万元），没有则为 null")
-    budget_full_year: float | None = Field(default=None, description="表中“年度资金总额”行的全年预算数（万元），没有则为 null")
-    spending_actual: float | None = Field(default=None, description="表中“年度资金总额”行的全年执行数（万元），没有则为 null")
-    execution_rate: float | None = Field(default=None, description="表中的预算执行率（100% 填 100），没有则为 null")
-    execution_weight: float | None = Field(default=None, description="预算执行率一行的分值，没有则为 null")
-    execution_score: float | None = Field(default=None, description="预算执行率一行的得分，没有则为 null")
-    rows: list[IndicatorRowModel] = Field(default_factory=list, description="每个三级指标一行，按原表顺序；"
-                                                                            "“……”等空行不要列出")
-    total: float | None = Field(default=None, description="表中写明的总分/合计得分，没有则为 null")
+    budget_initial: float | None = Field(default=None, description="年度资金总额行：年初预算数")
+    budget_full_year: float | None = Field(default=None, description="年度资金总额行：全年预算数")
+    spending_actual: float | None = Field(default=None, description="年度资金总额行：全年执行数")
+    execution_rate: float | None = Field(default=None, description="年度资金总额行：执行率（100% 填 100）")
+    execution_weight: float | None = Field(default=None, description="年度资金总额行：分值")
+    execution_score: float | None = Field(default=None, description="年度资金总额行：得分")
+    rows: list[IndicatorRowModel] = Field(default_factory=list, description="每个三级指标一行，按原表顺序")
+    total: float | None = Field(default=None, description="表中写明的总分")
     total_quote: str | None = Field(default=None, description="总分所在的原文片段")
 
     _check_quote = field_validator("total_quote")(check_quote)
