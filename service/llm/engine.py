@@ -30,7 +30,7 @@ from . import prompts
 from .align import locate
 from .client import CallResult, LLMClient, Usage
 from .relevance import Call, plan
-from .schema import Fact, ListsModel, ScoreTableModel
+from .schema import Fact, ListsModel, ScoreTableModel, ScoreTablesModel
 
 ENGINE = "llm"
 
@@ -59,7 +59,7 @@ def facts_model(keys: tuple[str, ...]):
 
 
 def _model_for(call: Call):
-    return {"facts": lambda: facts_model(tuple(call.fields)), "score_table": lambda: ScoreTableModel,
+    return {"facts": lambda: facts_model(tuple(call.fields)), "score_table": lambda: ScoreTablesModel,
             "lists": lambda: ListsModel}[call.prompt]()
 
 
@@ -106,7 +106,7 @@ def extract(doc: Document, sections: list[Section], client: LLMClient, ocr_revie
         cands += reader(doc, call, result, run.extraction)
     department = {c.field: c.value for c in cands if c.field in ("execution_weight", "execution_score")}
     for call, result in tables:
-        cands += _score_table(doc, call, result, run.extraction, department)
+        cands += _score_tables(doc, call, result, run.extraction, department)
     merge_candidates(doc, run.extraction, cands, ocr_review_below)
     for key, issue in failed_fields.items():
         if key not in run.extraction.fields:
@@ -189,9 +189,19 @@ def _convert(fact: Fact):
     return fact.value, None
 
 
-def _score_table(doc: Document, call: Call, result: CallResult, ex: Extraction,
-                 department: dict | None = None) -> list[Candidate]:
-    answer, doubt = _answer(result, ScoreTableModel)
+def _score_tables(doc: Document, call: Call, result: CallResult, ex: Extraction,
+                  department: dict | None = None) -> list[Candidate]:
+    answer, doubt = _answer(result, ScoreTablesModel)
+    out = []
+    for table in getattr(answer, "tables", None) or []:
+        if isinstance(table, dict):
+            table = ScoreTableModel.model_construct(**table)
+        out += _score_table(doc, call, table, doubt, ex, department)
+    return out
+
+
+def _score_table(doc: Document, call: Call, answer: ScoreTableModel, doubt: str | None, ex: Extraction,
+                 department: dict | None) -> list[Candidate]:
     rows = []
     for r in answer.rows or []:
         get = r.get if isinstance(r, dict) else lambda k, obj=r: getattr(obj, k, None)

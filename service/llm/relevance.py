@@ -95,7 +95,18 @@ def plan(doc: Document, sections: list[Section]) -> list[Call]:
         group.fields += [f for f in fields if f not in group.fields]
     if lists.spans:
         calls.append(lists)
-    return calls
+    return _one_table_call(calls)
+
+
+def _one_table_call(calls: list[Call]) -> list[Call]:
+    """All of a report's score tables in one call: the instructions and schema are sent once."""
+    tables = [c for c in calls if c.prompt == "score_table"]
+    if len(tables) < 2:
+        return calls
+    for other in tables[1:]:
+        for (s, e), t in zip(other.spans, other.titles, strict=True):
+            tables[0].add(s, e, t)
+    return [c for c in calls if c.prompt != "score_table" or c is tables[0]]
 
 
 def fields_for(text: str, table: bool = False) -> list[str]:

@@ -118,6 +118,12 @@ class ScoreTableModel(BaseModel):
     _check_quote = field_validator("total_quote")(check_quote)
 
 
+class ScoreTablesModel(BaseModel):
+    """Every score table given, in order."""
+
+    tables: list[ScoreTableModel] = Field(default_factory=list, description="给出的每一张评分表，按顺序")
+
+
 class ListsModel(BaseModel):
     """存在的问题 and 改进措施, one item each, as written."""
 
