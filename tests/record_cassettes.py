@@ -267,7 +267,9 @@ def print_prompts(stem: str, out=sys.stdout) -> None:
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--print-prompts", metavar="STEM", help="print the prompts for service/samples/STEM.txt")
-    ap.add_argument("--live", action="store_true", help="record against the live endpoint (OPENAI_* env)")
+    ap.add_argument("--live", action="store_true",
+                    help="record against the live endpoint (the default when OPENAI_API_KEY and JIXIAO_MODEL are set)")
+    ap.add_argument("--local", action="store_true", help="record against the local server even when a key is set")
     ap.add_argument("--failures", action="store_true", help="record cassettes/failures/ instead of the samples")
     ap.add_argument("stems", nargs="*", help="only these samples (or failure scenarios)")
     a = ap.parse_args(argv)
@@ -276,6 +278,10 @@ def main(argv: list[str] | None = None) -> int:
         print_prompts(a.print_prompts)
         return 0
     lines = []
+    live = a.live or (not a.local and not a.failures and bool(os.environ.get("OPENAI_API_KEY"))
+                      and bool(os.environ.get("JIXIAO_MODEL")))
+    if live and not a.live:
+        print("OPENAI_API_KEY and JIXIAO_MODEL are set: recording against the live endpoint (--local to avoid)")
     if a.failures:
         if a.live:
             raise SystemExit("failure cassettes are recorded against the local server only")
@@ -289,7 +295,7 @@ def main(argv: list[str] | None = None) -> int:
         for stem in a.stems or STEMS:
             doc, sections = sample(stem)
             path = CASSETTES / f"{stem}.yaml"
-            run, n = record_live(doc, sections, path) if a.live else \
+            run, n = record_live(doc, sections, path) if live else \
                 record_local(doc, sections, path, load_answers(stem))
             lines.append(summary_line(str(path.relative_to(ROOT)), run, n))
     print(f"{len(lines)} cassettes written:")
