@@ -54,3 +54,20 @@ def test_llm_engine_without_an_endpoint_is_a_clear_error(runner, tmp_path, monke
     assert result.exit_code != 0
     assert "未配置大模型接口" in result.output
     assert not (tmp_path / "out").exists()
+
+
+def test_usage_is_stored_per_call_and_per_document(runner, tmp_path, monkeypatch):
+    import sqlite_utils
+
+    (tmp_path / "r.txt").write_text(REPORT, encoding="utf-8")
+    with FakeOpenAI(answer) as server:
+        monkeypatch.setenv("OPENAI_BASE_URL", server.base_url)
+        monkeypatch.setenv("OPENAI_API_KEY", "test")
+        monkeypatch.setenv("JIXIAO_MODEL", "test-model")
+        monkeypatch.setenv("JIXIAO_LLM_PRICE_IN_PER_1K", "0.001")
+        result = runner.invoke(cli, ["extract", "r.txt", "--out", "out"])
+    assert result.exit_code == 0, result.output
+    run = next(sqlite_utils.Database(tmp_path / "jixiao.db")["extraction_runs"].rows)
+    stats = json.loads(run["stats"])
+    assert stats["llm_requests"] == 1 and stats["prompt_tokens"] > 0 and stats["cost"] > 0
+    assert stats["llm_call_log"][0]["prompt"] == "facts" and stats["llm_call_log"][0]["requests"] == 1

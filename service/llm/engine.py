@@ -41,6 +41,7 @@ class LLMRun:
     usage: Usage = field(default_factory=Usage)
     calls: int = 0
     failures: list[str] = field(default_factory=list)
+    call_log: list[dict] = field(default_factory=list)  # per call: requests (re-asks, retries), tokens, cache
 
 
 def engine_version(model: str) -> str:
@@ -94,6 +95,10 @@ def extract(doc: Document, sections: list[Section], client: LLMClient, ocr_revie
     failed_fields: dict[str, str] = {}
     for call, result in zip(calls, results, strict=True):
         run.usage.add(result.usage)
+        run.call_log.append({"prompt": call.prompt, "title": call.title, "requests": result.usage.requests,
+                             "prompt_tokens": result.usage.prompt_tokens,
+                             "completion_tokens": result.usage.completion_tokens, "cached": result.cached,
+                             "error": result.error})
         if result.value is None and result.raw is None:
             run.failures.append(f"{call.title}：{result.error}")
             for key in call.fields:

@@ -35,7 +35,8 @@ class LLMEngine:
         self.calls += run.calls
         stats = {"llm_calls": run.calls, "llm_requests": run.usage.requests,
                  "prompt_tokens": run.usage.prompt_tokens, "completion_tokens": run.usage.completion_tokens,
-                 "cost": round(run.usage.cost(self.settings), 6), "llm_failures": run.failures}
+                 "cost": round(run.usage.cost(self.settings), 6), "llm_failures": run.failures,
+                 "llm_call_log": run.call_log}
         return run.extraction, stats
 
     def close(self) -> None:
