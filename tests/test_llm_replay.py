@@ -7,7 +7,6 @@ error naming its section. Re-record with `.venv/bin/python -m tests.record_casse
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import logging
 import re
@@ -34,24 +33,11 @@ from tests.record_cassettes import (
     run_in_cassette,
     sample,
 )
+from tests.scoring import GOLD, SCORE_PY, fraction, load_scorer
 
 logging.getLogger("instructor").setLevel(logging.CRITICAL)
 
-SCORE_PY = Path(__file__).resolve().parents[2] / "shared" / "tools" / "score.py"
-GOLD = SCORE_PY.parents[1] / "gold"
 CJK = re.compile(r"[\u4e00-\u9fff]")
-
-
-def load_scorer():
-    spec = importlib.util.spec_from_file_location("shared_score", SCORE_PY)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-def fraction(text: str) -> tuple[int, int]:
-    sent, total = text.split("/")
-    return int(sent), int(total)
 
 
 def interactions(path: Path) -> list[dict]:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import re
 from pathlib import Path
@@ -15,12 +14,10 @@ from service.ingest import load, load_bytes
 from service.record import to_record
 from service.sections import split_sections
 from service.settings import load_settings
+from tests.scoring import GOLD, SCORE_PY, fraction, load_scorer
 
 SAMPLES = Path(__file__).resolve().parent.parent / "service" / "samples"
 STEMS = sorted(p.stem for p in SAMPLES.glob("*.txt"))
-# In CI the repository is cloned with shared/ beside it.
-SCORE_PY = Path(__file__).resolve().parents[2] / "shared" / "tools" / "score.py"
-GOLD = SCORE_PY.parents[1] / "gold"
 CJK = re.compile(r"[\u4e00-\u9fff]")
 
 
@@ -50,18 +47,6 @@ def evidences(record: dict):
     for key in ("problems", "measures"):
         if record[key]:
             yield key, record[key]["evidence"]
-
-
-def load_scorer():
-    spec = importlib.util.spec_from_file_location("shared_score", SCORE_PY)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-def fraction(text: str) -> tuple[int, int]:
-    sent, total = text.split("/")
-    return int(sent), int(total)
 
 
 @pytest.fixture(scope="module")
