@@ -95,7 +95,29 @@ def plan(doc: Document, sections: list[Section]) -> list[Call]:
         group.fields += [f for f in fields if f not in group.fields]
     if lists.spans:
         calls.append(lists)
+    _add_year_sentence(doc, sections, calls)
     return _one_table_call(calls)
+
+
+_YEAR = re.compile(r"20\d\d\s*年度")
+
+
+def _add_year_sentence(doc: Document, sections: list[Section], calls: list[Call]) -> None:
+    """When no call's text states the year evaluated (20XX年度), send the first sentence that does."""
+    facts = [c for c in calls if c.prompt == "facts"]
+    if not facts or any(_YEAR.search(c.text(doc)) for c in facts):
+        return
+    for m in _YEAR.finditer(doc.text):
+        if doc.table_at(m.start()):
+            continue
+        start = max(doc.text.rfind(ch, 0, m.start()) for ch in "。\n") + 1
+        ends = [i for i in (doc.text.find(ch, m.end()) for ch in "。\n") if i >= 0]
+        end = min(ends) + 1 if ends else len(doc.text)
+        title = next((s.title for s in sections if s.start <= start < s.end), "")
+        facts[0].add(start, end, title)
+        if "fiscal_year" not in facts[0].fields:
+            facts[0].fields.insert(0, "fiscal_year")
+        return
 
 
 def _one_table_call(calls: list[Call]) -> list[Call]:
