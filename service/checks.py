@@ -1,13 +1,16 @@
 """Consistency checks: pure functions of extracted values, each returning (field, issue) pairs.
 
-Only what the foundation needs lives here for now; the full rule set of
-spec/fields.md comes with the checks issue.
+The rules of spec/fields.md that compare fields (sums, execution rate, the
+report date), plausibility bounds, and the score-table rules. A broken rule
+sends every field involved to review with the numbers in the reason; it never
+changes a value.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 
+from .fields import BY_KEY
 from .models import FieldValue
 
 
@@ -25,7 +28,97 @@ def report_date_after_year(fields: dict[str, FieldValue]) -> list[tuple[str, str
     return []
 
 
-FIELD_CHECKS = [report_date_after_year]
+# spec/fields.md: parts that must add up to a total (total, parts, the rule as a reviewer reads it)
+SUMS = [
+    ("expense_total", ("expense_basic", "expense_project"), "基本支出 + 项目支出 = 支出合计"),
+    ("expense_basic", ("expense_personnel", "expense_public"), "人员经费 + 公用经费 = 基本支出"),
+    ("income_total", ("income_general_budget", "income_gov_fund", "income_other"),
+     "一般公共预算 + 政府性基金 + 其他收入 = 收入合计"),
+    ("sangong_actual", ("sangong_overseas_actual", "sangong_vehicle_actual", "sangong_reception_actual"),
+     "因公出国（境）费 + 公务用车费 + 公务接待费 = “三公”经费"),
+]
+_ZH = {"expense_total": "支出合计", "expense_basic": "基本支出", "expense_project": "项目支出",
+       "expense_personnel": "人员经费", "expense_public": "公用经费", "income_total": "收入合计",
+       "income_general_budget": "一般公共预算", "income_gov_fund": "政府性基金", "income_other": "其他收入",
+       "sangong_actual": "“三公”经费", "sangong_overseas_actual": "因公出国（境）费",
+       "sangong_vehicle_actual": "公务用车费", "sangong_reception_actual": "公务接待费",
+       "assets_total": "资产总额", "liabilities_total": "负债总额", "net_assets": "净资产"}
+
+
+def _num(fields: dict[str, FieldValue], key: str):
+    fv = fields.get(key)
+    v = fv.value if fv is not None else None
+    return v if isinstance(v, int | float) and not isinstance(v, bool) else None
+
+
+def _decimals(v) -> int:
+    text = repr(float(v)).rstrip("0").rstrip(".")
+    return len(text.split(".")[1]) if "." in text else 0
+
+
+def _tolerance(*values) -> float:
+    """One unit in the last printed digit of the least precise value: rounding is not a contradiction."""
+    return 10.0 ** -min(_decimals(v) for v in values) + 1e-9
+
+
+def _fmt(v) -> str:
+    return f"{v:g}" if isinstance(v, float) else str(v)
+
+
+def sums_add_up(fields: dict[str, FieldValue]) -> list[tuple[str, str]]:
+    """The sum rules of spec/fields.md, checked where the total and every part were read."""
+    out = []
+    for total, parts, rule in SUMS:
+        t, ps = _num(fields, total), [_num(fields, p) for p in parts]
+        if t is None or any(p is None for p in ps):
+            continue
+        if abs(sum(ps) - t) > _tolerance(t, *ps):
+            reason = (" + ".join(f"{_ZH[k]} {_fmt(v)}" for k, v in zip(parts, ps, strict=True))
+                      + f" = {_fmt(round(sum(ps), 6))} ≠ {_ZH[total]} {_fmt(t)}（{rule}）")
+            out += [(k, reason) for k in (total, *parts)]
+    a, li, n = (_num(fields, k) for k in ("assets_total", "liabilities_total", "net_assets"))
+    if None not in (a, li, n) and abs(a - li - n) > _tolerance(a, li, n):
+        reason = f"资产总额 {_fmt(a)} − 负债总额 {_fmt(li)} = {_fmt(round(a - li, 6))} ≠ 净资产 {_fmt(n)}"
+        out += [(k, reason) for k in ("assets_total", "liabilities_total", "net_assets")]
+    return out
+
+
+def execution_rate_fits(fields: dict[str, FieldValue]) -> list[tuple[str, str]]:
+    """spending_actual / budget_full_year ≈ execution_rate / 100 (to the rate's printed precision)."""
+    spent, budget, rate = (_num(fields, k) for k in ("spending_actual", "budget_full_year", "execution_rate"))
+    if None in (spent, budget, rate) or not budget:
+        return []
+    computed = spent / budget * 100
+    if abs(computed - rate) > max(0.5, _tolerance(rate)):
+        reason = (f"全年执行数 {_fmt(spent)} ÷ 全年预算数 {_fmt(budget)} = {computed:.2f}%，"
+                  f"与预算执行率 {_fmt(rate)}% 不符")
+        return [(k, reason) for k in ("spending_actual", "budget_full_year", "execution_rate")]
+    return []
+
+
+def plausible(fields: dict[str, FieldValue]) -> list[tuple[str, str]]:
+    """Values no report can state: negative money, a score above 100, an impossible year or headcount."""
+    out = []
+    this_year = dt.date.today().year
+    for key in fields:
+        v = _num(fields, key)
+        kind = BY_KEY[key].kind if key in BY_KEY else None
+        if v is None or kind is None:
+            continue
+        if kind == "money" and v < 0:
+            out.append((key, f"金额 {_fmt(v)} 为负数"))
+        elif key == "self_score" and not 0 <= v <= 100:
+            out.append((key, f"自评得分 {_fmt(v)} 不在 0–100 之间"))
+        elif kind == "percent" and not 0 <= v <= 300:
+            out.append((key, f"比例 {_fmt(v)}% 不合常理"))
+        elif kind == "year" and not 2000 <= v <= this_year:
+            out.append((key, f"评价年度 {_fmt(v)} 不合常理"))
+        elif kind == "int" and not 0 <= v <= 100000:
+            out.append((key, f"人数/数量 {_fmt(v)} 不合常理"))
+    return out
+
+
+FIELD_CHECKS = [report_date_after_year, sums_add_up, execution_rate_fits, plausible]
 
 
 def indicator_score_in_range(weight, score) -> str | None:
