@@ -292,3 +292,13 @@ def test_values_read_from_low_confidence_ocr_go_to_review():
     assets = record["fields"]["assets_total"]
     assert assets["value"] == 2345.67 and assets["status"] == "review"
     assert "OCR" in assets["issues"][0] and "0.62" in assets["issues"][0]
+
+
+def test_report_whose_parts_do_not_add_up_sends_them_to_review_with_the_numbers():
+    text = ("2023年度某某局部门整体支出绩效自评报告\n\n一、部门支出情况\n"
+            "2023年度部门支出合计1000万元，其中：基本支出600万元，项目支出300万元。\n")
+    _doc, record = record_of_text(text)
+    for key in ("expense_total", "expense_basic", "expense_project"):
+        field = record["fields"][key]
+        assert field["status"] == "review"
+        assert "基本支出 600 + 项目支出 300 = 900 ≠ 支出合计 1000" in field["issues"][0]
