@@ -47,7 +47,7 @@ ACTUAL_WORDS = re.compile(r"决算|执行数|实际|支出合计|总支出|全�
 LABELS: list[Label] = [
     Label("budget_initial", r"年初预算(?:数|安排(?:收入|支出)?|收入|支出)?"),
     Label("budget_full_year", r"全年预算(?:数)?|调整后(?:的)?预算(?:数)?"),
-    Label("budget_full_year", r"预算支出", tier=2),
+    Label("budget_full_year", r"(?<!拨款)(?<!收入)预算支出", tier=2),  # not 财政拨款预算支出 (a part)
     Label("spending_actual", r"全年执行数|决算支出|支出决算(?:金额|数)?|决算总支出|实际支出(?:总额)?"),
     Label("spending_actual", r"全年总支出|支出总额|支出合计", tier=2),
     Label("income_total", r"决算总收入|收入(?:合计|总计|总额)|总收入|本年收入"),
@@ -74,9 +74,9 @@ LABELS: list[Label] = [
           r"公务用车购置(?:及|和)运行(?:维护)?费|公务用车购置和维护经费|公务用车运行(?:维护|维修)?费"),
     Label("sangong_reception_actual", r"公务接待费(?:用)?"),
     Label("procurement_actual", r"政府采购(?:支出|金额|总额)"),
-    Label("assets_total", r"资产(?:总额|总计|共计|合计)"),
+    Label("assets_total", r"(?<![净动定])资产(?:总额|总计|共计|合计)"),  # not 净/流动/固定资产
     Label("liabilities_total", r"负债(?:总额|总计|合计|共计)"),
-    Label("net_assets", r"净资产(?:总额)?"),
+    Label("net_assets", r"(?<!和)净资产(?:总额)?"),  # not 负债和净资产合计
     Label("staff_authorized", r"(?<![行政事业工勤全额机关差额])(?:总)?编制(?:数|人数)?"),
     Label("staff_actual", r"年末在职(?:人员|人数)|在职(?:人员|人数)(?:总数)?|实际在职人数|财政供养在职"),
     Label("staff_actual", r"实有(?:人员|人数)", tier=2),

@@ -1,0 +1,118 @@
+"""Re-check a record from any source against the report it claims to come from.
+
+The values are all that is trusted: evidence may be missing, wrong or made
+up. Every field is grounded by value in the report (`service.grounding`),
+compared with the rules extractor's reading (a second opinion), and run
+through the consistency rules (`service.checks`). The signals combine into
+one confidence per field:
+
+| signal | effect |
+|---|---|
+| stated next to its label (or verbatim, for text) | base 0.92 |
+| the number is in the report, but not next to a label of this field | base 0.60 (0.92 when the rules extractor reads it for this field, e.g. under a table's column header) |
+| not in the report | base 0.05: made up until a person says otherwise |
+| the claimed quote is not in the report | −0.30 |
+| the rules extractor reads the same value | +0.05 |
+| the rules extractor reads another value, or the report states two | −0.50 |
+| a consistency or plausibility rule breaks | −0.50 |
+| OCR confidence of the evidence below `ocr_review_below` | capped at that confidence |
+
+A field is `accepted` when its confidence reaches `accept_at` (default
+0.80), else `review`, with every reason in Chinese.
+"""
+
+from __future__ import annotations
+
+import copy
+from dataclasses import dataclass
+
+from .checks import FIELD_CHECKS
+from .document import Document
+from .extract.rules import extract as rules_extract
+from .fields import BY_KEY
+from .grounding import EXACT, NEAR_LABEL, NOT_FOUND, NUMERIC, Grounding, ground
+from .llm.align import locate
+from .models import ACCEPTED, REVIEW, Evidence, FieldValue, Section
+
+BASE = {EXACT: 0.92, NEAR_LABEL: 0.92, NUMERIC: 0.60, NOT_FOUND: 0.05}
+ACCEPT_AT = 0.80
+
+
+@dataclass
+class FieldCheck:
+    confidence: float
+    reasons: list[str]
+    match: str
+    evidence: Evidence | None = None
+
+
+def recheck(doc: Document, sections: list[Section], record: dict, accept_at: float = ACCEPT_AT,
+            ocr_review_below: float = 0.9) -> dict:
+    """A copy of `record` with every field's status, confidence, evidence and issues recomputed."""
+    out = copy.deepcopy(record)
+    second = rules_extract(doc, sections, ocr_review_below=ocr_review_below).fields
+    fields = out.get("fields") or {}
+    values = {k: FieldValue(key=k, value=_value(f)) for k, f in fields.items() if k in BY_KEY}
+    broken: dict[str, list[str]] = {}
+    for check in FIELD_CHECKS:
+        for key, reason in check(values):
+            broken.setdefault(key, []).append(reason)
+    for key, field in fields.items():
+        if key not in BY_KEY or _value(field) is None:
+            continue
+        result = check_field(doc, key, field, second.get(key), broken.get(key, []), ocr_review_below)
+        field["confidence"] = round(result.confidence, 2)
+        field["status"] = ACCEPTED if result.confidence >= accept_at else REVIEW
+        field["issues"] = result.reasons
+        field["grounding"] = result.match
+        if result.evidence is not None:
+            field["evidence"] = {"quote": result.evidence.quote, "start": result.evidence.start,
+                                 "end": result.evidence.end}
+    return out
+
+
+def _value(field):
+    return field.get("value") if isinstance(field, dict) else field
+
+
+def check_field(doc: Document, key: str, field, rules_value: FieldValue | None, broken: list[str],
+                ocr_review_below: float) -> FieldCheck:
+    value = _value(field)
+    g = ground(doc.text, key, value)
+    agrees = rules_value is not None and _same(rules_value.value, value)
+    if g.match == NUMERIC and agrees and rules_value.evidence is not None:
+        g = Grounding(NEAR_LABEL, rules_value.evidence)  # read under its column header or row label in a table
+    conf, reasons = BASE[g.match], []
+    if g.match == NOT_FOUND:
+        reasons.append(f"原文中找不到 {value}")
+    elif g.match == NUMERIC:
+        reasons.append(f"原文中有 {value}，但不在“{BY_KEY[key].zh}”的标签旁")
+    quote = (field.get("evidence") or {}).get("quote") if isinstance(field, dict) else None
+    if quote and locate(quote, doc.text) is None:
+        conf -= 0.30
+        reasons.append("所附引文在原文中找不到")
+    if rules_value is not None and rules_value.value is not None:
+        if _same(rules_value.value, value) and not rules_value.candidates:
+            conf += 0.05
+        else:
+            conf -= 0.50
+            others = [c.value for c in [rules_value, *rules_value.candidates] if not _same(c.value, value)]
+            if others:
+                reasons.append("报告中另有数值：" + "、".join(str(v) for v in others))
+            else:
+                reasons.append("报告在不同位置给出了不同的数值")
+    if broken:
+        conf -= 0.50
+        reasons += broken
+    if g.evidence is not None:
+        ocr = doc.ocr_confidence(g.evidence.start, g.evidence.end)
+        if ocr is not None and ocr < ocr_review_below:
+            conf = min(conf, ocr)
+            reasons.append(f"OCR 识别置信度较低（{ocr:.2f}）")
+    return FieldCheck(max(0.0, min(1.0, conf)), reasons, g.match, g.evidence)
+
+
+def _same(a, b) -> bool:
+    if isinstance(a, int | float) and isinstance(b, int | float):
+        return abs(float(a) - float(b)) <= 1e-9 * max(1.0, abs(float(a)))
+    return str(a) == str(b)
