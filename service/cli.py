@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import logging
 from importlib import resources
 from pathlib import Path
@@ -153,6 +154,55 @@ def demo(db: str | None, out_dir: Path | None) -> None:
     console.print("复核界面将在后续版本提供；目前演示到载入数据库为止。")
     if len(ok) < len(results):
         raise SystemExit(1)
+
+
+@cli.command()
+@click.argument("report", type=click.Path(path_type=Path))
+@click.argument("records", nargs=-1, required=True, type=click.Path(path_type=Path))
+@click.option("--out", "out_dir", type=click.Path(file_okay=False, path_type=Path), default=None,
+              help="Write each checked record here (same file name); without it, print the JSON of one record.")
+def check(report: Path, records: tuple[Path, ...], out_dir: Path | None) -> None:
+    """Re-check the values of RECORDS (record JSON from any source) against REPORT."""
+    from .ingest import load
+    from .pipeline import write_json
+    from .recheck import recheck
+    from .sections import split_sections
+
+    settings = _settings()
+    try:
+        doc = load(report, settings)
+    except JixiaoError as e:
+        raise click.ClickException(str(e)) from None
+    sections = split_sections(doc)
+    failed = 0
+    for path in records:
+        try:
+            record = json.loads(path.read_text(encoding="utf-8"))
+            if not isinstance(record, dict) or not isinstance(record.get("fields", {}), dict):
+                raise ValueError("缺少 fields")
+        except (OSError, ValueError) as e:
+            err_console.print(f"[red]错误[/red] {path.name}：无法读取记录（{e}）", soft_wrap=True)
+            failed += 1
+            continue
+        checked = recheck(doc, sections, record, ocr_review_below=settings.ocr_review_below)
+        _print_check(path.name, checked)
+        if out_dir is not None:
+            write_json(out_dir / path.name, checked)
+        elif len(records) == 1:
+            click.echo(json.dumps(checked, ensure_ascii=False, indent=2))
+    if failed:
+        raise SystemExit(1)
+
+
+def _print_check(name: str, record: dict) -> None:
+    fields = record.get("fields") or {}
+    review = {k: f for k, f in fields.items() if isinstance(f, dict) and f.get("status") == "review"}
+    table = Table(title=f"{name}：{len(fields)} 个字段，{len(review)} 个需复核")
+    for col in ("字段", "值", "置信度", "原因"):
+        table.add_column(col)
+    for key, f in review.items():
+        table.add_row(key, str(f.get("value")), str(f.get("confidence")), "；".join(f.get("issues") or []))
+    err_console.print(table)
 
 
 def _demo_engine(settings: Settings, store: Store, n: int):

@@ -1,0 +1,85 @@
+"""`jixiao check`: values from any source re-checked against the report they claim to come from."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from service.cli import cli
+from tests.conftest import SAMPLES
+from tests.scoring import GOLD
+
+STEMS = sorted(p.stem for p in SAMPLES.glob("*.txt"))
+
+
+def gold_values(stem: str) -> tuple[dict, set[str]]:
+    if not GOLD.exists():
+        pytest.skip("../shared/gold is not beside the repository")
+    gold = json.loads((GOLD / f"{stem}.json").read_text(encoding="utf-8"))
+    fields = {k: {"value": v["value"] if isinstance(v, dict) else v} for k, v in gold["fields"].items()}
+    must = {k for k, v in gold["fields"].items() if isinstance(v, dict) and v.get("must_review")}
+    return {"fields": fields}, must
+
+
+def run_check(runner, tmp_path, stem: str, record: dict) -> dict:
+    (tmp_path / "r.json").write_text(json.dumps(record, ensure_ascii=False), encoding="utf-8")
+    result = runner.invoke(cli, ["check", str(SAMPLES / f"{stem}.txt"), "r.json", "--out", "checked"])
+    assert result.exit_code == 0, result.output
+    return json.loads((tmp_path / "checked" / "r.json").read_text(encoding="utf-8"))
+
+
+@pytest.mark.parametrize("stem", STEMS)
+def test_gold_values_send_every_must_review_field_and_few_others(runner, tmp_path, stem):
+    record, must = gold_values(stem)
+    checked = run_check(runner, tmp_path, stem, record)["fields"]
+    review = {k for k, f in checked.items() if f.get("status") == "review"}
+    stated = {k for k, f in checked.items() if f["value"] is not None}
+    assert must <= review
+    assert len((review - must) & stated) <= 0.10 * len(stated - must) + 1  # few right values bother a reviewer
+
+
+def test_statuses_are_the_same_with_the_evidence_quotes_deleted(runner, tmp_path):
+    stem = "000_8d720d4fc0889d24"
+    assert runner.invoke(cli, ["extract", str(SAMPLES / f"{stem}.txt"), "--out", "rec"]).exit_code == 0
+    record = json.loads((tmp_path / "rec" / f"{stem}.json").read_text(encoding="utf-8"))
+    bare = {"fields": {k: {"value": f["value"]} for k, f in record["fields"].items()}}
+    with_quotes = run_check(runner, tmp_path, stem, record)["fields"]
+    without = run_check(runner, tmp_path, stem, bare)["fields"]
+    assert {k: f.get("status") for k, f in with_quotes.items()} == {k: f.get("status") for k, f in without.items()}
+
+
+def test_quote_that_is_not_in_the_report_lowers_confidence(runner, tmp_path):
+    record = {"fields": {"assets_total": {"value": 807.744394}}}
+    quoted = {"fields": {"assets_total": {"value": 807.744394, "evidence": {"quote": "资产合计807.744394万元"}}}}
+    plain = run_check(runner, tmp_path, "000_8d720d4fc0889d24", record)["fields"]["assets_total"]
+    made_up = run_check(runner, tmp_path, "000_8d720d4fc0889d24", quoted)["fields"]["assets_total"]
+    assert plain["status"] == "accepted"
+    assert made_up["confidence"] < plain["confidence"] and "所附引文在原文中找不到" in made_up["issues"]
+
+
+def test_made_up_value_is_sent_to_review_as_not_in_the_report(runner, tmp_path):
+    record = {"fields": {"assets_total": {"value": 999.99}, "unit_name": {"value": "衡山县岭坡乡人民政府"}}}
+    checked = run_check(runner, tmp_path, "000_8d720d4fc0889d24", record)["fields"]
+    assert checked["assets_total"]["status"] == "review"
+    assert "原文中找不到 999.99" in checked["assets_total"]["issues"]
+    assert checked["unit_name"]["status"] == "accepted"
+    ev = checked["unit_name"]["evidence"]
+    text = (SAMPLES / "000_8d720d4fc0889d24.txt").read_text(encoding="utf-8")
+    assert text[ev["start"]:ev["end"]] == ev["quote"] == "衡山县岭坡乡人民政府"
+
+
+def test_value_in_yuan_is_found_in_its_wan_form(runner, tmp_path):
+    record = {"fields": {"procurement_actual": {"value": 0}}}
+    checked = run_check(runner, tmp_path, "000_8d720d4fc0889d24", record)["fields"]
+    assert checked["procurement_actual"]["grounding"] in ("near_label", "exact")
+
+
+def test_unreadable_record_is_a_clear_error_and_the_others_are_checked(runner, tmp_path):
+    (tmp_path / "bad.json").write_text("{not json", encoding="utf-8")
+    (tmp_path / "ok.json").write_text(json.dumps({"fields": {"fiscal_year": {"value": 2023}}}), encoding="utf-8")
+    result = runner.invoke(cli, ["check", str(SAMPLES / "000_8d720d4fc0889d24.txt"), "bad.json", "ok.json",
+                                 "--out", "checked"])
+    assert result.exit_code == 1
+    assert "bad.json" in result.output and "无法读取记录" in result.output
+    assert (tmp_path / "checked" / "ok.json").exists() and not (tmp_path / "checked" / "bad.json").exists()
