@@ -194,6 +194,56 @@ def check(report: Path, records: tuple[Path, ...], out_dir: Path | None) -> None
         raise SystemExit(1)
 
 
+@cli.command("eval")
+@click.option("--gold", "gold_dir", type=click.Path(file_okay=False, exists=True, path_type=Path), required=True,
+              help="Folder of gold answers (<stem>.json).")
+@click.option("--reports", "reports_dir", type=click.Path(file_okay=False, exists=True, path_type=Path),
+              required=True, help="Folder of the reports (<stem>.<any extension>).")
+@click.option("--engine", type=click.Choice(["auto", "rules", "llm"]), default=None, help="Extraction engine.")
+@click.option("--replay", "replay_dir", type=click.Path(file_okay=False, path_type=Path), default=None,
+              help="With the LLM engine: answer from recorded cassettes.")
+def evaluate(gold_dir: Path, reports_dir: Path, engine: str | None, replay_dir: Path | None) -> None:
+    """Extract and re-check every report of a labelled set; print accuracy, automation, review and escape rates."""
+    from .evaluate import score_record, summarize
+    from .ingest import load
+    from .pipeline import RulesEngine
+    from .recheck import recheck
+    from .record import to_record
+    from .sections import split_sections
+
+    settings = _settings(engine=engine)
+    if replay_dir is not None or resolve_engine(settings) == "llm":
+        from .llm.runner import LLMEngine, ReplayEngine
+
+        runner = ReplayEngine(settings, replay_dir) if replay_dir is not None else LLMEngine(settings)
+    else:
+        runner = RulesEngine(settings)
+    per_report = []
+    for gold_path in sorted(gold_dir.glob("*.json")):
+        report = next((p for p in sorted(reports_dir.iterdir()) if p.stem == gold_path.stem), None)
+        if report is None:
+            err_console.print(f"[red]错误[/red] 找不到 {gold_path.stem} 的报告文件", soft_wrap=True)
+            continue
+        try:
+            doc = load(report, settings)
+            sections = split_sections(doc)
+            ex, _stats = runner(doc, sections)
+        except JixiaoError as e:
+            err_console.print(f"[red]错误[/red] {e}", soft_wrap=True)
+            continue
+        record = recheck(doc, sections, to_record(doc, ex), ocr_review_below=settings.ocr_review_below)
+        per_report.append(score_record(json.loads(gold_path.read_text(encoding="utf-8")), record))
+    by_field, overall = summarize(per_report)
+    table = Table(title=f"评估：{len(per_report)} 份报告，{overall['fields']} 个字段")
+    for col in ("字段", "数量", "正确", "自动通过", "复核", "漏检(escape)", "缺失", "编造"):
+        table.add_column(col)
+    for key, row in sorted(by_field.items()):
+        table.add_row(key, str(row["n"]), str(row["correct"]), str(row["auto_ok"]), str(row["review"]),
+                      str(row["escape"]), str(row["missed"]), str(row["made_up"]))
+    console.print(table)
+    click.echo(" ".join(f"{k}={round(v, 4) if isinstance(v, float) else v}" for k, v in overall.items()))
+
+
 def _print_check(name: str, record: dict) -> None:
     fields = record.get("fields") or {}
     review = {k: f for k, f in fields.items() if isinstance(f, dict) and f.get("status") == "review"}

@@ -83,3 +83,31 @@ def test_unreadable_record_is_a_clear_error_and_the_others_are_checked(runner, t
     assert result.exit_code == 1
     assert "bad.json" in result.output and "无法读取记录" in result.output
     assert (tmp_path / "checked" / "ok.json").exists() and not (tmp_path / "checked" / "bad.json").exists()
+
+
+def test_eval_prints_the_figures_score_py_gives(runner, tmp_path):
+    from tests.scoring import SCORE_PY, load_scorer
+
+    if not SCORE_PY.exists():
+        pytest.skip("../shared/tools/score.py is not beside the repository")
+    result = runner.invoke(cli, ["eval", "--gold", str(GOLD), "--reports", str(SAMPLES), "--engine", "rules"])
+    assert result.exit_code == 0, result.output
+    figures = dict(pair.split("=") for pair in result.output.strip().splitlines()[-1].split())
+    # score.py on the same records: extract, re-check, write, score
+    from service.extract.rules import extract
+    from service.ingest import load
+    from service.pipeline import write_json
+    from service.recheck import recheck
+    from service.record import to_record
+    from service.sections import split_sections
+
+    for path in sorted(SAMPLES.glob("*.txt")):
+        doc = load(path)
+        sections = split_sections(doc)
+        write_json(tmp_path / "out" / f"{path.stem}.json", recheck(doc, sections, to_record(doc, extract(doc, sections))))
+    scorer = load_scorer()
+    summary = scorer.summarize([scorer.score_one(g, tmp_path / "out" / f"{g.stem}.json") for g in sorted(GOLD.glob("*.json"))])
+    assert float(figures["accuracy"]) == pytest.approx(summary["field_accuracy"], abs=1e-4)
+    assert float(figures["automation"]) == pytest.approx(summary["field_automation"], abs=1e-4)
+    assert float(figures["escape_rate"]) == pytest.approx(summary["field_escape_rate"], abs=1e-4)
+    assert int(figures["made_up"]) == summary["made_up_values"]
