@@ -22,6 +22,7 @@ from .errors import JixiaoError
 from .extract import rules
 from .ingest import load
 from .models import Extraction, Section
+from .recheck import recheck
 from .record import to_record
 from .sections import split_sections
 from .settings import Settings
@@ -60,6 +61,18 @@ class RulesEngine:
         return rules.extract(doc, sections, ocr_review_below=self.settings.ocr_review_below), {}
 
 
+def second_look(doc: Document, sections: list[Section], record: dict, settings: Settings) -> dict:
+    """Send to review what the engine trusted but the re-check doubts; keep the engine's own doubts."""
+    checked = recheck(doc, sections, record, ocr_review_below=settings.ocr_review_below)["fields"]
+    for key, value in (record.get("fields") or {}).items():
+        again = checked.get(key) or {}
+        if again.get("status") == "review" and value.get("status") != "review":
+            value["status"] = "review"
+            value["confidence"] = min(value.get("confidence") or 0.0, again.get("confidence") or 0.0)
+            value["issues"] = list(dict.fromkeys([*value.get("issues", []), *again.get("issues", [])]))
+    return record
+
+
 def already_done(path: Path, store: Store | None, out_file: Path | None, engine) -> bool:
     """Resuming a batch: this file's bytes were extracted by this engine version and its record is written."""
     if store is None or out_file is None or not out_file.exists() or not path.is_file():
@@ -82,6 +95,8 @@ def process_file(path: Path, settings: Settings, store: Store | None, out_dir: P
         sections = split_sections(doc)
         ex, result.stats = engine(doc, sections)
         record = to_record(doc, ex)
+        if getattr(engine, "name", "rules") == "llm":  # the LLM's values, re-checked by value and second opinion
+            record = second_look(doc, sections, record, settings)
         if store is not None:
             store.save_run(doc, sections, ex, {"source_path": str(path), "engine": ex.engine, **result.stats})
         if out_file is not None:

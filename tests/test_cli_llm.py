@@ -71,3 +71,19 @@ def test_usage_is_stored_per_call_and_per_document(runner, tmp_path, monkeypatch
     stats = json.loads(run["stats"])
     assert stats["llm_requests"] == 1 and stats["prompt_tokens"] > 0 and stats["cost"] > 0
     assert stats["llm_call_log"][0]["prompt"] == "facts" and stats["llm_call_log"][0]["requests"] == 1
+
+
+def test_value_the_model_read_from_the_wrong_label_goes_to_review(runner, tmp_path, monkeypatch):
+    def wrong_label(request: dict) -> dict:  # passes the quote checks, but 641.78 is the 项目支出
+        return {"facts": [{"key": "expense_basic", "value": 641.78, "unit": "万元", "quote": "项目支出641.78万元"}]}
+
+    (tmp_path / "r.txt").write_text(REPORT, encoding="utf-8")
+    with FakeOpenAI(wrong_label) as server:
+        monkeypatch.setenv("OPENAI_BASE_URL", server.base_url)
+        monkeypatch.setenv("OPENAI_API_KEY", "test")
+        monkeypatch.setenv("JIXIAO_MODEL", "test-model")
+        result = runner.invoke(cli, ["extract", "r.txt", "--out", "out"])
+    assert result.exit_code == 0, result.output
+    basic = json.loads((tmp_path / "out" / "r.json").read_text(encoding="utf-8"))["fields"]["expense_basic"]
+    assert basic["value"] == 641.78 and basic["status"] == "review"
+    assert any("856.34" in issue for issue in basic["issues"])
