@@ -27,12 +27,19 @@ def answer(request: dict) -> dict:
     ]}
 
 
+def point_at(server, monkeypatch, **extra) -> None:
+    """Configure the LLM endpoint as an operator would, by environment."""
+    monkeypatch.setenv("OPENAI_BASE_URL", server.base_url)
+    monkeypatch.setenv("OPENAI_API_KEY", "test")
+    monkeypatch.setenv("JIXIAO_MODEL", "test-model")
+    for name, value in extra.items():
+        monkeypatch.setenv(name, value)
+
+
 def test_llm_engine_extracts_with_evidence_and_reports_usage(runner, tmp_path, monkeypatch):
     (tmp_path / "r.txt").write_text(REPORT, encoding="utf-8")
     with FakeOpenAI(answer) as server:
-        monkeypatch.setenv("OPENAI_BASE_URL", server.base_url)
-        monkeypatch.setenv("OPENAI_API_KEY", "test")
-        monkeypatch.setenv("JIXIAO_MODEL", "test-model")
+        point_at(server, monkeypatch)
         result = runner.invoke(cli, ["extract", "r.txt", "--out", "out"])
         again = runner.invoke(cli, ["extract", "r.txt", "--out", "out2"])
         requests = len(server.requests)
@@ -61,10 +68,7 @@ def test_usage_is_stored_per_call_and_per_document(runner, tmp_path, monkeypatch
 
     (tmp_path / "r.txt").write_text(REPORT, encoding="utf-8")
     with FakeOpenAI(answer) as server:
-        monkeypatch.setenv("OPENAI_BASE_URL", server.base_url)
-        monkeypatch.setenv("OPENAI_API_KEY", "test")
-        monkeypatch.setenv("JIXIAO_MODEL", "test-model")
-        monkeypatch.setenv("JIXIAO_LLM_PRICE_IN_PER_1K", "0.001")
+        point_at(server, monkeypatch, JIXIAO_LLM_PRICE_IN_PER_1K="0.001")
         result = runner.invoke(cli, ["extract", "r.txt", "--out", "out"])
     assert result.exit_code == 0, result.output
     run = next(sqlite_utils.Database(tmp_path / "jixiao.db")["extraction_runs"].rows)
@@ -79,9 +83,7 @@ def test_value_the_model_read_from_the_wrong_label_goes_to_review(runner, tmp_pa
 
     (tmp_path / "r.txt").write_text(REPORT, encoding="utf-8")
     with FakeOpenAI(wrong_label) as server:
-        monkeypatch.setenv("OPENAI_BASE_URL", server.base_url)
-        monkeypatch.setenv("OPENAI_API_KEY", "test")
-        monkeypatch.setenv("JIXIAO_MODEL", "test-model")
+        point_at(server, monkeypatch)
         result = runner.invoke(cli, ["extract", "r.txt", "--out", "out"])
     assert result.exit_code == 0, result.output
     basic = json.loads((tmp_path / "out" / "r.json").read_text(encoding="utf-8"))["fields"]["expense_basic"]
