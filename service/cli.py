@@ -184,7 +184,8 @@ def check(report: Path, records: tuple[Path, ...], out_dir: Path | None) -> None
             err_console.print(f"[red]错误[/red] {path.name}：无法读取记录（{e}）", soft_wrap=True)
             failed += 1
             continue
-        checked = recheck(doc, sections, record, ocr_review_below=settings.ocr_review_below)
+        checked = recheck(doc, sections, record, accept_at=settings.threshold,
+                          ocr_review_below=settings.ocr_review_below)
         _print_check(path.name, checked)
         if out_dir is not None:
             write_json(out_dir / path.name, checked)
@@ -231,7 +232,8 @@ def evaluate(gold_dir: Path, reports_dir: Path, engine: str | None, replay_dir: 
         except JixiaoError as e:
             err_console.print(f"[red]错误[/red] {e}", soft_wrap=True)
             continue
-        record = recheck(doc, sections, to_record(doc, ex), ocr_review_below=settings.ocr_review_below)
+        record = recheck(doc, sections, to_record(doc, ex), accept_at=settings.threshold,
+                         ocr_review_below=settings.ocr_review_below)
         per_report.append(score_record(json.loads(gold_path.read_text(encoding="utf-8")), record))
     by_field, overall = summarize(per_report)
     table = Table(title=f"评估：{len(per_report)} 份报告，{overall['fields']} 个字段")

@@ -63,7 +63,8 @@ class RulesEngine:
 
 def second_look(doc: Document, sections: list[Section], record: dict, settings: Settings) -> dict:
     """Send to review what the engine trusted but the re-check doubts; keep the engine's own doubts."""
-    checked = recheck(doc, sections, record, ocr_review_below=settings.ocr_review_below)["fields"]
+    checked = recheck(doc, sections, record, accept_at=settings.threshold,
+                      ocr_review_below=settings.ocr_review_below)["fields"]
     for key, value in (record.get("fields") or {}).items():
         again = checked.get(key) or {}
         if again.get("status") == "review" and value.get("status") != "review":

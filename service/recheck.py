@@ -17,8 +17,9 @@ one confidence per field:
 | a consistency or plausibility rule breaks | −0.50 |
 | OCR confidence of the evidence below `ocr_review_below` | capped at that confidence |
 
-A field is `accepted` when its confidence reaches `accept_at` (default
-0.80), else `review`, with every reason in Chinese.
+A field is `accepted` when its confidence reaches its threshold (setting
+`accept_at`, default 0.80; per-field overrides in `accept_at_fields`), else
+`review`, with every reason in Chinese.
 """
 
 from __future__ import annotations
@@ -46,9 +47,13 @@ class FieldCheck:
     evidence: Evidence | None = None
 
 
-def recheck(doc: Document, sections: list[Section], record: dict, accept_at: float = ACCEPT_AT,
+def recheck(doc: Document, sections: list[Section], record: dict, accept_at=ACCEPT_AT,
             ocr_review_below: float = 0.9) -> dict:
-    """A copy of `record` with every field's status, confidence, evidence and issues recomputed."""
+    """A copy of `record` with every field's status, confidence, evidence and issues recomputed.
+
+    `accept_at` is one threshold, or a function of the field key (Settings.threshold).
+    """
+    threshold = accept_at if callable(accept_at) else (lambda _key: accept_at)
     out = copy.deepcopy(record)
     second = rules_extract(doc, sections, ocr_review_below=ocr_review_below).fields
     fields = out.get("fields") or {}
@@ -62,7 +67,7 @@ def recheck(doc: Document, sections: list[Section], record: dict, accept_at: flo
             continue
         result = check_field(doc, key, field, second.get(key), broken.get(key, []), ocr_review_below)
         field["confidence"] = round(result.confidence, 2)
-        field["status"] = ACCEPTED if result.confidence >= accept_at else REVIEW
+        field["status"] = ACCEPTED if result.confidence >= threshold(key) else REVIEW
         field["issues"] = result.reasons
         field["grounding"] = result.match
         if result.evidence is not None:

@@ -37,6 +37,8 @@ SETTINGS: list[Setting] = [
     Setting("ocr_review_below", 0.90, "OCR line confidence under which values read from that line go to review"),
     Setting("soffice", "soffice", "LibreOffice executable used to convert legacy .doc/.wps files"),
     Setting("convert_timeout_s", 120, "time limit for one LibreOffice conversion, in seconds"),
+    Setting("accept_at", 0.8, "confidence at which a re-checked value is accepted without review"),
+    Setting("accept_at_fields", "", "per-field thresholds overriding accept_at, e.g. self_score=0.9,unit_name=0.7"),
     Setting("engine", "auto", "extraction engine: auto (llm when an endpoint is configured, else rules), rules or llm"),
     Setting("model", "", "LLM model name at the OpenAI-compatible endpoint (OPENAI_BASE_URL, OPENAI_API_KEY)"),
     Setting("llm_mode", "tools", "how instructor asks for structured output: tools, json or md_json"),
@@ -59,6 +61,8 @@ class Settings:
     ocr_review_below: float
     soffice: str
     convert_timeout_s: int
+    accept_at: float
+    accept_at_fields: str
     engine: str
     model: str
     llm_mode: str
@@ -76,6 +80,17 @@ class Settings:
     @property
     def max_unpacked_bytes(self) -> int:
         return int(self.max_unpacked_mb * 1024 * 1024)
+
+    def threshold(self, key: str) -> float:
+        """The acceptance threshold for one field: its override in accept_at_fields, else accept_at."""
+        for item in filter(None, (x.strip() for x in self.accept_at_fields.split(","))):
+            name, _, value = item.partition("=")
+            if name.strip() == key:
+                try:
+                    return float(value)
+                except ValueError:
+                    raise JixiaoError(f"配置项 accept_at_fields 中“{item}”不是有效的阈值") from None
+        return self.accept_at
 
     def replace(self, **changes: Any) -> Settings:
         values = {f.name: getattr(self, f.name) for f in fields(self)}

@@ -111,3 +111,13 @@ def test_eval_prints_the_figures_score_py_gives(runner, tmp_path):
     assert float(figures["automation"]) == pytest.approx(summary["field_automation"], abs=1e-4)
     assert float(figures["escape_rate"]) == pytest.approx(summary["field_escape_rate"], abs=1e-4)
     assert int(figures["made_up"]) == summary["made_up_values"]
+
+
+def test_per_field_threshold_from_settings_changes_routing(runner, tmp_path, monkeypatch):
+    record = {"fields": {"assets_total": {"value": 807.744394}, "net_assets": {"value": 700.928026}}}
+    default = run_check(runner, tmp_path, "000_8d720d4fc0889d24", record)["fields"]
+    assert default["assets_total"]["status"] == "accepted"
+    monkeypatch.setenv("JIXIAO_ACCEPT_AT_FIELDS", "assets_total=0.99")
+    strict = run_check(runner, tmp_path, "000_8d720d4fc0889d24", record)["fields"]
+    assert strict["assets_total"]["status"] == "review"
+    assert strict["net_assets"]["status"] == "accepted"  # the other field keeps the default threshold
