@@ -33,7 +33,7 @@ from tests.record_cassettes import (
     run_in_cassette,
     sample,
 )
-from tests.scoring import GOLD, SCORE_PY, fraction, load_scorer
+from tests.scoring import fraction, score_records
 
 logging.getLogger("instructor").setLevel(logging.CRITICAL)
 
@@ -66,21 +66,9 @@ def replayed():
 
 
 def test_sample_reports_through_the_llm_engine_meet_the_bar(replayed, tmp_path):
-    if not SCORE_PY.exists() or not GOLD.is_dir():
-        pytest.skip(f"the shared scorer and gold files are not beside the repository ({SCORE_PY})")
-    score = load_scorer()
-    for stem, (doc, run) in replayed.items():
-        assert run.failures == [], stem
-        record = to_record(doc, run.extraction)
-        (tmp_path / f"{stem}.json").write_text(json.dumps(record, ensure_ascii=False), encoding="utf-8")
-    golds = sorted(p for p in GOLD.glob("*.json") if p.stem in replayed)
-    assert [p.stem for p in golds] == STEMS
-
-    results = [score.score_one(g, tmp_path / f"{g.stem}.json") for g in golds]
-    summary = score.summarize(results)
-    report = "\n".join(line for r in results for line in [r["name"], *r["lines"]])
-
-    assert summary["records_found"] == len(STEMS)
+    assert all(run.failures == [] for _doc, run in replayed.values())
+    summary, report = score_records({stem: to_record(doc, run.extraction) for stem, (doc, run) in replayed.items()},
+                                    tmp_path)
     assert summary["field_escape_rate"] <= 0.01, report
     assert summary["made_up_values"] == 0, report
     sent, must = fraction(summary["must_review_sent"])

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import re
 from pathlib import Path
 
@@ -14,7 +13,7 @@ from service.ingest import load, load_bytes
 from service.record import to_record
 from service.sections import split_sections
 from service.settings import load_settings
-from tests.scoring import GOLD, SCORE_PY, fraction, load_scorer
+from tests.scoring import fraction, score_records
 
 SAMPLES = Path(__file__).resolve().parent.parent / "service" / "samples"
 STEMS = sorted(p.stem for p in SAMPLES.glob("*.txt"))
@@ -60,19 +59,7 @@ def samples():
 
 
 def test_sample_reports_meet_the_accuracy_bar(samples, tmp_path):
-    if not SCORE_PY.exists() or not GOLD.is_dir():
-        pytest.skip(f"the shared scorer and gold files are not beside the repository ({SCORE_PY})")
-    score = load_scorer()
-    for stem, (_doc, record) in samples.items():
-        (tmp_path / f"{stem}.json").write_text(json.dumps(record, ensure_ascii=False), encoding="utf-8")
-    golds = sorted(p for p in GOLD.glob("*.json") if p.stem in samples)
-    assert [p.stem for p in golds] == STEMS
-
-    results = [score.score_one(g, tmp_path / f"{g.stem}.json") for g in golds]
-    summary = score.summarize(results)
-    report = "\n".join(line for r in results for line in [r["name"], *r["lines"]])
-
-    assert summary["records_found"] == len(STEMS)
+    summary, report = score_records({stem: record for stem, (_doc, record) in samples.items()}, tmp_path)
     assert summary["field_accuracy"] >= 0.80, report
     assert summary["made_up_values"] == 0, report
     assert summary["indicator_row_f1"] >= 0.95, report

@@ -58,11 +58,6 @@ def compact(s: str | None) -> str | None:
     return s.strip() or None
 
 
-def first_number(s: str) -> Decimal | None:
-    m = re.search(NUMBER, unicodedata.normalize("NFKC", s))
-    return to_decimal(m.group()) if m else None
-
-
 def cell_number(s: str) -> float | int | None:
     """A cell that holds one number (optionally with 分 or %), else None."""
     t = unicodedata.normalize("NFKC", s).strip()
