@@ -74,6 +74,16 @@ def second_look(doc: Document, sections: list[Section], record: dict, settings: 
     return record
 
 
+def extract_record(doc: Document, sections: list[Section], engine: Engine,
+                   settings: Settings) -> tuple[Extraction, dict, dict]:
+    """Run `engine` on a document: its extraction, its stats and the record JSON reviewers see."""
+    ex, stats = engine(doc, sections)
+    record = to_record(doc, ex)
+    if getattr(engine, "name", "rules") == "llm":  # the LLM's values, re-checked by value and second opinion
+        record = second_look(doc, sections, record, settings)
+    return ex, stats, record
+
+
 def already_done(path: Path, store: Store | None, out_file: Path | None, engine) -> bool:
     """Resuming a batch: this file's bytes were extracted by this engine version and its record is written."""
     if store is None or out_file is None or not out_file.exists() or not path.is_file():
@@ -94,10 +104,7 @@ def process_file(path: Path, settings: Settings, store: Store | None, out_dir: P
     try:
         doc = load(path, settings)
         sections = split_sections(doc)
-        ex, result.stats = engine(doc, sections)
-        record = to_record(doc, ex)
-        if getattr(engine, "name", "rules") == "llm":  # the LLM's values, re-checked by value and second opinion
-            record = second_look(doc, sections, record, settings)
+        ex, result.stats, record = extract_record(doc, sections, engine, settings)
         if store is not None:
             store.save_run(doc, sections, ex, {"source_path": str(path), "engine": ex.engine, **result.stats})
         if out_file is not None:

@@ -30,6 +30,8 @@ class Setting:
 
 SETTINGS: list[Setting] = [
     Setting("db", "./jixiao.db", "SQLite database file"),
+    Setting("instance", "./instance", "folder for the web app's secret key and the uploaded files"),
+    Setting("job_lease_s", 900, "a job claimed longer ago than this (its worker died) is queued again, in seconds"),
     Setting("max_upload_mb", 50, "largest input file accepted, in MB"),
     Setting("max_unpacked_mb", 200, "largest total unpacked size of a .docx (zip bomb guard), in MB"),
     Setting("ocr", True, "OCR scanned pages and images (off: such files are rejected with a message)"),
@@ -54,6 +56,8 @@ SETTINGS: list[Setting] = [
 @dataclass(frozen=True)
 class Settings:
     db: str
+    instance: str
+    job_lease_s: int
     max_upload_mb: int
     max_unpacked_mb: int
     ocr: bool

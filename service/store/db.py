@@ -25,6 +25,7 @@ from ..errors import StoreError
 from ..models import Extraction, Section
 from . import rows
 from .migrations import migrate
+from .workflow import WorkflowMixin
 
 
 def open_db(path: str) -> Database:
@@ -36,13 +37,14 @@ def open_db(path: str) -> Database:
         db = Database(sqlite3.connect(path, check_same_thread=False))
         db.enable_wal()
         db.execute("PRAGMA foreign_keys = ON")
+        db.execute("PRAGMA busy_timeout = 10000")  # the web app and a separate worker process share the file
     except (OSError, sqlite3.Error) as e:
         raise StoreError(f"无法打开数据库 {path}：{e}") from e
     migrate(db)
     return db
 
 
-class Store:
+class Store(WorkflowMixin):
     """Documents and extraction runs in one SQLite database."""
 
     def __init__(self, db: Database | str):

@@ -147,3 +147,88 @@ def m003_llm_cache(db: Database) -> None:
         pk="key", not_null=["key", "model", "prompt", "prompt_version", "response", "prompt_tokens",
                             "completion_tokens", "created_at"],
     )
+
+
+@migration
+def m004_review_workflow(db: Database) -> None:
+    """Users, the upload/extraction job queue, the review working copy and the append-only audit log."""
+    db["users"].create(
+        {"id": int, "name": str, "role": str, "password_hash": str, "active": int, "created_at": str},
+        pk="id", not_null=["name", "role", "password_hash", "active", "created_at"],
+    )
+    db["users"].create_index(["name"], unique=True)
+    db["jobs"].create(
+        {"sha256": str, "name": str, "path": str, "size": int, "state": str, "error": str,
+         "attempts": int, "uploaded_by": str, "uploaded_at": str, "updated_at": str,
+         "claimed_by": str, "claimed_at": str, "run_id": int, "unit_name": str, "fiscal_year": int,
+         "flagged": int, "min_confidence": float, "confirmed_by": str, "confirmed_at": str},
+        pk="sha256",
+        not_null=["sha256", "name", "path", "size", "state", "attempts", "uploaded_by", "uploaded_at",
+                  "updated_at", "flagged"],
+    )
+    db["jobs"].create_index(["state", "flagged", "min_confidence"])
+    db["jobs"].create_index(["uploaded_at"])
+    db["jobs"].create_index(["fiscal_year"])
+    db["jobs"].create_index(["unit_name"])
+    db["review_items"].create(
+        {"document_sha256": str, "item": str, "kind": str, "position": int, "value": str, "extracted": str,
+         "status": str, "confidence": float, "evidence": str, "issues": str, "candidates": str,
+         "version": int, "updated_by": str, "updated_at": str},
+        pk=("document_sha256", "item"), foreign_keys=[("document_sha256", "jobs", "sha256")],
+        not_null=["document_sha256", "item", "kind", "position", "value", "extracted", "status",
+                  "confidence", "issues", "candidates", "version"],
+    )
+    db["review_items"].create_index(["document_sha256", "status"])
+    db["audit_log"].create(
+        {"id": int, "document_sha256": str, "item": str, "action": str, "old_value": str,
+         "new_value": str, "user_name": str, "at": str, "reason": str},
+        pk="id", not_null=["document_sha256", "action", "user_name", "at"],
+    )
+    db["audit_log"].create_index(["document_sha256", "id"])
+    for op in ("UPDATE", "DELETE"):
+        db.execute(f"CREATE TRIGGER audit_log_no_{op.lower()} BEFORE {op} ON audit_log "
+                   "BEGIN SELECT RAISE(ABORT, 'audit_log is append-only'); END")
+
+
+@migration
+def m005_confirmed_records(db: Database) -> None:
+    """What reviewers confirmed: one wide row per report, its score rows, projects and list items."""
+    doc = {"document_sha256": str}
+    db["confirmed_reports"].create(
+        {**doc, "source_name": str, "unit_name": str, "fiscal_year": int, "report_date": str,
+         "self_score": float, "rating": str, "staff_authorized": int, "staff_actual": int, "retirees": int,
+         "vehicles": int, "budget_initial": float, "budget_full_year": float, "spending_actual": float,
+         "execution_rate": float, "execution_weight": float, "execution_score": float,
+         "income_total": float, "income_general_budget": float, "income_gov_fund": float,
+         "income_other": float, "expense_total": float, "expense_basic": float, "expense_project": float,
+         "expense_personnel": float, "expense_public": float, "sangong_budget": float,
+         "sangong_actual": float, "sangong_overseas_actual": float, "sangong_vehicle_actual": float,
+         "sangong_reception_actual": float, "procurement_actual": float, "assets_total": float,
+         "liabilities_total": float, "net_assets": float,
+         "run_id": int, "engine": str, "confirmed_by": str, "confirmed_at": str},
+        pk="document_sha256", not_null=["document_sha256", "source_name", "confirmed_by", "confirmed_at"],
+    )
+    db["confirmed_reports"].create_index(["fiscal_year", "unit_name"])
+    db["confirmed_fields"].create(
+        {**doc, "key": str, "value": str, "status": str, "quote": str, "start": int, "end": int},
+        pk=("document_sha256", "key"), foreign_keys=[("document_sha256", "confirmed_reports", "document_sha256")],
+        not_null=["document_sha256", "key", "value", "status"],
+    )
+    db["confirmed_indicators"].create(
+        {**doc, "idx": int, "table_name": str, "level1": str, "level2": str, "name": str, "target": str,
+         "actual": str, "weight": float, "score": float, "remark": str, "status": str},
+        pk=("document_sha256", "idx"), foreign_keys=[("document_sha256", "confirmed_reports", "document_sha256")],
+        not_null=["document_sha256", "idx", "table_name", "status"],
+    )
+    db["confirmed_projects"].create(
+        {**doc, "idx": int, "name": str, "budget_initial": float, "budget_full_year": float,
+         "spending_actual": float, "execution_rate": float, "score": float, "status": str},
+        pk=("document_sha256", "idx"), foreign_keys=[("document_sha256", "confirmed_reports", "document_sha256")],
+        not_null=["document_sha256", "idx", "name", "status"],
+    )
+    db["confirmed_list_items"].create(
+        {**doc, "list": str, "idx": int, "text": str},
+        pk=("document_sha256", "list", "idx"),
+        foreign_keys=[("document_sha256", "confirmed_reports", "document_sha256")],
+        not_null=["document_sha256", "list", "idx", "text"],
+    )

@@ -16,7 +16,8 @@ from ..document import Document
 from ..models import Evidence, Extraction, FieldValue, Section
 
 # Columns holding JSON text, decoded by `decode`; `ocr` columns hold 0/1.
-JSON_COLUMNS = {"warnings", "grid", "box", "stats", "value", "issues", "candidates", "items"}
+JSON_COLUMNS = {"warnings", "grid", "box", "stats", "value", "issues", "candidates", "items", "extracted",
+                "evidence", "old_value", "new_value"}
 RUN_TIME_KEYS = ("started_at", "finished_at", "status")
 
 
@@ -142,3 +143,62 @@ def decode(row: dict[str, Any]) -> dict[str, Any]:
     if "ocr" in out and out["ocr"] is not None:
         out["ocr"] = bool(out["ocr"])
     return out
+
+
+# -- confirmed records (a reviewed record JSON -> the confirmed tables) ------------
+
+REPORT_COLUMNS = ("unit_name", "fiscal_year", "report_date", "self_score", "rating", "staff_authorized",
+                  "staff_actual", "retirees", "vehicles", "budget_initial", "budget_full_year",
+                  "spending_actual", "execution_rate", "execution_weight", "execution_score", "income_total",
+                  "income_general_budget", "income_gov_fund", "income_other", "expense_total", "expense_basic",
+                  "expense_project", "expense_personnel", "expense_public", "sangong_budget", "sangong_actual",
+                  "sangong_overseas_actual", "sangong_vehicle_actual", "sangong_reception_actual",
+                  "procurement_actual", "assets_total", "liabilities_total", "net_assets")
+
+
+def confirmed_report_row(sha256: str, job: dict[str, Any], record: dict[str, Any], user: str,
+                         stamp: str) -> dict[str, Any]:
+    fields = record.get("fields") or {}
+    engine = record.get("engine") or {}
+    return {"document_sha256": sha256, "source_name": job["name"],
+            **{k: (fields.get(k) or {}).get("value") for k in REPORT_COLUMNS},
+            "run_id": job.get("run_id"), "engine": engine.get("name"), "confirmed_by": user,
+            "confirmed_at": stamp}
+
+
+def confirmed_field_rows(sha256: str, record: dict[str, Any]) -> list[dict[str, Any]]:
+    out = []
+    for key, f in (record.get("fields") or {}).items():
+        out.append({"document_sha256": sha256, "key": key, "value": to_json(f.get("value")),
+                    "status": f["status"], **_evidence_dict(f.get("evidence"))})
+    for key in ("problems", "measures"):
+        tl = record.get(key)
+        if tl is not None:
+            out.append({"document_sha256": sha256, "key": key, "value": to_json(tl.get("value")),
+                        "status": tl["status"], **_evidence_dict(tl.get("evidence"))})
+    return out
+
+
+def _evidence_dict(ev: dict | None) -> dict[str, Any]:
+    ev = ev or {}
+    return {"quote": ev.get("quote"), "start": ev.get("start"), "end": ev.get("end")}
+
+
+def confirmed_indicator_rows(sha256: str, record: dict[str, Any]) -> list[dict[str, Any]]:
+    return [{"document_sha256": sha256, "idx": i, "table_name": r.get("table") or "整体",
+             **{k: r.get(k) for k in ("level1", "level2", "name", "target", "actual", "weight", "score",
+                                      "remark")}, "status": r["status"]}
+            for i, r in enumerate(record.get("indicators") or [])]
+
+
+def confirmed_project_rows(sha256: str, record: dict[str, Any]) -> list[dict[str, Any]]:
+    return [{"document_sha256": sha256, "idx": i,
+             **{k: p.get(k) for k in ("name", "budget_initial", "budget_full_year", "spending_actual",
+                                      "execution_rate", "score")}, "status": p["status"]}
+            for i, p in enumerate(record.get("projects") or [])]
+
+
+def confirmed_list_rows(sha256: str, record: dict[str, Any]) -> list[dict[str, Any]]:
+    return [{"document_sha256": sha256, "list": key, "idx": i, "text": text}
+            for key in ("problems", "measures")
+            for i, text in enumerate((record.get(key) or {}).get("value") or [])]

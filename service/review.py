@@ -1,0 +1,223 @@
+"""The review working copy: a record split into items a reviewer acts on, and put back together.
+
+A record (spec/record-format.md) becomes one item per scalar field, per score
+row, per project and per list (problems, measures). Each item keeps the value
+the machine read (`extracted`), the current value, its status, confidence,
+evidence and reasons. Reviewer actions are pure functions here: they check
+the typed input and return the new value and status; the store applies them
+with a version check and an audit entry.
+
+Pure functions only: no SQL, no Flask.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from dataclasses import dataclass
+from typing import Any
+
+from .fields import BY_KEY, FIELDS
+from .models import ACCEPTED, CONFIRMED, CORRECTED, REVIEW
+
+DELETED = "deleted"  # a score row or project the reviewer says is not one
+NOT_STATED = "未提及"
+
+# How the review page groups the fields (the order of spec/fields.md).
+GROUPS: list[tuple[str, list[str]]] = [
+    ("基本信息", ["unit_name", "fiscal_year", "report_date", "self_score", "rating"]),
+    ("人员与车辆", ["staff_authorized", "staff_actual", "retirees", "vehicles"]),
+    ("预算与执行", ["budget_initial", "budget_full_year", "spending_actual", "execution_rate",
+                "execution_weight", "execution_score"]),
+    ("收入", ["income_total", "income_general_budget", "income_gov_fund", "income_other"]),
+    ("支出", ["expense_total", "expense_basic", "expense_project", "expense_personnel", "expense_public"]),
+    ("“三公”经费", ["sangong_budget", "sangong_actual", "sangong_overseas_actual", "sangong_vehicle_actual",
+                "sangong_reception_actual"]),
+    ("采购与资产", ["procurement_actual", "assets_total", "liabilities_total", "net_assets"]),
+]
+UNITS = {"money": "万元", "percent": "%", "score": "分", "int": "", "year": "年"}
+ROW_NUMBERS = ("weight", "score")
+ROW_TEXTS = ("table", "level1", "level2", "name", "target", "actual", "remark")
+PROJECT_NUMBERS = ("budget_initial", "budget_full_year", "spending_actual", "execution_rate", "score")
+LISTS = {"problems": "存在的问题", "measures": "改进措施"}
+
+
+class InvalidValue(ValueError):
+    """Typed input that does not fit the item; the message is for the reviewer (Chinese)."""
+
+
+@dataclass
+class Item:
+    item: str  # "field:budget_initial", "indicator:3", "project:0", "list:problems"
+    kind: str  # field / indicator / project / list
+    position: int
+    value: Any
+    status: str
+    confidence: float
+    evidence: dict | None
+    issues: list[str]
+    candidates: list[dict]
+
+    def row(self) -> dict[str, Any]:
+        return {"item": self.item, "kind": self.kind, "position": self.position, "value": self.value,
+                "extracted": self.value, "status": self.status, "confidence": self.confidence,
+                "evidence": self.evidence, "issues": self.issues, "candidates": self.candidates}
+
+
+def items_from_record(record: dict) -> list[Item]:
+    """Every reviewable item of a record, in review-page order."""
+    out: list[Item] = []
+    fields = record.get("fields") or {}
+    for pos, spec in enumerate(FIELDS):
+        f = fields.get(spec.key) or {"value": None, "status": ACCEPTED, "confidence": 1.0}
+        out.append(Item(f"field:{spec.key}", "field", pos, f.get("value"), f.get("status") or ACCEPTED,
+                        _conf(f), _ev(f.get("evidence")), list(f.get("issues") or []),
+                        list(f.get("candidates") or [])))
+    for i, r in enumerate(record.get("indicators") or []):
+        value = {k: r.get(k) for k in (*ROW_TEXTS, *ROW_NUMBERS)}
+        out.append(Item(f"indicator:{i}", "indicator", 1000 + i, value, r.get("status") or ACCEPTED,
+                        _conf(r), _ev(r.get("evidence")), list(r.get("issues") or []), []))
+    for i, p in enumerate(record.get("projects") or []):
+        value = {"name": p.get("name"), **{k: p.get(k) for k in PROJECT_NUMBERS}}
+        out.append(Item(f"project:{i}", "project", 5000 + i, value, p.get("status") or ACCEPTED,
+                        _conf(p), _ev(p.get("evidence")), list(p.get("issues") or []), []))
+    for j, key in enumerate(LISTS):
+        tl = record.get(key) or {"value": [], "status": REVIEW, "issues": ["报告中未找到该部分"]}
+        out.append(Item(f"list:{key}", "list", 9000 + j, list(tl.get("value") or []),
+                        tl.get("status") or ACCEPTED, _conf(tl), _ev(tl.get("evidence")),
+                        list(tl.get("issues") or []), []))
+    return out
+
+
+def _conf(d: dict) -> float:
+    c = d.get("confidence")
+    if c is None:
+        return 1.0 if d.get("status", ACCEPTED) == ACCEPTED else 0.5
+    return float(c)
+
+
+def _ev(ev: dict | None) -> dict | None:
+    if not ev or ev.get("start") is None or ev.get("end") is None or ev["end"] <= ev["start"]:
+        return None
+    return {"quote": ev.get("quote"), "start": ev["start"], "end": ev["end"]}
+
+
+def summary(items: list[dict]) -> dict[str, Any]:
+    """What the queue shows of a document: unit, year, number of flagged items, the least confidence."""
+    values = {i["item"]: i["value"] for i in items}
+    flagged = [i for i in items if i["status"] == REVIEW]
+    year = values.get("field:fiscal_year")
+    return {"unit_name": values.get("field:unit_name"),
+            "fiscal_year": year if isinstance(year, int) else None,
+            "flagged": len(flagged),
+            "min_confidence": min((i["confidence"] for i in flagged), default=None)}
+
+
+# -- reviewer input ------------------------------------------------------------
+
+def parse_field(key: str, raw: str) -> Any:
+    """A reviewer's typed value for field `key`, as the field's type; InvalidValue when it does not fit."""
+    spec = BY_KEY[key]
+    text = unicodedata.normalize("NFKC", raw or "").strip()
+    if not text:
+        raise InvalidValue("请输入数值，或标记为“未提及”")
+    if spec.kind == "text":
+        return text
+    if spec.kind == "date":
+        m = re.fullmatch(r"(\d{4})\s*[-/.年]\s*(\d{1,2})\s*[-/.月]\s*(\d{1,2})\s*日?", text)
+        if not m:
+            raise InvalidValue("日期格式应为 2024-03-15")
+        y, mo, d = (int(g) for g in m.groups())
+        if not (1 <= mo <= 12 and 1 <= d <= 31):
+            raise InvalidValue("日期不存在")
+        return f"{y:04d}-{mo:02d}-{d:02d}"
+    return parse_number(text, spec.kind)
+
+
+def parse_number(text: str, kind: str) -> int | float:
+    text = unicodedata.normalize("NFKC", text).strip().replace(",", "")
+    unit = UNITS.get(kind, "")
+    if kind == "money" and re.search(r"(?<!万)元$|亿元$", text):
+        raise InvalidValue("金额请以万元填写（例如 1234.56），不要填写元或亿元")
+    text = re.sub(r"(万元|分|%|年|人|辆|个)$", "", text).strip()
+    if not re.fullmatch(r"-?\d+(\.\d+)?", text):
+        hint = f"，单位为{unit}" if unit else ""
+        raise InvalidValue(f"请输入数字{hint}")
+    if kind in ("int", "year"):
+        if "." in text:
+            raise InvalidValue("请输入整数")
+        number: int | float = int(text)
+    else:
+        number = float(text)
+        number = int(number) if number.is_integer() and "." not in text else number
+    if number < 0:
+        raise InvalidValue("不能为负数")
+    return number
+
+
+def parse_row(kind: str, raw: dict[str, str]) -> dict[str, Any]:
+    """A score row or project edited in the grid: texts kept, numbers parsed (blank = not stated)."""
+    numbers = ROW_NUMBERS if kind == "indicator" else PROJECT_NUMBERS
+    texts = ROW_TEXTS if kind == "indicator" else ("name",)
+    out: dict[str, Any] = {}
+    for k in texts:
+        v = unicodedata.normalize("NFKC", str(raw.get(k) or "")).strip()
+        out[k] = v or None
+    for k in numbers:
+        v = str(raw.get(k) or "").strip()
+        try:
+            out[k] = parse_number(v, "score" if kind == "indicator" else _project_kind(k)) if v else None
+        except InvalidValue as e:
+            raise InvalidValue(f"{_ROW_LABELS.get(k, k)}：{e}") from None
+    if not out.get("name"):
+        raise InvalidValue("名称不能为空")
+    if kind == "indicator" and out.get("weight") is not None and out.get("score") is not None \
+            and out["score"] > out["weight"]:
+        raise InvalidValue(f"得分 {out['score']} 超过分值 {out['weight']}")
+    return out
+
+
+def _project_kind(key: str) -> str:
+    return {"execution_rate": "percent", "score": "score"}.get(key, "money")
+
+
+_ROW_LABELS = {"weight": "分值", "score": "得分", "budget_initial": "年初预算", "budget_full_year": "全年预算",
+               "spending_actual": "全年执行", "execution_rate": "执行率"}
+
+
+def parse_list(raw: str) -> list[str]:
+    """Problems or measures typed one per line."""
+    return [line.strip() for line in (raw or "").splitlines() if line.strip()]
+
+
+def can_confirm(items: list[dict]) -> list[str]:
+    """Why the document cannot be confirmed yet (empty when it can)."""
+    waiting = [i for i in items if i["status"] == REVIEW]
+    return [f"还有 {len(waiting)} 项待复核"] if waiting else []
+
+
+# -- back to a record ------------------------------------------------------------
+
+def record_from_items(source: dict, items: list[dict]) -> dict[str, Any]:
+    """The confirmed record JSON (spec/record-format.md) from the reviewed items."""
+    record: dict[str, Any] = {"source": source, "fields": {}, "indicators": [], "projects": []}
+    for i in sorted(items, key=lambda x: x["position"]):
+        kind, _, key = i["item"].partition(":")
+        if i["status"] == DELETED:
+            continue
+        base = {"status": i["status"], "confidence": i["confidence"], "evidence": i.get("evidence"),
+                "issues": i.get("issues") or []}
+        if kind == "field":
+            record["fields"][key] = {"value": i["value"], **base}
+        elif kind == "indicator":
+            record["indicators"].append({**i["value"], **base})
+        elif kind == "project":
+            record["projects"].append({**i["value"], **base})
+        elif kind == "list":
+            record[key] = {"value": i["value"], **base}
+    return record
+
+
+def reviewed_status(value: Any, extracted: Any) -> str:
+    """After a person looked: `confirmed` when the machine's value stands, else `corrected`."""
+    return CONFIRMED if value == extracted else CORRECTED

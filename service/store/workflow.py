@@ -1,0 +1,284 @@
+"""The store's review workflow: users, the job queue, review items, the audit log, confirmed records.
+
+A mixin of `Store` (same connection, same lock). Every method that changes
+several rows does so in ONE transaction. The job queue lives in the `jobs`
+table so that it survives restarts: a worker claims a job with one UPDATE;
+a job whose worker died (its claim older than the lease) is claimed again;
+the document's key is its SHA-256, so a retried job never duplicates it.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from ..document import Document
+from ..errors import StoreError
+from ..models import REVIEW, Extraction, Section
+from . import rows
+
+QUEUED, EXTRACTING, IN_REVIEW, CONFIRMED_STATE, FAILED = "queued", "extracting", "review", "confirmed", "failed"
+SYSTEM = "系统"
+
+
+class StaleEdit(StoreError):
+    """Someone saved this item since the reviewer loaded it; `current` is the item as it is now."""
+
+    def __init__(self, current: dict[str, Any]):
+        self.current = current
+        who = current.get("updated_by") or SYSTEM
+        super().__init__(f"该项已被 {who} 修改，当前值为 {current.get('value')!r}；请查看后再保存")
+
+
+class WorkflowMixin:
+    db: Any
+    lock: Any
+
+    # -- users ---------------------------------------------------------------
+
+    def add_user(self, name: str, role: str, password_hash: str) -> int:
+        with self.lock, self.db.atomic():
+            if self.get_user(name) is not None:
+                raise StoreError(f"用户 {name} 已存在")
+            return self.db["users"].insert({"name": name, "role": role, "password_hash": password_hash,
+                                            "active": 1, "created_at": rows.now()}).last_pk
+
+    def get_user(self, name: str) -> dict[str, Any] | None:
+        return self._one("users", "name = ?", [name])
+
+    def get_user_by_id(self, user_id: int) -> dict[str, Any] | None:
+        return self._one("users", "id = ?", [user_id])
+
+    def list_users(self) -> list[dict[str, Any]]:
+        with self.lock:
+            return list(self.db["users"].rows_where(order_by="id"))
+
+    def update_user(self, user_id: int, **changes: Any) -> None:
+        """Change role, active or password_hash of a user."""
+        allowed = {k: v for k, v in changes.items() if k in ("role", "active", "password_hash")}
+        with self.lock, self.db.atomic():
+            self.db["users"].update(user_id, allowed)
+
+    # -- jobs ----------------------------------------------------------------
+
+    def enqueue(self, sha256: str, name: str, path: str, size: int, user: str) -> tuple[dict[str, Any], bool]:
+        """Queue a stored upload for extraction; (job, False) when these bytes were uploaded before."""
+        with self.lock, self.db.atomic():
+            existing = self.job(sha256)
+            if existing is not None:
+                return existing, False
+            stamp = rows.now()
+            self.db["jobs"].insert({"sha256": sha256, "name": name, "path": path, "size": size, "state": QUEUED,
+                                    "attempts": 0, "uploaded_by": user, "uploaded_at": stamp,
+                                    "updated_at": stamp, "flagged": 0})
+            self._audit(sha256, None, "upload", None, name, user)
+            return self.job(sha256), True
+
+    def job(self, sha256: str) -> dict[str, Any] | None:
+        return self._one("jobs", "sha256 = ?", [sha256])
+
+    def jobs(self, shas: list[str] | None = None, limit: int = 100, offset: int = 0) -> list[dict[str, Any]]:
+        """Jobs by key, or the newest uploads first."""
+        with self.lock:
+            if shas is not None:
+                marks = ",".join("?" * len(shas))
+                return list(self.db["jobs"].rows_where(f"sha256 in ({marks})", shas)) if shas else []
+            return list(self.db["jobs"].rows_where(order_by="uploaded_at desc, rowid desc", limit=limit,
+                                                   offset=offset))
+
+    def claim_job(self, worker: str, lease_s: float) -> dict[str, Any] | None:
+        """Take the oldest queued job (or one whose worker stopped answering) for `worker`."""
+        now = datetime.now(UTC)
+        cutoff = (now - timedelta(seconds=lease_s)).isoformat(timespec="seconds")
+        with self.lock, self.db.atomic():
+            self.db.execute("UPDATE jobs SET state = ?, claimed_by = NULL, updated_at = ? "
+                            "WHERE state = ? AND claimed_at < ?", [QUEUED, rows.now(), EXTRACTING, cutoff])
+            cur = self.db.execute(
+                "UPDATE jobs SET state = ?, claimed_by = ?, claimed_at = ?, attempts = attempts + 1, "
+                "updated_at = ?, error = NULL "
+                "WHERE sha256 = (SELECT sha256 FROM jobs WHERE state = ? ORDER BY uploaded_at, rowid LIMIT 1) "
+                "AND state = ? RETURNING sha256",
+                [EXTRACTING, worker, now.isoformat(timespec="seconds"), rows.now(), QUEUED, QUEUED])
+            found = cur.fetchone()
+        return self.job(found[0]) if found else None
+
+    def complete_job(self, sha256: str, worker: str, doc: Document, sections: list[Section],
+                     extraction: Extraction, meta: dict[str, Any], items: list[dict[str, Any]],
+                     summary: dict[str, Any]) -> int:
+        """Keep the document, its run and its review items, and mark the job 待审核 — all or nothing."""
+        with self.lock, self.db.atomic():
+            self._write_document(doc, sections)
+            run_id = self._write_run(doc, extraction, meta)
+            cur = self.db.execute(
+                "UPDATE jobs SET state = ?, run_id = ?, unit_name = ?, fiscal_year = ?, flagged = ?, "
+                "min_confidence = ?, updated_at = ?, error = NULL WHERE sha256 = ? AND claimed_by = ? "
+                "AND state = ?",
+                [IN_REVIEW, run_id, summary["unit_name"], summary["fiscal_year"], summary["flagged"],
+                 summary["min_confidence"], rows.now(), sha256, worker, EXTRACTING])
+            if cur.rowcount != 1:
+                raise StoreError(f"任务 {sha256[:12]} 已不属于本进程（可能已超时被重新分配），结果未保存")
+            self.db.execute("DELETE FROM review_items WHERE document_sha256 = ?", [sha256])
+            stamp = rows.now()
+            self.db["review_items"].insert_all(
+                {"document_sha256": sha256, **{k: _json_if(k, v) for k, v in item.items()}, "version": 1,
+                 "updated_by": None, "updated_at": stamp} for item in items)
+            self._audit(sha256, None, "extracted", None, f"run {run_id}", SYSTEM)
+            return run_id
+
+    def fail_job(self, sha256: str, worker: str, error: str) -> None:
+        with self.lock, self.db.atomic():
+            self.db.execute("UPDATE jobs SET state = ?, error = ?, updated_at = ? WHERE sha256 = ? "
+                            "AND claimed_by = ?", [FAILED, error, rows.now(), sha256, worker])
+            self._audit(sha256, None, "failed", None, error, SYSTEM)
+
+    def retry_job(self, sha256: str, user: str) -> bool:
+        """Queue a failed job again; False when it is not failed."""
+        with self.lock, self.db.atomic():
+            cur = self.db.execute("UPDATE jobs SET state = ?, error = NULL, claimed_by = NULL, updated_at = ? "
+                                  "WHERE sha256 = ? AND state = ?", [QUEUED, rows.now(), sha256, FAILED])
+            if cur.rowcount:
+                self._audit(sha256, None, "retry", None, None, user)
+            return bool(cur.rowcount)
+
+    # -- the review queue ------------------------------------------------------
+
+    def queue(self, state: str | None = IN_REVIEW, year: int | None = None, unit: str | None = None,
+              page: int = 1, per_page: int = 50) -> tuple[list[dict[str, Any]], int]:
+        """Documents, most uncertain first (most flagged items, then least confidence); and how many in all."""
+        where, args = [], []
+        if state:
+            where.append("state = ?")
+            args.append(state)
+        if year:
+            where.append("fiscal_year = ?")
+            args.append(year)
+        if unit:
+            where.append("unit_name LIKE ?")
+            args.append(f"%{unit}%")
+        clause = " AND ".join(where) or "1"
+        with self.lock:
+            total = self.db.execute(f"SELECT count(*) FROM jobs WHERE {clause}", args).fetchone()[0]
+            found = list(self.db.query(
+                f"SELECT sha256, name, state, error, unit_name, fiscal_year, flagged, min_confidence, "
+                f"uploaded_by, uploaded_at, updated_at, confirmed_by, confirmed_at FROM jobs WHERE {clause} "
+                f"ORDER BY flagged DESC, coalesce(min_confidence, 1) ASC, uploaded_at ASC "
+                f"LIMIT ? OFFSET ?", [*args, per_page, (max(page, 1) - 1) * per_page]))
+        return found, total
+
+    def queue_years(self) -> list[int]:
+        with self.lock:
+            return [r[0] for r in self.db.execute(
+                "SELECT DISTINCT fiscal_year FROM jobs WHERE fiscal_year IS NOT NULL ORDER BY 1 DESC")]
+
+    def state_counts(self) -> dict[str, int]:
+        with self.lock:
+            return dict(self.db.execute("SELECT state, count(*) FROM jobs GROUP BY state").fetchall())
+
+    # -- review items --------------------------------------------------------
+
+    def review_items(self, sha256: str) -> list[dict[str, Any]]:
+        with self.lock:
+            found = self.db["review_items"].rows_where("document_sha256 = ?", [sha256], order_by="position")
+            return [_decode_item(r) for r in found]
+
+    def review_item(self, sha256: str, item: str) -> dict[str, Any] | None:
+        with self.lock:
+            found = list(self.db["review_items"].rows_where("document_sha256 = ? AND item = ?", [sha256, item]))
+        return _decode_item(found[0]) if found else None
+
+    def save_item(self, sha256: str, item: str, version: int, value: Any, status: str, user: str,
+                  action: str, reason: str | None = None) -> dict[str, Any]:
+        """Apply a reviewer's action if nobody saved the item since `version`; audit it; return the item."""
+        with self.lock, self.db.atomic():
+            current = self.review_item(sha256, item)
+            if current is None:
+                raise LookupError(item)
+            job = self.job(sha256)
+            if job and job["state"] == CONFIRMED_STATE:
+                raise StoreError("该报告已确认入库，不能再修改")
+            if current["version"] != version:
+                raise StaleEdit(current)
+            self.db.execute(
+                "UPDATE review_items SET value = ?, status = ?, version = version + 1, updated_by = ?, "
+                "updated_at = ? WHERE document_sha256 = ? AND item = ?",
+                [rows.to_json(value), status, user, rows.now(), sha256, item])
+            self._audit(sha256, item, action, current["value"], value, user, reason)
+            self._refresh_summary(sha256)
+            return self.review_item(sha256, item)
+
+    def _refresh_summary(self, sha256: str) -> None:
+        from ..review import summary  # pure function of the items
+
+        s = summary(self.review_items(sha256))
+        self.db.execute("UPDATE jobs SET unit_name = ?, fiscal_year = ?, flagged = ?, min_confidence = ?, "
+                        "updated_at = ? WHERE sha256 = ?",
+                        [s["unit_name"], s["fiscal_year"], s["flagged"], s["min_confidence"], rows.now(),
+                         sha256])
+
+    # -- confirming ----------------------------------------------------------
+
+    def confirm(self, sha256: str, user: str, record: dict[str, Any]) -> None:
+        """Write the reviewed record into the confirmed tables and mark the job 已确认, in one transaction."""
+        with self.lock, self.db.atomic():
+            waiting = self.db.execute("SELECT count(*) FROM review_items WHERE document_sha256 = ? AND status = ?",
+                                      [sha256, REVIEW]).fetchone()[0]
+            if waiting:
+                raise StoreError(f"还有 {waiting} 项待复核，不能确认入库")
+            job = self.job(sha256)
+            if job is None or job["state"] != IN_REVIEW:
+                raise StoreError("该报告不在待审核状态，不能确认入库")
+            stamp = rows.now()
+            for table in ("confirmed_fields", "confirmed_indicators", "confirmed_projects", "confirmed_list_items"):
+                self.db.execute(f"DELETE FROM {table} WHERE document_sha256 = ?", [sha256])
+            self.db["confirmed_reports"].upsert(
+                rows.confirmed_report_row(sha256, job, record, user, stamp), pk="document_sha256")
+            self.db["confirmed_fields"].insert_all(rows.confirmed_field_rows(sha256, record))
+            self.db["confirmed_indicators"].insert_all(rows.confirmed_indicator_rows(sha256, record))
+            self.db["confirmed_projects"].insert_all(rows.confirmed_project_rows(sha256, record))
+            self.db["confirmed_list_items"].insert_all(rows.confirmed_list_rows(sha256, record))
+            self.db.execute("UPDATE jobs SET state = ?, confirmed_by = ?, confirmed_at = ?, updated_at = ? "
+                            "WHERE sha256 = ?", [CONFIRMED_STATE, user, stamp, stamp, sha256])
+            self._audit(sha256, None, "confirm", None, None, user)
+
+    def confirmed_documents(self) -> list[dict[str, Any]]:
+        with self.lock:
+            return list(self.db["confirmed_reports"].rows_where(order_by="confirmed_at, rowid"))
+
+    def confirmed_parts(self, sha256: str) -> dict[str, list[dict[str, Any]]]:
+        """The confirmed fields, score rows, projects and list items of one report."""
+        with self.lock:
+            return {table: [rows.decode(r) for r in self.db[table].rows_where(
+                        "document_sha256 = ?", [sha256], order_by="rowid")]
+                    for table in ("confirmed_fields", "confirmed_indicators", "confirmed_projects",
+                                  "confirmed_list_items")}
+
+    # -- audit ---------------------------------------------------------------
+
+    def audit_entries(self, sha256: str) -> list[dict[str, Any]]:
+        with self.lock:
+            return [rows.decode(r) for r in self.db["audit_log"].rows_where(
+                "document_sha256 = ?", [sha256], order_by="id")]
+
+    def _audit(self, sha256: str, item: str | None, action: str, old: Any, new: Any, user: str,
+               reason: str | None = None) -> None:
+        self.db["audit_log"].insert({"document_sha256": sha256, "item": item, "action": action,
+                                     "old_value": rows.to_json(old), "new_value": rows.to_json(new),
+                                     "user_name": user, "at": rows.now(), "reason": reason})
+
+    def _one(self, table: str, where: str, args: list[Any]) -> dict[str, Any] | None:
+        with self.lock:
+            found = list(self.db[table].rows_where(where, args, limit=1))
+        return found[0] if found else None
+
+
+_ITEM_JSON = ("value", "extracted", "evidence", "issues", "candidates")
+
+
+def _json_if(key: str, value: Any) -> Any:
+    return rows.to_json(value) if key in _ITEM_JSON else value
+
+
+def _decode_item(row: dict[str, Any]) -> dict[str, Any]:
+    out = rows.decode(row)
+    out.pop("document_sha256", None)
+    return out
