@@ -25,7 +25,7 @@ demo: $(STAMP)
 	$(BIN)/jixiao demo
 
 lint: $(STAMP)
-	$(BIN)/ruff check service tests
+	$(BIN)/ruff check service review_ui tests benchmarks
 
 test: debian $(STAMP) lint
 	$(BIN)/pytest -q

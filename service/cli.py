@@ -132,28 +132,173 @@ def _print_summary(results: list[FileResult]) -> None:
 
 @cli.command()
 @click.option("--db", type=click.Path(dir_okay=False), default=None, help="SQLite database (JIXIAO_DB).")
-@click.option("--out", "out_dir", type=click.Path(file_okay=False, path_type=Path), default=None,
-              help="Also write the sample records as JSON here.")
-def demo(db: str | None, out_dir: Path | None) -> None:
-    """Load the five bundled sample reports into the local database and show what was found."""
+@click.option("--host", default="127.0.0.1", show_default=True, help="Address the web app listens on.")
+@click.option("--port", default=5000, show_default=True, help="Port of the web app.")
+@click.option("--no-serve", is_flag=True, help="Load and extract the samples, print the log-in, do not start the web app.")
+def demo(db: str | None, host: str, port: int, no_serve: bool) -> None:
+    """Load the five bundled sample reports, extract them for review, and serve the review app."""
+    from .worker import run_worker, store_upload
+
     settings = _settings(db=db)
     store = _open_store(settings)
     samples = sorted(Path(str(p)) for p in resources.files("service").joinpath("samples").iterdir()
                      if str(p).endswith(".txt"))
     engine = _demo_engine(settings, store, len(samples))
+    uploads = Path(settings.instance) / "uploads"
+    shas = [store_upload(store, uploads, p.name, p.read_bytes(), "演示")[0]["sha256"] for p in samples]
     try:
-        results = _run_with_progress(samples, settings, store, out_dir, engine)
+        run_worker(store, settings, engine, until_empty=True)
     finally:
         if engine is not None:
             engine.close()
-    _print_summary(results)
-    ok = [r for r in results if r.ok]
-    console.print(f"已将 {len(ok)} 份报告载入数据库 {settings.db}：共提取 {sum(r.fields_found for r in ok)} 个字段、"
-                  f"{sum(r.indicators for r in ok)} 行评分指标，其中 {sum(r.fields_review for r in ok)} 项需人工复核。"
+    jobs = sorted(store.jobs(shas), key=lambda j: j["name"])
+    _print_jobs(jobs)
+    ok = [j for j in jobs if j["state"] in ("review", "confirmed")]
+    console.print(f"已将 {len(ok)} 份报告载入数据库 {settings.db}，其中 {sum(j['flagged'] for j in ok)} 项需人工复核。"
                   f"数据库现有 {store.document_count()} 份文档、{store.run_count()} 次提取记录。", soft_wrap=True)
-    console.print("复核界面将在后续版本提供；目前演示到载入数据库为止。")
-    if len(ok) < len(results):
+    password = _demo_login(store)
+    console.print(f"审核界面：http://{host}:{port}/auth/login  用户名 demo  密码 {password}（管理员，每次演示重新生成）",
+                  soft_wrap=True)
+    store.close()
+    if len(ok) < len(jobs):
         raise SystemExit(1)
+    if not no_serve:
+        _serve(settings, host, port, worker=True)
+
+
+def _print_jobs(jobs: list[dict]) -> None:
+    from .review import STATE_NAMES
+
+    table = Table(title="处理结果")
+    for col in ("文件", "单位", "年度", "状态", "待复核", "原因"):
+        table.add_column(col)
+    for j in jobs:
+        table.add_row(j["name"], j["unit_name"] or "-", str(j["fiscal_year"] or "-"), STATE_NAMES[j["state"]],
+                      str(j["flagged"]), j["error"] or "")
+    console.print(table)
+
+
+def _demo_login(store: Store) -> str:
+    """The demo administrator, with a new random password each time."""
+    import secrets
+
+    from werkzeug.security import generate_password_hash
+
+    password = secrets.token_urlsafe(9)
+    user = store.get_user("demo")
+    if user is None:
+        store.add_user("demo", "admin", generate_password_hash(password))
+    else:
+        store.update_user(user["id"], password_hash=generate_password_hash(password), active=1, role="admin")
+    return password
+
+
+def _serve(settings: Settings, host: str, port: int, worker: bool) -> None:
+    from review_ui import create_app
+
+    from .worker import start_worker_thread
+
+    app = create_app(settings=settings)
+    stop = start_worker_thread(settings.db, settings, _web_engine(settings)) if worker else None
+    console.print(f"审核界面已启动：http://{host}:{port}/  （Ctrl+C 停止）" + ("，后台提取进程已启动" if worker else ""))
+    try:
+        app.run(host=host, port=port, threaded=True, use_reloader=False)
+    finally:
+        if stop is not None:
+            stop.set()
+
+
+def _web_engine(settings: Settings):
+    """Uploads are extracted by the LLM when one is configured, else by the offline rules."""
+    if resolve_engine(settings) == "llm":
+        from .llm.runner import LLMEngine
+
+        return LLMEngine(settings)
+    return None
+
+
+@cli.command()
+@click.option("--db", type=click.Path(dir_okay=False), default=None, help="SQLite database (JIXIAO_DB).")
+@click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
+@click.option("--port", default=5000, show_default=True, help="Port to listen on.")
+@click.option("--no-worker", is_flag=True, help="Do not start a background worker (run `jixiao worker` separately).")
+def serve(db: str | None, host: str, port: int, no_worker: bool) -> None:
+    """Serve the review app (log-in at /auth/login), with a background extraction worker."""
+    settings = _settings(db=db)
+    _open_store(settings).close()
+    _serve(settings, host, port, worker=not no_worker)
+
+
+@cli.command()
+@click.option("--db", type=click.Path(dir_okay=False), default=None, help="SQLite database (JIXIAO_DB).")
+@click.option("--until-empty", is_flag=True, help="Stop when no job is queued instead of waiting for more.")
+def worker(db: str | None, until_empty: bool) -> None:
+    """Extract uploaded reports from the job queue (the same queue `jixiao serve` feeds)."""
+    from .worker import run_worker
+
+    settings = _settings(db=db)
+    store = _open_store(settings)
+    console.print(f"后台提取进程已启动，数据库 {settings.db}" + ("" if until_empty else "（Ctrl+C 停止）"))
+    try:
+        done = run_worker(store, settings, _web_engine(settings), until_empty=until_empty)
+    except KeyboardInterrupt:
+        done = None
+    if done is not None:
+        console.print(f"已处理 {done} 个任务")
+
+
+@cli.group()
+def users() -> None:
+    """Accounts of the review app: operators upload, reviewers review, admins manage users."""
+
+
+@users.command("add")
+@click.argument("name")
+@click.option("--role", type=click.Choice(["operator", "reviewer", "admin"]), required=True, help="The user's role.")
+@click.option("--password", prompt="密码", hide_input=True, confirmation_prompt="再次输入密码",
+              help="Asked for when not given.")
+@click.option("--db", type=click.Path(dir_okay=False), default=None, help="SQLite database (JIXIAO_DB).")
+def users_add(name: str, role: str, password: str, db: str | None) -> None:
+    """Add user NAME with a role; the password is asked for and stored hashed."""
+    from werkzeug.security import generate_password_hash
+
+    if len(password) < 8:
+        raise click.ClickException("密码至少 8 位")
+    store = _open_store(_settings(db=db))
+    try:
+        store.add_user(name.strip(), role, generate_password_hash(password))
+    except JixiaoError as e:
+        raise click.ClickException(str(e)) from None
+    console.print(f"已添加用户 {name}（{role}）")
+
+
+@users.command("list")
+@click.option("--db", type=click.Path(dir_okay=False), default=None, help="SQLite database (JIXIAO_DB).")
+def users_list(db: str | None) -> None:
+    """List the users and their roles."""
+    for u in _open_store(_settings(db=db)).list_users():
+        click.echo(f"{u['name']}\t{u['role']}\t{'active' if u['active'] else 'inactive'}")
+
+
+@cli.command("export")
+@click.option("--format", "fmt", type=click.Choice(["csv", "xlsx", "json"]), required=True, help="Output format.")
+@click.option("--out", "out", type=click.Path(path_type=Path), required=True,
+              help="File (csv, xlsx) or folder (json: one <report>.json per confirmed report).")
+@click.option("--db", type=click.Path(dir_okay=False), default=None, help="SQLite database (JIXIAO_DB).")
+def export_cmd(fmt: str, out: Path, db: str | None) -> None:
+    """Export the confirmed records as CSV, XLSX or record JSON."""
+    from . import export
+
+    store = _open_store(_settings(db=db))
+    n = len(store.confirmed_documents())
+    if fmt == "json":
+        written = export.write_json(store, out)
+    elif fmt == "csv":
+        written = export.write_csv(store, out)
+    else:
+        written = [export.write_xlsx(store, out)]
+    console.print(f"已导出 {n} 份已确认的报告：" + "、".join(str(p) for p in written[:3])
+                  + ("…" if len(written) > 3 else ""), soft_wrap=True)
 
 
 @cli.command()

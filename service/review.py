@@ -20,6 +20,7 @@ from typing import Any
 from .fields import BY_KEY, FIELDS
 from .models import ACCEPTED, CONFIRMED, CORRECTED, REVIEW
 
+STATE_NAMES = {"queued": "排队中", "extracting": "提取中", "review": "待审核", "confirmed": "已确认", "failed": "失败"}
 DELETED = "deleted"  # a score row or project the reviewer says is not one
 NOT_STATED = "未提及"
 
@@ -221,3 +222,33 @@ def record_from_items(source: dict, items: list[dict]) -> dict[str, Any]:
 def reviewed_status(value: Any, extracted: Any) -> str:
     """After a person looked: `confirmed` when the machine's value stands, else `corrected`."""
     return CONFIRMED if value == extracted else CORRECTED
+
+
+ACTIONS = {"accept": "确认无误", "correct": "更正", "not_stated": "标记为未提及", "delete": "删除此行"}
+
+
+def apply_action(item: dict, action: str, raw: Any = None) -> tuple[Any, str]:
+    """The value and status an item gets from a reviewer's action; InvalidValue when the input does not fit."""
+    kind, _, key = item["item"].partition(":")
+    if action == "accept":
+        return item["value"], reviewed_status(item["value"], item["extracted"])
+    if action == "not_stated":
+        if kind not in ("field", "list"):
+            raise InvalidValue("评分表行和项目请用“删除此行”")
+        value = None if kind == "field" else []
+        return value, reviewed_status(value, item["extracted"])
+    if action == "delete":
+        if kind not in ("indicator", "project"):
+            raise InvalidValue("只有评分表行和项目可以删除")
+        return item["value"], DELETED
+    if action == "correct":
+        if kind == "field":
+            value = parse_field(key, raw if isinstance(raw, str) else "")
+        elif kind == "list":
+            value = parse_list(raw if isinstance(raw, str) else "\n".join(raw or []))
+        else:
+            value = parse_row(kind, raw if isinstance(raw, dict) else {})
+            if kind == "indicator":
+                value["table"] = value.get("table") or item["value"].get("table")
+        return value, reviewed_status(value, item["extracted"])
+    raise InvalidValue(f"未知操作：{action}")

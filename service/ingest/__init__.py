@@ -35,6 +35,12 @@ def _check_size(name: str, size: int, settings: Settings) -> None:
         raise IngestError(name, f"文件过大（{size / 1024 / 1024:.1f} MB），超过上限 {settings.max_upload_mb} MB")
 
 
+def check_upload(data: bytes, name: str, settings: Settings) -> str:
+    """The checks an upload passes before it is stored: size and a kind of file we read; returns the kind."""
+    _check_size(name, len(data), settings)
+    return sniff(data, name)
+
+
 def load_bytes(data: bytes, name: str, settings: Settings | None = None) -> Document:
     settings = settings or load_settings()
     _check_size(name, len(data), settings)

@@ -28,8 +28,8 @@ from .migrations import migrate
 from .workflow import WorkflowMixin
 
 
-def open_db(path: str) -> Database:
-    """Open `path` with WAL and foreign keys on, creating parent folders, and migrate it."""
+def open_db(path: str, migrate_now: bool = True) -> Database:
+    """Open `path` with WAL and foreign keys on, creating parent folders, and migrate it (unless told not to)."""
     try:
         if path != ":memory:":
             Path(path).parent.mkdir(parents=True, exist_ok=True)
@@ -40,15 +40,16 @@ def open_db(path: str) -> Database:
         db.execute("PRAGMA busy_timeout = 10000")  # the web app and a separate worker process share the file
     except (OSError, sqlite3.Error) as e:
         raise StoreError(f"无法打开数据库 {path}：{e}") from e
-    migrate(db)
+    if migrate_now:
+        migrate(db)
     return db
 
 
 class Store(WorkflowMixin):
     """Documents and extraction runs in one SQLite database."""
 
-    def __init__(self, db: Database | str):
-        self.db = open_db(db) if isinstance(db, str) else db
+    def __init__(self, db: Database | str, migrate: bool = True):
+        self.db = open_db(db, migrate) if isinstance(db, str) else db
         self.lock = threading.RLock()  # documents of a batch may be processed on several threads
 
     def close(self) -> None:

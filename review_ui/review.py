@@ -1,0 +1,149 @@
+"""The review queue, the two-pane review page, reviewers' actions and 确认入库 (reviewers)."""
+
+from __future__ import annotations
+
+from flask import (
+    Blueprint,
+    abort,
+    current_app,
+    flash,
+    g,
+    jsonify,
+    redirect,
+    render_template,
+    request,
+    url_for,
+)
+
+from service.errors import StoreError
+from service.fields import BY_KEY
+from service.review import (
+    ACTIONS,
+    GROUPS,
+    LISTS,
+    UNITS,
+    InvalidValue,
+    apply_action,
+    can_confirm,
+    record_from_items,
+)
+from service.store.workflow import IN_REVIEW, StaleEdit
+
+from .auth import REVIEWERS, login_required
+from .db import get_store
+from .forms import PlainForm
+
+bp = Blueprint("review", __name__)
+
+
+@bp.route("/queue")
+@login_required(*REVIEWERS)
+def queue():
+    store = get_store()
+    state = request.args.get("state", IN_REVIEW)
+    year = request.args.get("year", type=int)
+    unit = (request.args.get("unit") or "").strip()
+    page = max(request.args.get("page", 1, type=int), 1)
+    per_page = current_app.config["PER_PAGE"]
+    docs, total = store.queue(state=state or None, year=year, unit=unit or None, page=page, per_page=per_page)
+    return render_template("review/queue.html", docs=docs, total=total, page=page, per_page=per_page,
+                           state=state, year=year, unit=unit, years=store.queue_years(),
+                           counts=store.state_counts())
+
+
+@bp.route("/documents/<sha256>")
+@login_required(*REVIEWERS)
+def document(sha256: str):
+    store = get_store()
+    job = store.job(sha256)
+    doc = store.get_document(sha256) if job else None
+    if job is None or doc is None:
+        abort(404)
+    items = store.review_items(sha256)
+    return render_template("review/document.html", job=job, doc=doc, items=items, groups=_groups(items),
+                           blockers=can_confirm(items), form=PlainForm(), audit=store.audit_entries(sha256),
+                           labels=_labels(), actions=ACTIONS, stated=_stated_totals(items))
+
+
+def _stated_totals(items: list[dict]) -> dict[str, dict]:
+    """Per score table, the total the report states and (department table) the budget-execution points."""
+    values = {i["item"]: i["value"] for i in items}
+    out = {"整体": {"total": values.get("field:self_score"), "exec_weight": values.get("field:execution_weight"),
+                  "exec_score": values.get("field:execution_score")}}
+    for i in items:
+        if i["kind"] == "project" and i["value"].get("name"):
+            out[i["value"]["name"]] = {"total": i["value"].get("score"), "exec_weight": None, "exec_score": None}
+    return out
+
+
+def _groups(items: list[dict]) -> list[tuple[str, list[dict]]]:
+    """Fields grouped as in spec/fields.md, then score rows, projects and lists; flagged groups first."""
+    by_item = {i["item"]: i for i in items}
+    groups = [(name, [by_item[f"field:{k}"] for k in keys if f"field:{k}" in by_item]) for name, keys in GROUPS]
+    groups.append(("评分表", [i for i in items if i["kind"] == "indicator"]))
+    groups.append(("项目", [i for i in items if i["kind"] == "project"]))
+    groups.append(("问题与措施", [i for i in items if i["kind"] == "list"]))
+    groups = [(n, rows) for n, rows in groups if rows]
+    return sorted(groups, key=lambda g: not any(i["status"] == "review" for i in g[1]))
+
+
+def _labels() -> dict[str, dict]:
+    fields = {f"field:{k}": {"label": s.zh, "kind": s.kind, "unit": UNITS.get(s.kind, "")} for k, s in BY_KEY.items()}
+    lists = {f"list:{k}": {"label": v, "kind": "list", "unit": ""} for k, v in LISTS.items()}
+    return {**fields, **lists}
+
+
+@bp.route("/api/documents/<sha256>/items/<item>", methods=("POST",))
+@login_required(*REVIEWERS)
+def save_item(sha256: str, item: str):
+    """A reviewer's action on one item: JSON {action, version, value?, reason?}; 409 when someone saved first."""
+    store = get_store()
+    current = store.review_item(sha256, item)
+    if current is None:
+        return jsonify({"error": "找不到该项"}), 404
+    body = request.get_json(silent=True) or {}
+    action, version = body.get("action"), body.get("version")
+    if action not in ACTIONS or not isinstance(version, int):
+        return jsonify({"error": "请求格式不正确"}), 400
+    try:
+        value, status = apply_action(current, action, body.get("value"))
+        saved = store.save_item(sha256, item, version, value, status, g.user["name"], action,
+                                body.get("reason") or None)
+    except InvalidValue as e:
+        return jsonify({"error": str(e)}), 422
+    except StaleEdit as e:
+        return jsonify({"error": str(e), "current": e.current, "html": _item_html(e.current)}), 409
+    except StoreError as e:
+        return jsonify({"error": str(e)}), 409
+    items = store.review_items(sha256)
+    return jsonify({"item": saved, "html": _item_html(saved), "blockers": can_confirm(items),
+                    "flagged": sum(1 for i in items if i["status"] == "review")})
+
+
+def _item_html(item: dict) -> str:
+    partial = "review/_row.html" if item["kind"] in ("indicator", "project") else "review/_item.html"
+    return render_template(partial, i=item, labels=_labels())
+
+
+@bp.route("/documents/<sha256>/confirm", methods=("POST",))
+@login_required(*REVIEWERS)
+def confirm(sha256: str):
+    store = get_store()
+    job = store.job(sha256)
+    if job is None:
+        abort(404)
+    if not PlainForm().validate_on_submit():
+        abort(400)
+    items = store.review_items(sha256)
+    doc = store.get_document(sha256) or {}
+    run = store.latest_run(sha256) or {}
+    source = {"name": job["name"], "sha256": sha256, "kind": doc.get("kind"), "ocr": doc.get("ocr")}
+    record = {**record_from_items(source, items), "engine": {"name": run.get("engine")}}
+    try:
+        store.confirm(sha256, g.user["name"], record)
+    except StoreError as e:
+        flash(str(e), "error")
+        return redirect(url_for("review.document", sha256=sha256)), 303
+    flash(f"{job['unit_name'] or job['name']} 已确认入库", "ok")
+    nxt, _ = store.queue(state=IN_REVIEW, per_page=1)
+    return redirect(url_for("review.document", sha256=nxt[0]["sha256"]) if nxt else url_for("review.queue")), 303

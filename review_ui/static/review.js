@@ -1,0 +1,216 @@
+// The review page: highlight evidence, act on items, keep score-table totals, keyboard shortcuts.
+(function () {
+  "use strict";
+  const pane = document.getElementById("fields");
+  const source = document.getElementById("source");
+  if (!pane || !source) return;
+  const sha = pane.dataset.sha256;
+  const readonly = pane.dataset.readonly === "true";
+  const csrf = document.querySelector('meta[name="csrf-token"]').content;
+  const text = source.textContent;
+  let current = null;
+
+  // -- evidence ---------------------------------------------------------------
+  function highlight(start, end) {
+    source.textContent = text;  // drop the previous mark
+    if (start === undefined || start === "" || end === undefined) return;
+    start = Number(start); end = Number(end);
+    if (!(end > start) || end > text.length) return;
+    const range = document.createRange();
+    range.setStart(source.firstChild, start);
+    range.setEnd(source.firstChild, end);
+    const mark = document.createElement("mark");
+    range.surroundContents(mark);
+    mark.scrollIntoView({block: "center"});
+  }
+
+  function items() { return Array.from(pane.querySelectorAll(".item")); }
+
+  function select(el, focus) {
+    if (!el) return;
+    if (current) current.classList.remove("selected");
+    current = el;
+    el.classList.add("selected");
+    highlight(el.dataset.start, el.dataset.end);
+    if (focus !== false) { el.focus({preventScroll: true}); el.scrollIntoView({block: "nearest"}); }
+  }
+
+  // -- saving -------------------------------------------------------------------
+  function message(el, text, kind) {
+    const p = el.querySelector(".message");
+    if (!p) return;
+    p.textContent = text;
+    p.className = "message " + (kind || "");
+    p.hidden = !text;
+  }
+
+  function rowValue(el) {
+    const out = {table: el.dataset.table};
+    el.querySelectorAll("input[name]").forEach((i) => { out[i.name] = i.value; });
+    return out;
+  }
+
+  async function save(el, action, value, reason) {
+    if (readonly) { message(el, "该报告不在待审核状态，不能修改", "error"); return; }
+    const body = {action: action, version: Number(el.dataset.version), value: value, reason: reason || null};
+    const resp = await fetch(`/api/documents/${sha}/items/${encodeURIComponent(el.dataset.item)}`, {
+      method: "POST", headers: {"Content-Type": "application/json", "X-CSRFToken": csrf, "Accept": "application/json"},
+      body: JSON.stringify(body),
+    });
+    const data = await resp.json().catch(() => ({error: "服务器没有返回有效结果"}));
+    if (resp.status === 409 && data.html) {
+      const fresh = replace(el, data.html);
+      message(fresh, data.error, "error");
+      return;
+    }
+    if (!resp.ok) { message(el, data.error || "保存失败", "error"); return; }
+    const fresh = replace(el, data.html);
+    updateConfirm(data.blockers);
+    message(fresh, "已保存", "ok");
+    if (fresh.dataset.kind !== "indicator" && fresh.dataset.kind !== "project") nextFlagged(fresh);
+  }
+
+  function replace(el, html) {
+    const holder = document.createElement(el.tagName === "TR" ? "tbody" : "div");
+    holder.innerHTML = html.trim();
+    const fresh = holder.firstElementChild;
+    el.replaceWith(fresh);
+    wire(fresh);
+    select(fresh, false);
+    recomputeTotals();
+    return fresh;
+  }
+
+  function updateConfirm(blockers) {
+    const badge = document.getElementById("flagged-count");
+    const button = document.getElementById("confirm");
+    if (badge) {
+      badge.textContent = blockers.length ? blockers[0] : "全部已处理，可以确认入库";
+      badge.className = "badge " + (blockers.length ? "warn" : "ok");
+    }
+    if (button) button.disabled = blockers.length > 0;
+  }
+
+  function nextFlagged(from) {
+    const all = items();
+    const start = from ? all.indexOf(from) + 1 : 0;
+    const next = all.slice(start).concat(all.slice(0, start)).find((x) => x.classList.contains("status-review"));
+    if (next) select(next);
+  }
+
+  // -- editing ------------------------------------------------------------------
+  function edit(el) {
+    if (el.tagName === "TR") { const first = el.querySelector("input"); if (first) first.focus(); return; }
+    const form = el.querySelector(".editor");
+    form.hidden = false;
+    const input = form.querySelector("[name=value]");
+    input.focus();
+    if (input.select) input.select();
+  }
+
+  function cancel(el) {
+    const form = el.querySelector(".editor");
+    if (form) form.hidden = true;
+    el.focus();
+  }
+
+  function wire(el) {
+    el.addEventListener("click", (e) => {
+      if (e.target.closest("button, input, textarea, select")) return;
+      select(el, false);
+    });
+    el.addEventListener("focusin", () => { if (current !== el) select(el, false); });
+    el.querySelectorAll("[data-action]").forEach((b) => b.addEventListener("click", (e) => {
+      e.preventDefault();
+      const action = b.dataset.action;
+      if (action === "edit") edit(el);
+      else if (action === "cancel") cancel(el);
+      else if (action === "save-row") save(el, "correct", rowValue(el));
+      else save(el, action);
+    }));
+    el.querySelectorAll(".candidate").forEach((c) => c.addEventListener("click", () => {
+      highlight(c.dataset.start, c.dataset.end);
+      const form = el.querySelector(".editor");
+      if (form) { form.hidden = false; form.querySelector("[name=value]").value = c.dataset.value; }
+    }));
+    const form = el.querySelector(".editor");
+    if (form) {
+      form.addEventListener("submit", (e) => {
+        e.preventDefault();
+        save(el, "correct", form.querySelector("[name=value]").value, form.querySelector("[name=reason]").value);
+      });
+      const area = form.querySelector("textarea");
+      if (area) area.addEventListener("keydown", (e) => {
+        if (e.key === "Enter" && (e.ctrlKey || e.metaKey)) { e.preventDefault(); form.requestSubmit(); }
+      });
+    }
+    if (el.tagName === "TR") {
+      el.querySelectorAll("input").forEach((i) => {
+        i.addEventListener("input", recomputeTotals);
+        i.addEventListener("keydown", (e) => {
+          if (e.key === "Enter") { e.preventDefault(); save(el, "correct", rowValue(el)); }
+        });
+      });
+    }
+  }
+
+  // -- score-table totals -------------------------------------------------------------
+  function num(s) { const v = parseFloat(String(s || "").replace(/[,，\s]/g, "")); return isNaN(v) ? null : v; }
+  function fmt(v) { return Number.isInteger(v) ? String(v) : v.toFixed(2).replace(/0+$/, "").replace(/\.$/, ""); }
+
+  function recomputeTotals() {
+    document.querySelectorAll(".scoretable").forEach((box) => {
+      let weight = 0, score = 0;
+      box.querySelectorAll("tbody tr").forEach((tr) => {
+        const deleted = tr.classList.contains("status-deleted");
+        const w = num(tr.querySelector("[name=weight]").value), s = num(tr.querySelector("[name=score]").value);
+        const level1 = tr.querySelector("[name=level1]").value;
+        tr.classList.toggle("over", w !== null && s !== null && s > w);
+        if (deleted || level1.startsWith("扣分")) return;
+        weight += w || 0; score += s || 0;
+      });
+      const ew = num(box.dataset.execWeight), es = num(box.dataset.execScore), total = num(box.dataset.total);
+      box.querySelector(".sum-weight").textContent = fmt(weight);
+      box.querySelector(".sum-score").textContent = fmt(score);
+      const notes = [];
+      if (ew !== null) {
+        const allWeight = weight + ew;
+        notes.push(`含预算执行率分值 ${fmt(ew)}：${fmt(allWeight)}` + (Math.abs(allWeight - 100) > 1e-6 ? "（≠ 100）" : " ✓"));
+      }
+      if (total !== null) {
+        const allScore = score + (es || 0);
+        const ok = Math.abs(allScore - total) < 1e-6;
+        notes.push(`得分${es !== null ? "（含执行率 " + fmt(es) + "）" : ""} ${fmt(allScore)} ${ok ? "=" : "≠"} 表中总分 ${fmt(total)}`);
+        box.classList.toggle("mismatch", !ok);
+      }
+      box.querySelector(".sum-note").textContent = notes.join("；");
+    });
+  }
+
+  // -- keyboard -----------------------------------------------------------------
+  const keys = document.getElementById("keys");
+  function toggleKeys(show) { keys.hidden = !show; }
+  document.getElementById("show-keys").addEventListener("click", () => toggleKeys(true));
+  keys.querySelector("[data-close]").addEventListener("click", () => toggleKeys(false));
+
+  document.addEventListener("keydown", (e) => {
+    const typing = e.target.closest("input, textarea, select");
+    if (e.key === "Escape") {
+      if (!keys.hidden) { toggleKeys(false); return; }
+      if (typing && current) { cancel(current); return; }
+    }
+    if (typing || e.ctrlKey || e.metaKey || e.altKey) return;
+    const all = items();
+    const i = current ? all.indexOf(current) : -1;
+    if (e.key === "j") { e.preventDefault(); select(all[Math.min(i + 1, all.length - 1)]); }
+    else if (e.key === "k") { e.preventDefault(); select(all[Math.max(i - 1, 0)]); }
+    else if (e.key === "n") { e.preventDefault(); nextFlagged(current); }
+    else if (e.key === "a" && current) { e.preventDefault(); save(current, "accept"); }
+    else if (e.key === "e" && current) { e.preventDefault(); edit(current); }
+    else if (e.key === "?") { e.preventDefault(); toggleKeys(keys.hidden); }
+  });
+
+  items().forEach(wire);
+  recomputeTotals();
+  nextFlagged(null);
+})();

@@ -1,0 +1,105 @@
+"""Uploading reports and watching them being processed (operators)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from flask import (
+    Blueprint,
+    abort,
+    current_app,
+    flash,
+    g,
+    jsonify,
+    redirect,
+    render_template,
+    request,
+    url_for,
+)
+
+from service.errors import IngestError
+from service.ingest import check_upload
+from service.review import STATE_NAMES
+from service.worker import store_upload
+
+from .auth import UPLOADERS, login_required
+from .db import get_store
+from .forms import PlainForm, UploadForm
+
+bp = Blueprint("upload", __name__)
+
+
+@bp.route("/upload", methods=("GET", "POST"))
+@login_required(*UPLOADERS)
+def index():
+    form = UploadForm()
+    results = []
+    if request.method == "POST":
+        if not form.validate_on_submit():
+            flash("请选择要上传的文件", "error")
+        else:
+            results = [_accept(f.filename or "", f.read()) for f in request.files.getlist(form.files.name)]
+            status = 400 if results and all(r["outcome"] == "rejected" for r in results) else 200
+            if _wants_json():
+                return jsonify({"results": results}), status
+    page = max(request.args.get("page", 1, type=int), 1)
+    per_page = current_app.config["PER_PAGE"]
+    jobs = get_store().jobs(limit=per_page, offset=(page - 1) * per_page)
+    code = 400 if results and all(r["outcome"] == "rejected" for r in results) else 200
+    return render_template("upload/index.html", form=form, results=results, jobs=jobs, page=page,
+                           per_page=per_page, retry_form=PlainForm()), code
+
+
+def _accept(name: str, data: bytes) -> dict:
+    """Check one uploaded file and queue it; what happened, for the page."""
+    settings = current_app.config["SETTINGS"]
+    name = Path(name.replace("\\", "/")).name or "未命名文件"
+    try:
+        check_upload(data, name, settings)
+    except IngestError as e:
+        return {"name": name, "outcome": "rejected", "message": e.reason}
+    job, created = store_upload(get_store(), Path(current_app.config["UPLOADS"]), name, data, g.user["name"])
+    url = url_for("upload.job", sha256=job["sha256"])
+    if not created:
+        return {"name": name, "outcome": "duplicate", "message": f"已上传过（{job['name']}）", "url": url,
+                "sha256": job["sha256"]}
+    return {"name": name, "outcome": "queued", "message": "已加入处理队列", "url": url, "sha256": job["sha256"]}
+
+
+def _wants_json() -> bool:
+    return request.accept_mimetypes.best == "application/json"
+
+
+@bp.route("/jobs/<sha256>")
+@login_required()
+def job(sha256: str):
+    found = get_store().job(sha256)
+    if found is None:
+        abort(404)
+    return render_template("upload/job.html", job=found, retry_form=PlainForm())
+
+
+@bp.route("/jobs/<sha256>/retry", methods=("POST",))
+@login_required(*UPLOADERS)
+def retry(sha256: str):
+    store = get_store()
+    if store.job(sha256) is None:
+        abort(404)
+    if not PlainForm().validate_on_submit():
+        abort(400)
+    if store.retry_job(sha256, g.user["name"]):
+        flash("已重新加入处理队列", "ok")
+    else:
+        flash("只有处理失败的文件可以重试", "error")
+    return redirect(request.referrer if request.referrer else url_for("upload.job", sha256=sha256))
+
+
+@bp.route("/api/jobs")
+@login_required()
+def states():
+    """The state of the given jobs (?sha256=a,b), for the pages that update without reload."""
+    shas = [s for s in request.args.get("sha256", "").split(",") if s][:200]
+    found = get_store().jobs(shas)
+    return jsonify({j["sha256"]: {"state": j["state"], "label": STATE_NAMES.get(j["state"], j["state"]),
+                                  "error": j["error"], "flagged": j["flagged"], "unit_name": j["unit_name"],
+                                  "fiscal_year": j["fiscal_year"]} for j in found})
