@@ -9,7 +9,7 @@ from service.errors import StoreError
 
 from .auth import login_required
 from .db import get_store
-from .forms import PlainForm, RoleForm, UserForm
+from .forms import ROLE_CHOICES, PlainForm, RoleForm, UserForm
 
 bp = Blueprint("admin", __name__, url_prefix="/admin")
 
@@ -38,7 +38,7 @@ def set_role(user_id: int):
     if not form.validate_on_submit():
         abort(400)
     get_store().update_user(user["id"], role=form.role.data)
-    flash(f"{user['name']} 的角色已改为 {dict(form.role.choices)[form.role.data]}", "ok")
+    flash(f"{user['name']} 的角色已改为 {ROLE_CHOICES[form.role.data]}", "ok")
     return redirect(url_for("admin.users"), 303)
 
 

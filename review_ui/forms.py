@@ -6,7 +6,7 @@ from flask_wtf import FlaskForm
 from wtforms import MultipleFileField, PasswordField, SelectField, StringField
 from wtforms.validators import DataRequired, Length
 
-ROLE_CHOICES = [("operator", "上传员"), ("reviewer", "审核员"), ("admin", "管理员")]
+ROLE_CHOICES = {"operator": "上传员", "reviewer": "审核员", "admin": "管理员"}
 
 
 class LoginForm(FlaskForm):

@@ -148,10 +148,11 @@ def test_unexpected_error_in_one_file_does_not_stop_the_batch(runner, tmp_path, 
 def test_demo_loads_the_five_samples_into_the_database(runner, tmp_path, monkeypatch):
     for var in ("OPENAI_BASE_URL", "OPENAI_API_KEY", "JIXIAO_MODEL", "JIXIAO_ENGINE"):
         monkeypatch.delenv(var, raising=False)
-    result = runner.invoke(cli, ["demo"])
+    result = runner.invoke(cli, ["demo", "--no-serve"])
     assert result.exit_code == 0, result.output
     assert "未配置大模型接口，回放录制好的大模型回答" in result.output  # the LLM path, without a key
     assert "已将 5 份报告载入数据库" in result.output
+    assert "用户名 demo  密码" in result.output  # a log-in for the review app
     assert len(_db_documents(tmp_path)) == 5
     db = sqlite_utils.Database(tmp_path / "jixiao.db")
     assert {r["engine"] for r in db["extraction_runs"].rows} == {"llm"}
@@ -159,7 +160,7 @@ def test_demo_loads_the_five_samples_into_the_database(runner, tmp_path, monkeyp
 
 def test_demo_with_the_rules_engine_needs_no_recordings(runner, tmp_path, monkeypatch):
     monkeypatch.setenv("JIXIAO_ENGINE", "rules")
-    result = runner.invoke(cli, ["demo"])
+    result = runner.invoke(cli, ["demo", "--no-serve"])
     assert result.exit_code == 0, result.output
     assert "离线规则引擎" in result.output
     db = sqlite_utils.Database(tmp_path / "jixiao.db")
@@ -205,3 +206,52 @@ def test_resumed_batch_skips_files_already_done_and_processes_the_rest(runner, t
     assert (tmp_path / "out" / f"{sample_paths[1].stem}.json").exists()
     db = sqlite_utils.Database(tmp_path / "jixiao.db")
     assert db["extraction_runs"].count == 2  # one run each, the first not redone
+
+
+def test_users_add_asks_for_the_password_twice_and_stores_it_hashed(runner, tmp_path):
+    result = runner.invoke(cli, ["users", "add", "王芳", "--role", "reviewer"], input="a-long-password\na-long-password\n")
+    assert result.exit_code == 0, result.output
+    assert "已添加用户 王芳" in result.output
+    (user,) = sqlite_utils.Database(tmp_path / "jixiao.db")["users"].rows
+    assert user["role"] == "reviewer" and "a-long-password" not in user["password_hash"]
+
+
+def test_users_add_refuses_a_short_password_and_a_duplicate_name(runner):
+    result = runner.invoke(cli, ["users", "add", "王芳", "--role", "reviewer", "--password", "short"])
+    assert result.exit_code == 1 and "密码至少 8 位" in result.output
+    runner.invoke(cli, ["users", "add", "王芳", "--role", "reviewer", "--password", "a-long-password"])
+    result = runner.invoke(cli, ["users", "add", "王芳", "--role", "admin", "--password", "a-long-password"])
+    assert result.exit_code == 1 and "用户 王芳 已存在" in result.output
+
+
+def test_worker_extracts_what_was_uploaded_and_stops_when_the_queue_is_empty(runner, tmp_path, monkeypatch):
+    from service.store import Store
+    from service.worker import store_upload
+
+    monkeypatch.setenv("JIXIAO_ENGINE", "rules")
+    store = Store(str(tmp_path / "jixiao.db"))
+    job, _ = store_upload(store, tmp_path / "uploads", REPORT.name, REPORT.read_bytes(), "oper")
+    result = runner.invoke(cli, ["worker", "--until-empty"])
+    assert result.exit_code == 0, result.output
+    assert "已处理 1 个任务" in result.output
+    assert store.job(job["sha256"])["state"] == "review"
+
+
+def test_export_writes_the_confirmed_records_in_each_format(runner, tmp_path, monkeypatch):
+    import openpyxl
+
+    monkeypatch.setenv("JIXIAO_ENGINE", "rules")
+    assert runner.invoke(cli, ["demo", "--no-serve"]).exit_code == 0
+    from service.review import record_from_items
+    from service.store import Store
+
+    store = Store(str(tmp_path / "jixiao.db"))
+    sha = next(j["sha256"] for j in store.jobs() if j["flagged"] == 0)
+    store.confirm(sha, "rev", record_from_items({"name": store.job(sha)["name"]}, store.review_items(sha)))
+    result = runner.invoke(cli, ["export", "--format", "xlsx", "--out", "out.xlsx"])
+    assert result.exit_code == 0 and "已导出 1 份" in result.output
+    assert openpyxl.load_workbook(tmp_path / "out.xlsx").sheetnames[:2] == ["报告", "评分表"]
+    assert runner.invoke(cli, ["export", "--format", "json", "--out", "json"]).exit_code == 0
+    assert len(list((tmp_path / "json").glob("*.json"))) == 1
+    assert runner.invoke(cli, ["export", "--format", "csv", "--out", "r.csv"]).exit_code == 0
+    assert (tmp_path / "r.csv").exists() and (tmp_path / "r_indicators.csv").exists()
