@@ -92,7 +92,7 @@ class WorkflowMixin:
         cutoff = (now - timedelta(seconds=lease_s)).isoformat(timespec="seconds")
         with self.lock, self.db.atomic():
             self.db.execute("UPDATE jobs SET state = ?, claimed_by = NULL, updated_at = ? "
-                            "WHERE state = ? AND claimed_at < ?", [QUEUED, rows.now(), EXTRACTING, cutoff])
+                            "WHERE state = ? AND claimed_at <= ?", [QUEUED, rows.now(), EXTRACTING, cutoff])
             cur = self.db.execute(
                 "UPDATE jobs SET state = ?, claimed_by = ?, claimed_at = ?, attempts = attempts + 1, "
                 "updated_at = ?, error = NULL "
@@ -107,16 +107,17 @@ class WorkflowMixin:
                      summary: dict[str, Any]) -> int:
         """Keep the document, its run and its review items, and mark the job 待审核 — all or nothing."""
         with self.lock, self.db.atomic():
+            job = self.job(sha256)
+            if job is None or job["state"] != EXTRACTING or job["claimed_by"] != worker:
+                raise StoreError(f"任务 {sha256[:12]} 已不属于本进程（可能已超时被重新分配），结果未保存")
             self._write_document(doc, sections)
             run_id = self._write_run(doc, extraction, meta)
-            cur = self.db.execute(
+            self.db.execute(
                 "UPDATE jobs SET state = ?, run_id = ?, unit_name = ?, fiscal_year = ?, flagged = ?, "
                 "min_confidence = ?, updated_at = ?, error = NULL WHERE sha256 = ? AND claimed_by = ? "
                 "AND state = ?",
                 [IN_REVIEW, run_id, summary["unit_name"], summary["fiscal_year"], summary["flagged"],
                  summary["min_confidence"], rows.now(), sha256, worker, EXTRACTING])
-            if cur.rowcount != 1:
-                raise StoreError(f"任务 {sha256[:12]} 已不属于本进程（可能已超时被重新分配），结果未保存")
             self.db.execute("DELETE FROM review_items WHERE document_sha256 = ?", [sha256])
             stamp = rows.now()
             self.db["review_items"].insert_all(
