@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from flask import (
     Blueprint,
+    Response,
     abort,
     current_app,
     flash,
@@ -15,8 +18,9 @@ from flask import (
     url_for,
 )
 
-from service.errors import StoreError
+from service.errors import JixiaoError, StoreError
 from service.fields import BY_KEY
+from service.page_images import page_png
 from service.review import (
     ACTIONS,
     GROUPS,
@@ -91,6 +95,22 @@ def _labels() -> dict[str, dict]:
     fields = {f"field:{k}": {"label": s.zh, "kind": s.kind, "unit": UNITS.get(s.kind, "")} for k, s in BY_KEY.items()}
     lists = {f"list:{k}": {"label": v, "kind": "list", "unit": ""} for k, v in LISTS.items()}
     return {**fields, **lists}
+
+
+@bp.route("/documents/<sha256>/pages/<int:number>.png")
+@login_required(*REVIEWERS)
+def page_image(sha256: str, number: int):
+    """A scanned page as an image, in the pixels its OCR boxes were measured in."""
+    store = get_store()
+    job = store.job(sha256)
+    doc = store.get_document(sha256) if job else None
+    if doc is None or not any(p["number"] == number and p["ocr"] for p in doc["pages"]):
+        abort(404)
+    try:
+        png = page_png(Path(job["path"]), number, current_app.config["SETTINGS"].ocr_dpi)
+    except (OSError, JixiaoError):
+        abort(404)
+    return Response(png, mimetype="image/png", headers={"Cache-Control": "private, max-age=86400"})
 
 
 @bp.route("/api/documents/<sha256>/items/<item>", methods=("POST",))

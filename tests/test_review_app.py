@@ -516,3 +516,30 @@ def test_an_admin_changes_a_role(app):
     client.post(f"/admin/users/{store.get_user('oper')['id']}/role", data={"csrf_token": token, "role": "reviewer"})
     assert store.get_user("oper")["role"] == "reviewer"
     assert as_user(app, "oper").get("/queue").status_code == 200
+
+
+# -- scans: the page image beside the text ---------------------------------------------------
+
+def test_a_scan_is_reviewed_on_its_page_image_with_the_evidence_boxes(app, tmp_path):
+    from tests.scans import crop_to_ink, find_cjk_font, render_pages
+
+    font = find_cjk_font()
+    if font is None:
+        pytest.skip("no CJK font installed (make test installs fonts-wqy-zenhei)")
+    text = "衡山县岭坡乡人民政府\n2023年度部门整体支出绩效自评报告\n年初预算数1045.9万元，全年预算数2946.60万元。"
+    scan = tmp_path / "scan.png"
+    crop_to_ink(render_pages(text, font)[0]).save(scan)
+    sha = upload_and_extract(app, scan)
+    client = as_user(app, "rev")
+    page = client.get(f"/documents/{sha}").get_data(as_text=True)
+    assert "页面图像" in page and f"/documents/{sha}/pages/1.png" in page and 'id="ocr-lines"' in page
+    image = client.get(f"/documents/{sha}/pages/1.png")
+    assert image.status_code == 200 and image.mimetype == "image/png"
+    from PIL import Image
+
+    assert Image.open(io.BytesIO(image.data)).size == Image.open(scan).size  # the pixels the OCR boxes are in
+    assert client.get(f"/documents/{sha}/pages/2.png").status_code == 404
+
+
+def test_a_text_report_has_no_page_images(app, doc):
+    assert as_user(app, "rev").get(f"/documents/{doc}/pages/1.png").status_code == 404

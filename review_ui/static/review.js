@@ -12,6 +12,7 @@
 
   // -- evidence ---------------------------------------------------------------
   function highlight(start, end) {
+    highlightBoxes(start, end);
     source.textContent = text;  // drop the previous mark
     if (start === undefined || start === "" || end === undefined) return;
     start = Number(start); end = Number(end);
@@ -23,6 +24,46 @@
     range.surroundContents(mark);
     mark.scrollIntoView({block: "center"});
   }
+
+  // Scans: the same evidence as boxes on the page images (OCR lines carry their page and box).
+  const pagesView = document.getElementById("page-images");
+  const ocrData = document.getElementById("ocr-lines");
+  const ocrLines = ocrData ? JSON.parse(ocrData.textContent) : [];
+  let lastSpan = null;
+
+  function highlightBoxes(start, end) {
+    if (!pagesView) return;
+    lastSpan = [start, end];
+    pagesView.querySelectorAll(".box").forEach((b) => b.remove());
+    if (start === undefined || start === "" || end === undefined) return;
+    start = Number(start); end = Number(end);
+    let first = null;
+    ocrLines.filter((l) => l.box && l.start < end && l.end > start).forEach((l) => {
+      const fig = pagesView.querySelector(`.page-image[data-page="${l.page}"]`);
+      if (!fig) return;
+      const img = fig.querySelector("img");
+      const box = document.createElement("div");
+      box.className = "box";
+      fig.appendChild(box);
+      first = first || box;
+      const place = () => {
+        const [x0, y0, x1, y1] = l.box, w = img.naturalWidth, h = img.naturalHeight;
+        Object.assign(box.style, {left: `${100 * x0 / w}%`, top: `${100 * y0 / h}%`,
+          width: `${100 * (x1 - x0) / w}%`, height: `${100 * (y1 - y0) / h}%`});
+        if (box === first && !pagesView.hidden) box.scrollIntoView({block: "center"});
+      };
+      if (img.complete && img.naturalWidth) place(); else img.addEventListener("load", place, {once: true});
+    });
+  }
+
+  document.querySelectorAll(".tab[data-view]").forEach((tab) => tab.addEventListener("click", () => {
+    const pages = tab.dataset.view === "pages";
+    document.querySelectorAll(".tab[data-view]").forEach((t) => t.classList.toggle("active", t === tab));
+    source.hidden = pages;
+    pagesView.hidden = !pages;
+    pagesView.querySelectorAll("img").forEach((img) => { img.loading = "eager"; });
+    if (lastSpan) highlightBoxes(lastSpan[0], lastSpan[1]);
+  }));
 
   function items() { return Array.from(pane.querySelectorAll(".item")); }
 
