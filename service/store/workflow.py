@@ -27,7 +27,20 @@ class StaleEdit(StoreError):
     def __init__(self, current: dict[str, Any]):
         self.current = current
         who = current.get("updated_by") or SYSTEM
-        super().__init__(f"该项已被 {who} 修改，当前值为 {current.get('value')!r}；请查看后再保存")
+        super().__init__(f"该项已被 {who} 修改，当前值为 {_describe(current.get('value'))}；请查看后再保存")
+
+
+def _describe(value: Any) -> str:
+    """A value as a reviewer reads it: a row by its name and numbers, a list by its length."""
+    if value is None:
+        return "未提及"
+    if isinstance(value, dict):
+        numbers = {"weight": "分值", "score": "得分", "spending_actual": "全年执行"}
+        parts = [f"{label} {value[k]}" for k, label in numbers.items() if value.get(k) is not None]
+        return f"“{value.get('name') or ''}”" + (f"（{'，'.join(parts)}）" if parts else "")
+    if isinstance(value, list):
+        return f"{len(value)} 条"
+    return str(value)
 
 
 class WorkflowMixin:
