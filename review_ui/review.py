@@ -20,6 +20,7 @@ from flask import (
 
 from service.errors import JixiaoError, StoreError
 from service.fields import BY_KEY
+from service.grounding import ground
 from service.page_images import page_png
 from service.review import (
     ACTIONS,
@@ -128,7 +129,7 @@ def save_item(sha256: str, item: str):
     try:
         value, status = apply_action(current, action, body.get("value"))
         saved = store.save_item(sha256, item, version, value, status, g.user["name"], action,
-                                body.get("reason") or None)
+                                body.get("reason") or None, _evidence_of(store, sha256, current, value))
     except InvalidValue as e:
         return jsonify({"error": str(e)}), 422
     except StaleEdit as e:
@@ -138,6 +139,17 @@ def save_item(sha256: str, item: str):
     items = store.review_items(sha256)
     return jsonify({"item": saved, "html": _item_html(saved), "blockers": can_confirm(items),
                     "flagged": sum(1 for i in items if i["status"] == "review")})
+
+
+def _evidence_of(store, sha256: str, item: dict, value) -> dict | None | bool:
+    """For a field whose value changed: where the report states the new value (None if nowhere)."""
+    kind, _, key = item["item"].partition(":")
+    if kind != "field" or value == item["value"]:
+        return False  # unchanged
+    if value is None:
+        return None
+    found = ground(store.get_document(sha256)["text"], key, value).evidence
+    return None if found is None else {"quote": found.quote, "start": found.start, "end": found.end}
 
 
 def _item_html(item: dict) -> str:

@@ -543,3 +543,16 @@ def test_a_scan_is_reviewed_on_its_page_image_with_the_evidence_boxes(app, tmp_p
 
 def test_a_text_report_has_no_page_images(app, doc):
     assert as_user(app, "rev").get(f"/documents/{doc}/pages/1.png").status_code == 404
+
+
+def test_a_corrected_value_points_at_where_the_report_states_it(app, doc):
+    client = as_user(app, "rev")
+    item = next(i for i in flagged(app, doc) if i["item"] == "field:spending_actual")
+    saved = api_save(client, doc, item, "correct", "2844.28141").json["item"]
+    text = store_of(app).get_document(doc)["text"]
+    assert "2844.28141" in text[saved["evidence"]["start"]:saved["evidence"]["end"]]
+    item = store_of(app).review_item(doc, "field:spending_actual")
+    saved = api_save(client, doc, item, "correct", "1234.5").json["item"]
+    assert saved["evidence"] is None  # stated nowhere: nothing to highlight
+    page = client.get(f"/documents/{doc}").get_data(as_text=True)
+    assert "无原文位置" in page

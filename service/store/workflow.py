@@ -201,8 +201,12 @@ class WorkflowMixin:
         return _decode_item(found[0]) if found else None
 
     def save_item(self, sha256: str, item: str, version: int, value: Any, status: str, user: str,
-                  action: str, reason: str | None = None) -> dict[str, Any]:
-        """Apply a reviewer's action if nobody saved the item since `version`; audit it; return the item."""
+                  action: str, reason: str | None = None, evidence: dict | None | bool = False) -> dict[str, Any]:
+        """Apply a reviewer's action if nobody saved the item since `version`; audit it; return the item.
+
+        `evidence` (when given) replaces the item's evidence: a corrected value points at where the
+        report states it, or at nothing.
+        """
         with self.lock, self.db.atomic():
             current = self.review_item(sha256, item)
             if current is None:
@@ -216,6 +220,9 @@ class WorkflowMixin:
                 "UPDATE review_items SET value = ?, status = ?, version = version + 1, updated_by = ?, "
                 "updated_at = ? WHERE document_sha256 = ? AND item = ?",
                 [rows.to_json(value), status, user, rows.now(), sha256, item])
+            if evidence is not False:  # where the report states the corrected value (None: nowhere)
+                self.db.execute("UPDATE review_items SET evidence = ? WHERE document_sha256 = ? AND item = ?",
+                                [rows.to_json(evidence), sha256, item])
             self._audit(sha256, item, action, current["value"], value, user, reason)
             self._refresh_summary(sha256)
             return self.review_item(sha256, item)
