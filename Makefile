@@ -3,7 +3,9 @@ PYTHON ?= python3.11
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
-DEBIAN_PACKAGES := fonts-wqy-zenhei
+CJK_FONT_PACKAGE := fonts-wqy-zenhei
+BROWSER_PACKAGE := chromium
+DEBIAN_PACKAGES := $(CJK_FONT_PACKAGE) $(BROWSER_PACKAGE)
 
 .PHONY: demo test lint bench setup debian clean
 
@@ -15,10 +17,14 @@ $(STAMP): pyproject.toml
 
 setup: $(STAMP)
 
-# Debian packages the tests need: a CJK font to render scanned pages.
+# Debian packages the tests need, each installed only when missing: a CJK font to render scanned
+# pages, and Chromium for the browser tests (tests/test_browser.py drives /usr/bin/chromium).
 debian:
-	@if ! fc-list 2>/dev/null | grep -qi 'wqy\|noto sans cjk'; then \
-		apt-get update -q && apt-get install -y -q $(DEBIAN_PACKAGES); \
+	@missing=""; \
+	fc-list 2>/dev/null | grep -qi 'wqy\|noto sans cjk' || missing="$$missing $(CJK_FONT_PACKAGE)"; \
+	test -x /usr/bin/chromium || missing="$$missing $(BROWSER_PACKAGE)"; \
+	if [ -n "$$missing" ]; then \
+		apt-get update -q && apt-get install -y -q $$missing; \
 	fi
 
 demo: $(STAMP)
