@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 import secrets
+from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
 
@@ -58,6 +59,22 @@ def secret_key(instance: Path) -> str:
     return path.read_text().strip()
 
 
+CHINA = timezone(timedelta(hours=8))  # times are stored in UTC and shown in Beijing time (no DST)
+
+
+def local_time(stamp: str | None, fmt: str = "%Y-%m-%d %H:%M") -> str:
+    """An ISO time stored in UTC, as reviewers read it (Beijing time)."""
+    if not stamp:
+        return ""
+    try:
+        moment = datetime.fromisoformat(stamp)
+    except ValueError:
+        return stamp
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
+    return moment.astimezone(CHINA).strftime(fmt)
+
+
 def _register(app: Flask) -> None:
     from . import admin, auth, export, review, upload
 
@@ -65,6 +82,7 @@ def _register(app: Flask) -> None:
         app.register_blueprint(bp)
     app.add_url_rule("/", endpoint="index", view_func=auth.home)
     app.jinja_env.globals.update(ROLE_NAMES=ROLE_NAMES, STATE_NAMES=STATE_NAMES)
+    app.jinja_env.filters["local"] = local_time
 
     def error(code: int, message: str):
         if request.path.startswith("/api/") or request.accept_mimetypes.best == "application/json":

@@ -67,7 +67,7 @@ def document(sha256: str):
     items = store.review_items(sha256)
     return render_template("review/document.html", job=job, doc=doc, items=items, groups=_groups(items),
                            blockers=can_confirm(items), form=PlainForm(), audit=store.audit_entries(sha256),
-                           labels=_labels(), actions=ACTIONS, stated=_stated_totals(items))
+                           labels=_labels(), actions=AUDIT_NAMES, stated=_stated_totals(items))
 
 
 def _stated_totals(items: list[dict]) -> dict[str, dict]:

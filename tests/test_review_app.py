@@ -556,3 +556,10 @@ def test_a_corrected_value_points_at_where_the_report_states_it(app, doc):
     assert saved["evidence"] is None  # stated nowhere: nothing to highlight
     page = client.get(f"/documents/{doc}").get_data(as_text=True)
     assert "无原文位置" in page
+
+
+def test_times_are_shown_in_beijing_time():
+    from review_ui import local_time
+
+    assert local_time("2026-11-23T20:36:05+00:00") == "2026-11-24 04:36"
+    assert local_time(None) == ""

@@ -103,3 +103,14 @@ def test_an_unexpected_error_fails_the_job_with_a_plain_message(store, settings,
     assert done["state"] == "failed" and "内部错误" in done["error"]
     assert store.retry_job(job["sha256"], "oper") and store.job(job["sha256"])["state"] == "queued"
     assert not store.retry_job(job["sha256"], "oper")  # only a failed job is retried
+
+
+def test_a_write_waits_for_another_connections_write_instead_of_failing(settings, tmp_path):
+    import threading
+
+    web, worker = Store(settings.db), Store(settings.db)
+    worker.db.execute("BEGIN IMMEDIATE")  # the worker is in the middle of saving a result
+    worker.db.execute("UPDATE users SET active = 1")
+    threading.Timer(0.3, lambda: worker.db.execute("COMMIT")).start()
+    job, created = store_upload(web, tmp_path / "uploads", REPORT.name, REPORT.read_bytes(), "oper")
+    assert created and web.job(job["sha256"])["state"] == "queued"

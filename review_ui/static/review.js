@@ -122,7 +122,17 @@
     return fresh;
   }
 
+  function updateGroupBadges() {
+    pane.querySelectorAll(".group").forEach((group) => {
+      const badge = group.querySelector(".group-flagged");
+      const n = group.querySelectorAll(".item.status-review").length;
+      badge.textContent = `${n} 项待复核`;
+      badge.hidden = n === 0;
+    });
+  }
+
   function updateConfirm(blockers) {
+    updateGroupBadges();
     const badge = document.getElementById("flagged-count");
     const button = document.getElementById("confirm");
     if (badge) {

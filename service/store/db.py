@@ -10,10 +10,11 @@ every name it arrived under is kept in `document_names`.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import sqlite3
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -55,6 +56,28 @@ class Store(WorkflowMixin):
     def close(self) -> None:
         self.db.close()
 
+    @contextlib.contextmanager
+    def write(self) -> Iterator[None]:
+        """One write transaction, taking SQLite's write lock at its start (BEGIN IMMEDIATE).
+
+        With a plain BEGIN, a transaction that reads and then writes fails at once with "database is
+        locked" when another connection (the web app, a worker process) wrote in between; taking the
+        lock first makes it wait (busy_timeout) instead. Nested calls become savepoints.
+        """
+        with self.lock:
+            if self.db.conn.in_transaction:
+                with self.db.atomic():
+                    yield
+                return
+            self.db.execute("BEGIN IMMEDIATE")
+            try:
+                yield
+            except BaseException:
+                if self.db.conn.in_transaction:
+                    self.db.execute("ROLLBACK")
+                raise
+            self.db.execute("COMMIT")
+
     # -- writing -------------------------------------------------------------
 
     def save_document(self, doc: Document, sections: list[Section]) -> bool:
@@ -71,7 +94,7 @@ class Store(WorkflowMixin):
 
     def _atomically(self, doc: Document, write: Callable[[], Any]) -> Any:
         try:
-            with self.lock, self.db.atomic():
+            with self.write():
                 return write()
         except Exception as e:
             raise StoreError(f"保存文件 {doc.name} 失败，数据库未做任何更改：{e}") from e
@@ -115,7 +138,7 @@ class Store(WorkflowMixin):
 
     def cache_answer(self, key: str, model: str, prompt: str, prompt_version: str, response: dict,
                      prompt_tokens: int, completion_tokens: int) -> None:
-        with self.lock, self.db.atomic():
+        with self.write():
             self.db["llm_cache"].insert(
                 {"key": key, "model": model, "prompt": prompt, "prompt_version": prompt_version,
                  "response": json.dumps(response, ensure_ascii=False), "prompt_tokens": prompt_tokens,

@@ -46,11 +46,12 @@ def _describe(value: Any) -> str:
 class WorkflowMixin:
     db: Any
     lock: Any
+    write: Any  # Store.write: one BEGIN IMMEDIATE transaction
 
     # -- users ---------------------------------------------------------------
 
     def add_user(self, name: str, role: str, password_hash: str) -> int:
-        with self.lock, self.db.atomic():
+        with self.write():
             if self.get_user(name) is not None:
                 raise StoreError(f"用户 {name} 已存在")
             return self.db["users"].insert({"name": name, "role": role, "password_hash": password_hash,
@@ -69,14 +70,14 @@ class WorkflowMixin:
     def update_user(self, user_id: int, **changes: Any) -> None:
         """Change role, active or password_hash of a user."""
         allowed = {k: v for k, v in changes.items() if k in ("role", "active", "password_hash")}
-        with self.lock, self.db.atomic():
+        with self.write():
             self.db["users"].update(user_id, allowed)
 
     # -- jobs ----------------------------------------------------------------
 
     def enqueue(self, sha256: str, name: str, path: str, size: int, user: str) -> tuple[dict[str, Any], bool]:
         """Queue a stored upload for extraction; (job, False) when these bytes were uploaded before."""
-        with self.lock, self.db.atomic():
+        with self.write():
             existing = self.job(sha256)
             if existing is not None:
                 return existing, False
@@ -103,7 +104,7 @@ class WorkflowMixin:
         """Take the oldest queued job (or one whose worker stopped answering) for `worker`."""
         now = datetime.now(UTC)
         cutoff = (now - timedelta(seconds=lease_s)).isoformat(timespec="seconds")
-        with self.lock, self.db.atomic():
+        with self.write():
             self.db.execute("UPDATE jobs SET state = ?, claimed_by = NULL, updated_at = ? "
                             "WHERE state = ? AND claimed_at <= ?", [QUEUED, rows.now(), EXTRACTING, cutoff])
             cur = self.db.execute(
@@ -119,7 +120,7 @@ class WorkflowMixin:
                      extraction: Extraction, meta: dict[str, Any], items: list[dict[str, Any]],
                      summary: dict[str, Any]) -> int:
         """Keep the document, its run and its review items, and mark the job 待审核 — all or nothing."""
-        with self.lock, self.db.atomic():
+        with self.write():
             job = self.job(sha256)
             if job is None or job["state"] != EXTRACTING or job["claimed_by"] != worker:
                 raise StoreError(f"任务 {sha256[:12]} 已不属于本进程（可能已超时被重新分配），结果未保存")
@@ -140,14 +141,14 @@ class WorkflowMixin:
             return run_id
 
     def fail_job(self, sha256: str, worker: str, error: str) -> None:
-        with self.lock, self.db.atomic():
+        with self.write():
             self.db.execute("UPDATE jobs SET state = ?, error = ?, updated_at = ? WHERE sha256 = ? "
                             "AND claimed_by = ?", [FAILED, error, rows.now(), sha256, worker])
             self._audit(sha256, None, "failed", None, error, SYSTEM)
 
     def retry_job(self, sha256: str, user: str) -> bool:
         """Queue a failed job again; False when it is not failed."""
-        with self.lock, self.db.atomic():
+        with self.write():
             cur = self.db.execute("UPDATE jobs SET state = ?, error = NULL, claimed_by = NULL, updated_at = ? "
                                   "WHERE sha256 = ? AND state = ?", [QUEUED, rows.now(), sha256, FAILED])
             if cur.rowcount:
@@ -207,7 +208,7 @@ class WorkflowMixin:
         `evidence` (when given) replaces the item's evidence: a corrected value points at where the
         report states it, or at nothing.
         """
-        with self.lock, self.db.atomic():
+        with self.write():
             current = self.review_item(sha256, item)
             if current is None:
                 raise LookupError(item)
@@ -240,7 +241,7 @@ class WorkflowMixin:
 
     def confirm(self, sha256: str, user: str, record: dict[str, Any]) -> None:
         """Write the reviewed record into the confirmed tables and mark the job 已确认, in one transaction."""
-        with self.lock, self.db.atomic():
+        with self.write():
             waiting = self.db.execute("SELECT count(*) FROM review_items WHERE document_sha256 = ? AND status = ?",
                                       [sha256, REVIEW]).fetchone()[0]
             if waiting:
