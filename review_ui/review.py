@@ -24,6 +24,7 @@ from service.grounding import ground
 from service.page_images import page_png
 from service.review import (
     ACTIONS,
+    AUDIT_NAMES,
     GROUPS,
     LISTS,
     UNITS,
