@@ -2,7 +2,7 @@
 
     .venv/bin/python benchmarks/web_bench.py              # N=30 requests per page
     .venv/bin/python benchmarks/web_bench.py --n 100 --explain
-    .venv/bin/python benchmarks/web_bench.py --documents 100000 --no-items [--queue-index]
+    .venv/bin/python benchmarks/web_bench.py --documents 100000 --no-items
 
 The database is seeded directly, not through the worker: one real report
 (service/samples/000_…, 35 KB of text, 60 review items) is uploaded and
@@ -14,8 +14,7 @@ document row (text, sections, tables); it is the one whose review page is timed.
 
 Pages are requested with Flask's test client, logged in as a reviewer, N times
 each after a warm-up; median and p95 (nearest rank) in ms, printed as a
-markdown table. `--explain` prints the query plans of the queue's queries;
-`--queue-index` adds, as a what-if, an index that serves the queue's ORDER BY.
+markdown table. `--explain` prints the query plans of the queue's queries.
 """
 
 from __future__ import annotations
@@ -41,8 +40,6 @@ from service.store import Store  # noqa: E402
 from service.store.workflow import IN_REVIEW  # noqa: E402
 from service.worker import process_next, store_upload  # noqa: E402
 
-QUEUE_ORDER_INDEX = ("CREATE INDEX bench_jobs_queue_order ON jobs "
-                     "(state, flagged DESC, coalesce(min_confidence, 1), uploaded_at)")
 SAMPLE = ROOT / "service" / "samples" / "000_8d720d4fc0889d24.txt"
 COUNTIES = ["衡山县", "常宁市", "渌口区", "沅陵县", "平江县", "攸县", "茶陵县", "炎陵县", "醴陵市", "湘潭县",
             "韶山市", "湘乡市", "祁东县", "衡南县", "衡东县", "耒阳市", "宁乡市", "浏阳市", "望城区", "长沙县"]
@@ -137,17 +134,11 @@ def main() -> None:
     parser.add_argument("--explain", action="store_true", help="print the queue queries' plans")
     parser.add_argument("--no-items", action="store_true",
                         help="seed jobs only (no review items or audit for them): quick runs at 100,000")
-    parser.add_argument("--queue-index", action="store_true",
-                        help="what if: add an index matching the queue's ORDER BY (not in the store's schema)")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp)
         t0 = time.perf_counter()
         db, real = seed(folder, args.documents, random.Random(7), with_items=not args.no_items)
-        if args.queue_index:
-            with closing(Store(db, migrate=False)) as store:
-                store.db.execute(QUEUE_ORDER_INDEX)
-                store.db.execute("ANALYZE")
         print(f"seeded {args.documents} documents in review in {time.perf_counter() - t0:.1f} s; "
               f"database {Path(db).stat().st_size / 1e6:.0f} MB\n")
         last = (args.documents + 49) // 50
