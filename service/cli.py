@@ -427,3 +427,7 @@ def show_settings() -> None:
 
 def main() -> None:
     cli()
+
+
+if __name__ == "__main__":
+    main()

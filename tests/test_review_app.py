@@ -563,3 +563,44 @@ def test_times_are_shown_in_beijing_time():
 
     assert local_time("2026-11-23T20:36:05+00:00") == "2026-11-24 04:36"
     assert local_time(None) == ""
+
+
+def test_the_secret_key_is_made_once_outside_the_code_and_kept(tmp_path):
+    first = make_app(tmp_path / "a")
+    key_file = Path(first.instance_path) / "secret_key"
+    assert key_file.stat().st_mode & 0o777 == 0o600
+    assert len(first.config["SECRET_KEY"]) >= 32
+    from review_ui import create_app
+
+    again = create_app(settings=first.config["SETTINGS"])
+    assert again.config["SECRET_KEY"] == first.config["SECRET_KEY"]
+
+
+def test_jixiao_serve_starts_the_app_and_its_worker(tmp_path):
+    import os
+    import socket
+    import subprocess
+    import sys
+    import time
+    import urllib.request
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    env = {**os.environ, "JIXIAO_DB": str(tmp_path / "j.db"), "JIXIAO_INSTANCE": str(tmp_path / "inst"),
+           "JIXIAO_ENGINE": "rules"}
+    proc = subprocess.Popen([sys.executable, "-m", "service.cli", "serve", "--port", str(port)], env=env,
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    try:
+        page = None
+        for _ in range(100):
+            try:
+                page = urllib.request.urlopen(f"http://127.0.0.1:{port}/auth/login", timeout=2).read().decode()
+                break
+            except OSError:
+                time.sleep(0.2)
+        assert page is not None and "登录" in page
+    finally:
+        proc.terminate()
+        out = proc.communicate(timeout=20)[0]
+    assert "后台提取进程已启动" in out
