@@ -1,14 +1,18 @@
 """How well routing works: inject realistic model mistakes into gold values and see what reaches review.
 
-Each kind of mistake is applied to one field at a time of a gold record, the
-record is re-checked against its report (`service.recheck`), and the
-perturbed field either goes to review (caught) or is accepted (an escape).
-The correct gold values are checked too: the share of them sent to review is
-what routing costs reviewers.
+Each kind of field mistake is applied to one field at a time of a gold
+record, the record is re-checked against its report (`service.recheck`), and
+the perturbed field either goes to review (caught) or is accepted (an
+escape). Score-table row mistakes are applied to one table at a time: a
+mistake is caught only when every row whose values it changed goes to review
+(for a row left out: when a row of its table does). The correct gold values,
+fields and rows, are checked too: the share of them sent to review is what
+routing costs reviewers.
 """
 
 from __future__ import annotations
 
+import copy
 import random
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -17,7 +21,8 @@ from decimal import Decimal
 from .document import Document
 from .fields import BY_KEY
 from .models import Section
-from .recheck import recheck
+from .recheck import ACCEPT_AT, recheck
+from .recheck_rows import recheck_rows
 
 NEIGHBOURS = [("expense_basic", "expense_project"), ("income_general_budget", "income_total"),
               ("budget_initial", "budget_full_year"), ("assets_total", "net_assets"),
@@ -86,10 +91,16 @@ class Tally:
         return self.caught / self.total if self.total else 1.0
 
 
+ROW_KEYS = ("table", "level1", "level2", "name", "target", "actual", "weight", "score")
+ROW_VALUES = ("target", "actual", "weight", "score")
+
+
 def gold_record(gold: dict) -> tuple[dict, set[str]]:
+    """The gold values as a record (rows without the optional ones), and the fields that must go to review."""
     fields = {k: {"value": v["value"] if isinstance(v, dict) else v} for k, v in gold["fields"].items()}
     must = {k for k, v in gold["fields"].items() if isinstance(v, dict) and v.get("must_review")}
-    return {"fields": fields}, must
+    rows = [{k: r.get(k) for k in ROW_KEYS} for r in gold.get("indicators") or [] if not r.get("optional")]
+    return {"fields": fields, "indicators": rows}, must
 
 
 def mistakes(record: dict, seed: int = 0) -> list[tuple[str, str, object]]:
@@ -124,15 +135,119 @@ def mistakes(record: dict, seed: int = 0) -> list[tuple[str, str, object]]:
     return out
 
 
+ROW_KINDS = ("score-table rows shifted by one", "score-table row left out", "score above its weight",
+             "row's score read as its weight", "row score digit dropped")
+
+
+@dataclass
+class RowMistake:
+    kind: str
+    rows: list[dict]  # every row of the record, one table's rows wrong
+    changed: list[int]  # rows whose values the mistake changed (for a row left out: the rest of its table)
+    what: str
+
+
+def _tables(rows: list[dict]) -> dict[str, list[int]]:
+    out: dict[str, list[int]] = {}
+    for i, r in enumerate(rows):
+        out.setdefault(str(r.get("table") or ""), []).append(i)
+    return out
+
+
+def _values(row: dict) -> tuple:
+    return tuple(row.get(k) for k in ROW_VALUES)
+
+
+def shifted_rows(rows: list[dict]) -> list[RowMistake]:
+    """From one row of a table to its end, every row carries the next row's values (the last keeps its own)."""
+    out = []
+    for table, idx in _tables(rows).items():
+        for start in range(len(idx) - 1):
+            wrong = [dict(r) for r in rows]
+            for a, b in zip(idx[start:], idx[start + 1:], strict=False):
+                wrong[a].update({k: rows[b].get(k) for k in ROW_VALUES})
+            changed = [i for i in idx if _values(wrong[i]) != _values(rows[i])]
+            if changed:
+                out.append(RowMistake("score-table rows shifted by one", wrong, changed,
+                                      f"{table}/{rows[idx[start]]['name']} on"))
+    return out
+
+
+def row_left_out(rows: list[dict]) -> list[RowMistake]:
+    """One row missing from its table (the rest of the table must show it)."""
+    out = []
+    for table, idx in _tables(rows).items():
+        for i in idx:
+            rest = [r for j, r in enumerate(rows) if j != i]
+            others = [j - (j > i) for j in idx if j != i]
+            if others:
+                out.append(RowMistake("score-table row left out", rest, others, f"{table}/{rows[i]['name']}"))
+    return out
+
+
+def one_row_wrong(rows: list[dict], seed: int = 0) -> list[RowMistake]:
+    """One row's score wrong: above its weight, read as its weight, or a digit dropped."""
+    rng = random.Random(seed)
+    out = []
+    for i, row in enumerate(rows):
+        weight, score = row.get("weight"), row.get("score")
+        if not isinstance(weight, int | float) or not isinstance(score, int | float):
+            continue
+        wrong_scores = [("score above its weight", weight + 1), ("row's score read as its weight", weight),
+                        ("row score digit dropped", drop_digit(score, rng))]
+        for kind, wrong in wrong_scores:
+            if wrong is not None and wrong != score:
+                changed = [dict(r) for r in rows]
+                changed[i]["score"] = wrong
+                out.append(RowMistake(kind, changed, [i], f"{row['table']}/{row['name']} 得分={wrong}"))
+    return out
+
+
+def row_mistakes(rows: list[dict], seed: int = 0) -> list[RowMistake]:
+    """Every score-table row mistake that applies to these rows."""
+    return [*shifted_rows(rows), *row_left_out(rows), *one_row_wrong(rows, seed)]
+
+
 def calibrate(doc: Document, sections: list[Section], gold: dict, tallies: dict[str, Tally],
-              correct: Tally) -> None:
-    """Add this report's caught/missed mistakes per kind to `tallies`, and its correct values to `correct`."""
+              correct: Tally, correct_rows: Tally) -> None:
+    """Add this report's caught/missed mistakes per kind to `tallies`, its correct values to `correct` (fields)
+    and `correct_rows` (score-table rows)."""
     record, must = gold_record(gold)
-    checked = recheck(doc, sections, record)["fields"]
-    for key, f in checked.items():
+    for key, f in recheck(doc, sections, record)["fields"].items():
         if f.get("value") is not None and key not in must:
             correct.add(f.get("status") != "review", f"{doc.name}:{key}={f['value']}")
     for kind, key, wrong in mistakes(record):
-        perturbed = {"fields": {**record["fields"], key: {"value": wrong}}}
+        perturbed = {**record, "fields": {**record["fields"], key: {"value": wrong}}}
         status = recheck(doc, sections, perturbed)["fields"][key].get("status")
         tallies.setdefault(kind, Tally()).add(status == "review", f"{doc.name}:{key}={wrong}")
+
+    def check_rows(rows: list[dict]) -> list[dict]:
+        return recheck(doc, sections, {**record, "indicators": rows})["indicators"]
+
+    calibrate_rows(doc.name, record["indicators"], check_rows, tallies, correct_rows)
+
+
+def calibrate_rows_on_grid(doc: Document, gold: dict, tallies: dict[str, Tally], correct_rows: Tally) -> None:
+    """The same row mistakes, re-checked as if the rules extractor read none of the rows (a layout it cannot
+    read): the report's table grid is all there is to go by."""
+    record, _ = gold_record(gold)
+
+    def check_rows(rows: list[dict]) -> list[dict]:
+        rows = copy.deepcopy(rows)
+        recheck_rows(doc, rows, [], lambda _key: ACCEPT_AT, ocr_review_below=0.9)
+        return rows
+
+    calibrate_rows(doc.name, record["indicators"], check_rows, tallies, correct_rows)
+
+
+def calibrate_rows(name: str, rows: list[dict], check_rows: Callable[[list[dict]], list[dict]],
+                   tallies: dict[str, Tally], correct_rows: Tally) -> None:
+    """Correct rows into `correct_rows`, each row mistake into `tallies`: caught when every row it changed goes
+    to review (a row left out: when a row of its table does)."""
+    for row in check_rows(rows):
+        correct_rows.add(row.get("status") != "review", f"{name}:{row['table']}/{row['name']}")
+    for m in row_mistakes(rows):
+        checked = check_rows(m.rows)
+        sent = [checked[i].get("status") == "review" for i in m.changed]
+        caught = any(sent) if m.kind == "score-table row left out" else all(sent)
+        tallies.setdefault(m.kind, Tally()).add(caught, f"{name}:{m.what}")

@@ -20,6 +20,10 @@ one confidence per field:
 A field is `accepted` when its confidence reaches its threshold (setting
 `accept_at`, default 0.80; per-field overrides in `accept_at_fields`), else
 `review`, with every reason in Chinese.
+
+The score-table rows (`indicators`) are re-checked the same way, by
+`service.recheck_rows`, whose docstring has their table of signals; their
+threshold is the one for the key `indicators`.
 """
 
 from __future__ import annotations
@@ -34,6 +38,7 @@ from .fields import BY_KEY
 from .grounding import EXACT, NEAR_LABEL, NOT_FOUND, NUMERIC, Grounding, ground
 from .llm.align import locate
 from .models import ACCEPTED, REVIEW, Evidence, FieldValue, Section
+from .recheck_rows import recheck_rows
 
 BASE = {EXACT: 0.92, NEAR_LABEL: 0.92, NUMERIC: 0.60, NOT_FOUND: 0.05}
 ACCEPT_AT = 0.80
@@ -49,13 +54,21 @@ class FieldCheck:
 
 def recheck(doc: Document, sections: list[Section], record: dict, accept_at=ACCEPT_AT,
             ocr_review_below: float = 0.9) -> dict:
-    """A copy of `record` with every field's status, confidence, evidence and issues recomputed.
+    """A copy of `record` with every field's and score row's status, confidence, evidence and issues recomputed.
 
-    `accept_at` is one threshold, or a function of the field key (Settings.threshold).
+    `accept_at` is one threshold, or a function of the field key (Settings.threshold; `indicators` for rows).
     """
     threshold = accept_at if callable(accept_at) else (lambda _key: accept_at)
     out = copy.deepcopy(record)
-    second = rules_extract(doc, sections, ocr_review_below=ocr_review_below).fields
+    rules = rules_extract(doc, sections, ocr_review_below=ocr_review_below)
+    _recheck_fields(doc, out, rules.fields, threshold, ocr_review_below)
+    if isinstance(out.get("indicators"), list):
+        recheck_rows(doc, out["indicators"], rules.indicators, threshold, ocr_review_below)
+    return out
+
+
+def _recheck_fields(doc: Document, out: dict, second: dict[str, FieldValue], threshold, ocr_review_below: float) -> None:
+    """Every stated field of `out`, in place, against the report and the rules extractor's fields (`second`)."""
     fields = out.get("fields") or {}
     values = {k: FieldValue(key=k, value=_value(f)) for k, f in fields.items() if k in BY_KEY}
     broken: dict[str, list[str]] = {}
@@ -73,7 +86,6 @@ def recheck(doc: Document, sections: list[Section], record: dict, accept_at=ACCE
         if result.evidence is not None:
             field["evidence"] = {"quote": result.evidence.quote, "start": result.evidence.start,
                                  "end": result.evidence.end}
-    return out
 
 
 def _value(field):

@@ -121,3 +121,58 @@ def test_per_field_threshold_from_settings_changes_routing(runner, tmp_path, mon
     strict = run_check(runner, tmp_path, "000_8d720d4fc0889d24", record)["fields"]
     assert strict["assets_total"]["status"] == "review"
     assert strict["net_assets"]["status"] == "accepted"  # the other field keeps the default threshold
+
+
+def gold_rows(stem: str) -> list[dict]:
+    if not GOLD.exists():
+        pytest.skip("../shared/gold is not beside the repository")
+    gold = json.loads((GOLD / f"{stem}.json").read_text(encoding="utf-8"))
+    keys = ("table", "level1", "level2", "name", "target", "actual", "weight", "score")
+    return [{k: r.get(k) for k in keys} for r in gold["indicators"] if not r.get("optional")]
+
+
+def test_gold_rows_are_accepted_and_a_score_above_its_weight_goes_to_review(runner, tmp_path):
+    stem = "000_8d720d4fc0889d24"
+    rows = gold_rows(stem)
+    assert all(r["status"] == "accepted" for r in run_check(runner, tmp_path, stem, {"indicators": rows})["indicators"])
+    rows[0]["score"] = 6  # 实际财政供养人员数: 分值 5, 得分 5 in the report
+    checked = run_check(runner, tmp_path, stem, {"fields": {}, "indicators": rows})["indicators"]
+    assert checked[0]["status"] == "review"
+    assert "得分 6 不在 0 到分值 5 之间" in checked[0]["issues"]
+    assert "报告中该指标得分为 5，不是 6" in checked[0]["issues"]
+    assert all(r["status"] == "accepted" for r in checked[1:])  # the broken sum is blamed on the wrong row
+    ev = checked[0]["evidence"]
+    text = (SAMPLES / f"{stem}.txt").read_text(encoding="utf-8")
+    assert "实际财政供养人员数" in ev["quote"] and text[ev["start"]:ev["end"]] == ev["quote"]
+
+
+def test_row_statuses_are_the_same_with_the_evidence_deleted(runner, tmp_path):
+    stem = "000_8d720d4fc0889d24"
+    assert runner.invoke(cli, ["extract", str(SAMPLES / f"{stem}.txt"), "--out", "rec"]).exit_code == 0
+    record = json.loads((tmp_path / "rec" / f"{stem}.json").read_text(encoding="utf-8"))
+    record["indicators"][3]["score"] = 4  # one row wrong, so that both statuses are seen
+    keys = ("table", "level1", "level2", "name", "target", "actual", "weight", "score")
+    bare = {"fields": {}, "indicators": [{k: r[k] for k in keys} for r in record["indicators"]]}
+    with_evidence = run_check(runner, tmp_path, stem, record)["indicators"]
+    without = run_check(runner, tmp_path, stem, bare)["indicators"]
+    assert [r["status"] for r in with_evidence] == [r["status"] for r in without]
+    assert {r["status"] for r in without} == {"accepted", "review"}
+
+
+def test_made_up_row_and_row_left_out_go_to_review(runner, tmp_path):
+    stem = "002_6ebd5ff7b055c059"
+    rows = gold_rows(stem)
+    made_up = {**rows[0], "name": "道路硬化里程", "target": "5公里", "actual": "5公里"}
+    checked = run_check(runner, tmp_path, stem, {"indicators": [*rows, made_up]})["indicators"]
+    assert checked[-1]["status"] == "review" and "原文中找不到指标“道路硬化里程”" in checked[-1]["issues"]
+    assert all(r["status"] == "accepted" for r in checked[:-1])
+    without_one = run_check(runner, tmp_path, stem, {"indicators": rows[1:]})["indicators"]
+    assert all(r["status"] == "review" for r in without_one)  # nothing else tells which row is missing
+    assert any("该表各项得分合计为 65，报告表中各项得分合计为 80" in i for i in without_one[0]["issues"])
+
+
+def test_row_threshold_is_the_setting_for_the_key_indicators(runner, tmp_path, monkeypatch):
+    stem = "002_6ebd5ff7b055c059"
+    monkeypatch.setenv("JIXIAO_ACCEPT_AT_FIELDS", "indicators=0.99")
+    checked = run_check(runner, tmp_path, stem, {"indicators": gold_rows(stem)})["indicators"]
+    assert {r["status"] for r in checked} == {"review"}
