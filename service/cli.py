@@ -399,6 +399,12 @@ def _print_check(name: str, record: dict) -> None:
         table.add_column(col)
     for key, f in review.items():
         table.add_row(key, str(f.get("value")), str(f.get("confidence")), "；".join(f.get("issues") or []))
+    rows = [r for r in record.get("indicators") or [] if isinstance(r, dict) and r.get("status") == "review"]
+    for r in rows:
+        table.add_row(f"评分表：{r.get('name')}", f"分值 {r.get('weight')} 得分 {r.get('score')}",
+                      str(r.get("confidence")), "；".join(r.get("issues") or []))
+    if rows:
+        table.title += f"；评分表 {len(rows)} 行需复核"
     err_console.print(table)
 
 

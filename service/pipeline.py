@@ -64,14 +64,19 @@ class RulesEngine:
 def second_look(doc: Document, sections: list[Section], record: dict, settings: Settings) -> dict:
     """Send to review what the engine trusted but the re-check doubts; keep the engine's own doubts."""
     checked = recheck(doc, sections, record, accept_at=settings.threshold,
-                      ocr_review_below=settings.ocr_review_below)["fields"]
+                      ocr_review_below=settings.ocr_review_below)
     for key, value in (record.get("fields") or {}).items():
-        again = checked.get(key) or {}
-        if again.get("status") == "review" and value.get("status") != "review":
-            value["status"] = "review"
-            value["confidence"] = min(value.get("confidence") or 0.0, again.get("confidence") or 0.0)
-            value["issues"] = list(dict.fromkeys([*value.get("issues", []), *again.get("issues", [])]))
+        _escalate(value, checked["fields"].get(key) or {})
+    for row, again in zip(record.get("indicators") or [], checked.get("indicators") or [], strict=False):
+        _escalate(row, again)
     return record
+
+
+def _escalate(value: dict, again: dict) -> None:
+    if again.get("status") == "review" and value.get("status") != "review":
+        value["status"] = "review"
+        value["confidence"] = min(value.get("confidence") or 0.0, again.get("confidence") or 0.0)
+        value["issues"] = list(dict.fromkeys([*value.get("issues", []), *again.get("issues", [])]))
 
 
 def extract_record(doc: Document, sections: list[Section], engine: Engine,

@@ -176,3 +176,29 @@ def test_row_threshold_is_the_setting_for_the_key_indicators(runner, tmp_path, m
     monkeypatch.setenv("JIXIAO_ACCEPT_AT_FIELDS", "indicators=0.99")
     checked = run_check(runner, tmp_path, stem, {"indicators": gold_rows(stem)})["indicators"]
     assert {r["status"] for r in checked} == {"review"}
+
+
+def test_the_llm_second_look_sends_a_row_it_doubts_to_review(runner, tmp_path):
+    from service.ingest import load
+    from service.pipeline import second_look
+    from service.sections import split_sections
+    from service.settings import load_settings
+
+    stem = "000_8d720d4fc0889d24"
+    rows = [{**r, "status": "accepted", "confidence": 0.95} for r in gold_rows(stem)]
+    rows[0]["score"] = 6  # the model misread it; it trusted the row
+    doc = load(SAMPLES / f"{stem}.txt")
+    record = second_look(doc, split_sections(doc), {"fields": {}, "indicators": rows}, load_settings())
+    assert record["indicators"][0]["status"] == "review"
+    assert "报告中该指标得分为 5，不是 6" in record["indicators"][0]["issues"]
+    assert all(r["status"] == "accepted" for r in record["indicators"][1:])
+
+
+def test_check_prints_the_rows_that_need_review(runner, tmp_path):
+    stem = "000_8d720d4fc0889d24"
+    rows = gold_rows(stem)
+    rows[0]["score"] = 6
+    path = tmp_path / "r.json"
+    path.write_text(json.dumps({"fields": {}, "indicators": rows}, ensure_ascii=False), encoding="utf-8")
+    result = runner.invoke(cli, ["check", str(SAMPLES / f"{stem}.txt"), str(path)])
+    assert "评分表 1 行需复核" in result.output  # the table lists the row (wrapped to the terminal's width)
