@@ -394,12 +394,17 @@ def evaluate(gold_dir: Path, reports_dir: Path, engine: str | None, replay_dir: 
 def _print_check(name: str, record: dict) -> None:
     fields = record.get("fields") or {}
     review = {k: f for k, f in fields.items() if isinstance(f, dict) and f.get("status") == "review"}
+    rows = [r for r in record.get("indicators") or [] if isinstance(r, dict) and r.get("status") == "review"]
+    if not review and not rows:
+        n_rows = len(record.get("indicators") or [])
+        err_console.print(f"{name}：{len(fields)} 个字段" + (f"、评分表 {n_rows} 行" if n_rows else "")
+                          + "，全部可信，无需复核", soft_wrap=True)
+        return
     table = Table(title=f"{name}：{len(fields)} 个字段，{len(review)} 个需复核")
     for col in ("字段", "值", "置信度", "原因"):
         table.add_column(col)
     for key, f in review.items():
         table.add_row(key, str(f.get("value")), str(f.get("confidence")), "；".join(f.get("issues") or []))
-    rows = [r for r in record.get("indicators") or [] if isinstance(r, dict) and r.get("status") == "review"]
     for r in rows:
         table.add_row(f"评分表：{r.get('name')}", f"分值 {r.get('weight')} 得分 {r.get('score')}",
                       str(r.get("confidence")), "；".join(r.get("issues") or []))

@@ -3,7 +3,8 @@
 A number is looked for in every written form the report may use: thousands
 separators, full-width digits, 元 / 万元 / 亿元 (converted to the field's 万元),
 a percent sign. A match next to a label that means this field is `near_label`;
-the number somewhere else is `numeric`; a text value found verbatim is
+the number somewhere else is `numeric`; a zero written as 无 right after the label is `near_label` too;
+a text value found verbatim is
 `exact`; nothing is `not_found`, and a value the report does not contain was
 made up until a person says otherwise. Pure functions of (document text,
 field, value).
@@ -76,11 +77,27 @@ def _ground_number(text: str, key: str, value: float) -> Grounding:
             start = next((start + x.start() for rx in labels for x in [rx.search(window)] if x), start)
             return Grounding(NEAR_LABEL, Evidence(text[start:m.end()], start, m.end()))
         found = found or Grounding(NUMERIC, Evidence(text[m.start():m.end()], m.start(), m.end()))
-    if found is None and value == 0 and key == "vehicles":
+    if found is None and value == 0:
+        found = _ground_none(text, key, labels)
+    return found or Grounding(NOT_FOUND)
+
+
+# 「项目支出情况：无」「（二）项目支出情况\n无」: the label, then 无 / 零 / 没有 standing alone
+_NONE_AFTER = re.compile(r"(?:情况)?[ \t\u3000:：为是]*\n?[ \t\u3000]*(?:无|零|没有)(?=$|[\s。，,；;）)])", re.M)
+
+
+def _ground_none(text: str, key: str, labels: list[re.Pattern]) -> Grounding | None:
+    """A zero the report writes as 无 right after a label of the field (or 无公务用车 for vehicles)."""
+    if key == "vehicles":
         m = re.search(r"无公务用车|没有公务用车", text)
         if m:
             return Grounding(NEAR_LABEL, Evidence(m.group(), m.start(), m.end()))
-    return found or Grounding(NOT_FOUND)
+    for rx in labels:
+        for lab in rx.finditer(text):
+            m = _NONE_AFTER.match(text, lab.end())
+            if m:
+                return Grounding(NEAR_LABEL, Evidence(text[lab.start():m.end()], lab.start(), m.end()))
+    return None
 
 
 def _ground_year(text: str, year: int) -> Grounding:

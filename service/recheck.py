@@ -70,6 +70,9 @@ def recheck(doc: Document, sections: list[Section], record: dict, accept_at=ACCE
 def _recheck_fields(doc: Document, out: dict, second: dict[str, FieldValue], threshold, ocr_review_below: float) -> None:
     """Every stated field of `out`, in place, against the report and the rules extractor's fields (`second`)."""
     fields = out.get("fields") or {}
+    for key, field in fields.items():
+        if not isinstance(field, dict):  # values only, e.g. {"fiscal_year": 2023}
+            fields[key] = {"value": field}
     values = {k: FieldValue(key=k, value=_value(f)) for k, f in fields.items() if k in BY_KEY}
     broken: dict[str, list[str]] = {}
     for check in FIELD_CHECKS:

@@ -39,6 +39,39 @@ def test_gold_values_send_every_must_review_field_and_few_others(runner, tmp_pat
     assert len((review - must) & stated) <= 0.10 * len(stated - must) + 1  # few right values bother a reviewer
 
 
+@pytest.mark.parametrize("stem", STEMS)
+def test_gold_file_as_it_is_checks_with_every_must_review_field_sent(runner, tmp_path, stem):
+    """The gold files give most fields as bare values ({"fiscal_year": 2023}); check takes them unchanged."""
+    if not GOLD.is_dir():
+        pytest.skip("../shared/gold is not beside the repository")
+    gold = json.loads((GOLD / f"{stem}.json").read_text(encoding="utf-8"))
+    checked = run_check(runner, tmp_path, stem, gold)["fields"]
+    must = {k for k, v in gold["fields"].items() if isinstance(v, dict) and v.get("must_review")}
+    assert all("status" in f for f in checked.values() if f["value"] is not None)
+    assert {k for k, f in checked.items() if f.get("status") == "review"} >= must
+
+
+def test_values_only_record_gets_statuses_and_a_made_up_value_goes_to_review(runner, tmp_path):
+    record = {"fields": {"fiscal_year": 2023, "assets_total": 807.744394, "vehicles": 7}}
+    checked = run_check(runner, tmp_path, "000_8d720d4fc0889d24", record)["fields"]
+    assert checked["fiscal_year"]["status"] == "accepted"
+    assert checked["assets_total"]["status"] == "accepted"
+    assert checked["vehicles"]["status"] == "review"
+
+
+def test_zero_written_as_wu_after_its_label_is_grounded_but_a_blank_cell_is_not(runner, tmp_path):
+    # 002: the 自评表 leaves 项目支出 blank, the text says 「（二）项目支出情况\n无」
+    stem = "002_6ebd5ff7b055c059"
+    checked = run_check(runner, tmp_path, stem, {"fields": {"expense_project": 0}})["fields"]["expense_project"]
+    assert checked["grounding"] == "near_label" and "无" in checked["evidence"]["quote"]
+    (tmp_path / "blank.txt").write_text("部门整体支出绩效自评报告\n项目支出：\n\n基本支出：12.5万元\n", encoding="utf-8")
+    (tmp_path / "r.json").write_text(json.dumps({"fields": {"expense_project": 0}}), encoding="utf-8")
+    result = runner.invoke(cli, ["check", "blank.txt", "r.json", "--out", "out"])
+    assert result.exit_code == 0, result.output
+    blank = json.loads((tmp_path / "out" / "r.json").read_text(encoding="utf-8"))["fields"]["expense_project"]
+    assert blank["status"] == "review" and blank["grounding"] == "not_found"
+
+
 def test_statuses_are_the_same_with_the_evidence_quotes_deleted(runner, tmp_path):
     stem = "000_8d720d4fc0889d24"
     assert runner.invoke(cli, ["extract", str(SAMPLES / f"{stem}.txt"), "--out", "rec"]).exit_code == 0
