@@ -235,3 +235,24 @@ def test_check_prints_the_rows_that_need_review(runner, tmp_path):
     path.write_text(json.dumps({"fields": {}, "indicators": rows}, ensure_ascii=False), encoding="utf-8")
     result = runner.invoke(cli, ["check", str(SAMPLES / f"{stem}.txt"), str(path)])
     assert "评分表 1 行需复核" in result.output  # the table lists the row (wrapped to the terminal's width)
+
+
+def _scan(confidence: float):
+    from service.document import DocumentBuilder
+
+    b = DocumentBuilder()
+    b.start_page(1, ocr=True)
+    b.add_ocr_line(1, "部门整体支出绩效自评报告", 0.99)
+    b.add_ocr_line(1, "资产总额807.74万元。", confidence)
+    return b.build("scan.png", "0" * 64, "image")
+
+
+@pytest.mark.parametrize(("confidence", "status"), [(0.99, "accepted"), (0.62, "review")])
+def test_a_value_read_from_a_poorly_recognised_scan_line_goes_to_review(confidence, status):
+    from service.recheck import recheck
+    from service.sections import split_sections
+
+    doc = _scan(confidence)
+    checked = recheck(doc, split_sections(doc), {"fields": {"assets_total": 807.74}})["fields"]["assets_total"]
+    assert checked["status"] == status
+    assert ("OCR 识别置信度较低（0.62）" in checked["issues"]) == (status == "review")
