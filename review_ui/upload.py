@@ -17,10 +17,8 @@ from flask import (
     url_for,
 )
 
-from service.errors import IngestError
-from service.ingest import check_upload
 from service.review import STATE_NAMES
-from service.worker import store_upload
+from service.worker import submit
 
 from .auth import UPLOADERS, login_required
 from .db import get_store
@@ -52,18 +50,12 @@ def index():
 
 def _accept(name: str, data: bytes) -> dict:
     """Check one uploaded file and queue it; what happened, for the page."""
-    settings = current_app.config["SETTINGS"]
-    name = Path(name.replace("\\", "/")).name or "未命名文件"
-    try:
-        check_upload(data, name, settings)
-    except IngestError as e:
-        return {"name": name, "outcome": "rejected", "message": e.reason}
-    job, created = store_upload(get_store(), Path(current_app.config["UPLOADS"]), name, data, g.user["name"])
-    url = url_for("upload.job", sha256=job["sha256"])
-    if not created:
-        return {"name": name, "outcome": "duplicate", "message": f"已上传过（{job['name']}）", "url": url,
-                "sha256": job["sha256"]}
-    return {"name": name, "outcome": "queued", "message": "已加入处理队列", "url": url, "sha256": job["sha256"]}
+    result = submit(get_store(), Path(current_app.config["UPLOADS"]), name, data, g.user["name"],
+                    current_app.config["SETTINGS"])
+    job = result.pop("job")
+    if job is not None:
+        result.update(url=url_for("upload.job", sha256=job["sha256"]), sha256=job["sha256"])
+    return result
 
 
 def _wants_json() -> bool:

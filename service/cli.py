@@ -247,6 +247,58 @@ def worker(db: str | None, until_empty: bool) -> None:
         console.print(f"已处理 {done} 个任务")
 
 
+@cli.command()
+@click.argument("files", nargs=-1, required=True, type=click.Path(path_type=Path))
+@click.option("--user", default=None, help="Name recorded as the uploader (default: your login name).")
+@click.option("--run", "run_now", is_flag=True, help="Extract the queued files now, then stop (no web app needed).")
+@click.option("--db", type=click.Path(dir_okay=False), default=None, help="SQLite database (JIXIAO_DB).")
+def submit(files: tuple[Path, ...], user: str | None, run_now: bool, db: str | None) -> None:
+    """Queue every FILE (or folder of them) for extraction and review, as an upload in the web app would."""
+    import getpass
+
+    from .review import STATE_NAMES
+    from .worker import REJECTED, run_worker
+    from .worker import submit as submit_one
+
+    settings = _settings(db=db)
+    paths = expand_inputs(files)
+    if not paths:
+        raise click.ClickException("没有找到要提交的文件")
+    store = _open_store(settings)
+    uploads = Path(settings.instance) / "uploads"
+    user = user or f"命令行（{getpass.getuser()}）"
+    results = []
+    for path in paths:
+        try:
+            data = path.read_bytes()
+        except OSError as e:
+            why = {FileNotFoundError: "文件不存在", PermissionError: "没有读取权限"}.get(type(e), "无法读取文件")
+            results.append({"name": path.name, "outcome": REJECTED, "message": why, "job": None})
+            continue
+        results.append(submit_one(store, uploads, path.name, data, user, settings))
+    if run_now and any(r["job"] for r in results):
+        run_worker(store, settings, _web_engine(settings), until_empty=True)
+    names = {"queued": "已排队", "duplicate": "已上传过", "rejected": "已拒绝"}
+    table = Table(title="提交结果")
+    for col in ("文件", "结果", "状态", "待复核", "说明"):
+        table.add_column(col)
+    jobs = {j["sha256"]: j for j in store.jobs([r["job"]["sha256"] for r in results if r["job"]])}
+    for r in results:
+        job = jobs.get(r["job"]["sha256"]) if r["job"] else None
+        table.add_row(r["name"], names[r["outcome"]], STATE_NAMES.get(job["state"], "") if job else "",
+                      str(job["flagged"]) if job and job["state"] in ("review", "confirmed") else "",
+                      (job.get("error") or r["message"]) if job and job["state"] == "failed" else r["message"])
+    console.print(table)
+    counts = {k: sum(r["outcome"] == k for r in results) for k in names}
+    then = "已处理完毕" if run_now else "由 jixiao serve 或 jixiao worker 在后台处理"
+    console.print(f"新排队 {counts['queued']} 个，已上传过 {counts['duplicate']} 个，拒绝 {counts['rejected']} 个；{then}。"
+                  f"数据库 {settings.db}", soft_wrap=True)
+    store.close()
+    failed = [j for j in jobs.values() if j["state"] == "failed"]
+    if counts["rejected"] or failed:
+        raise SystemExit(1)
+
+
 @cli.group()
 def users() -> None:
     """Accounts of the review app: operators upload, reviewers review, admins manage users."""

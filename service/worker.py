@@ -18,8 +18,8 @@ import threading
 import time
 from pathlib import Path
 
-from .errors import JixiaoError
-from .ingest import load
+from .errors import IngestError, JixiaoError
+from .ingest import check_upload, load
 from .pipeline import Engine, RulesEngine, extract_record
 from .review import items_from_record, summary
 from .sections import split_sections
@@ -50,6 +50,22 @@ def store_upload(store: Store, uploads: Path, name: str, data: bytes, user: str)
     except Exception:
         shutil.rmtree(folder, ignore_errors=True)
         raise
+
+
+QUEUED, DUPLICATE, REJECTED = "queued", "duplicate", "rejected"
+
+
+def submit(store: Store, uploads: Path, name: str, data: bytes, user: str, settings: Settings) -> dict:
+    """Check one file the way an upload is checked and queue it: outcome, Chinese message, and the job."""
+    name = Path(name.replace("\\", "/")).name or "未命名文件"
+    try:
+        check_upload(data, name, settings)
+    except IngestError as e:
+        return {"name": name, "outcome": REJECTED, "message": e.reason, "job": None}
+    job, created = store_upload(store, uploads, name, data, user)
+    if not created:
+        return {"name": name, "outcome": DUPLICATE, "message": f"已上传过（{job['name']}）", "job": job}
+    return {"name": name, "outcome": QUEUED, "message": "已加入处理队列", "job": job}
 
 
 def _safe_name(name: str) -> str:

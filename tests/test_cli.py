@@ -6,6 +6,7 @@ import io
 import json
 import shutil
 import zipfile
+from pathlib import Path
 
 import pytest
 import sqlite_utils
@@ -255,3 +256,54 @@ def test_export_writes_the_confirmed_records_in_each_format(runner, tmp_path, mo
     assert len(list((tmp_path / "json").glob("*.json"))) == 1
     assert runner.invoke(cli, ["export", "--format", "csv", "--out", "r.csv"]).exit_code == 0
     assert (tmp_path / "r.csv").exists() and (tmp_path / "r_indicators.csv").exists()
+
+
+def _submit_folder(tmp_path: Path) -> Path:
+    folder = tmp_path / "incoming"
+    folder.mkdir()
+    shutil.copy(SAMPLES / "000_8d720d4fc0889d24.txt", folder / "a.txt")
+    shutil.copy(SAMPLES / "001_dea89b1d5430c4b7.txt", folder / "b.txt")
+    (folder / "bad.pdf").write_bytes(b"\x00\x01 not a pdf")
+    (folder / "empty.txt").write_bytes(b"")
+    return folder
+
+
+def _jobs(tmp_path: Path) -> dict[str, str]:
+    db = sqlite_utils.Database(tmp_path / "jixiao.db")
+    return {r["name"]: r["state"] for r in db["jobs"].rows}
+
+
+def test_submit_queues_a_folder_for_review_and_refuses_bad_files_by_name(runner, tmp_path, monkeypatch):
+    monkeypatch.setenv("JIXIAO_ENGINE", "rules")
+    result = runner.invoke(cli, ["submit", str(_submit_folder(tmp_path)), "--user", "李明"])
+    assert result.exit_code == 1  # two files were refused
+    assert "新排队 2 个，已上传过 0 个，拒绝 2 个" in result.output
+    assert "文件为空" in result.output and "已拒绝" in result.output
+    assert _jobs(tmp_path) == {"a.txt": "queued", "b.txt": "queued"}  # nothing kept for the refused files
+    assert len(list((tmp_path / "instance" / "uploads").iterdir())) == 2
+    db = sqlite_utils.Database(tmp_path / "jixiao.db")
+    assert {r["uploaded_by"] for r in db["jobs"].rows} == {"李明"}
+
+
+def test_submit_with_run_extracts_into_the_review_queue_and_a_resubmit_is_a_duplicate(runner, tmp_path,
+                                                                                        monkeypatch):
+    monkeypatch.setenv("JIXIAO_ENGINE", "rules")
+    folder = _submit_folder(tmp_path)
+    (folder / "bad.pdf").unlink()
+    (folder / "empty.txt").unlink()
+    result = runner.invoke(cli, ["submit", str(folder), "--run"])
+    assert result.exit_code == 0, result.output
+    assert _jobs(tmp_path) == {"a.txt": "review", "b.txt": "review"}
+    assert "待审核" in result.output and "已处理完毕" in result.output
+    again = runner.invoke(cli, ["submit", str(folder / "a.txt")])
+    assert again.exit_code == 0
+    assert "已上传过 1 个" in again.output
+    assert len(_jobs(tmp_path)) == 2
+
+
+def test_submit_of_a_missing_file_says_so_and_queues_the_rest(runner, tmp_path, monkeypatch):
+    shutil.copy(SAMPLES / "002_6ebd5ff7b055c059.txt", tmp_path / "c.txt")
+    result = runner.invoke(cli, ["submit", "nowhere.docx", "c.txt"])
+    assert result.exit_code == 1
+    assert "文件不存在" in result.output
+    assert _jobs(tmp_path) == {"c.txt": "queued"}
