@@ -31,6 +31,7 @@ from service.review import (
     InvalidValue,
     apply_action,
     can_confirm,
+    new_row,
     record_from_items,
 )
 from service.store.workflow import IN_REVIEW, StaleEdit
@@ -140,6 +141,32 @@ def save_item(sha256: str, item: str):
     items = store.review_items(sha256)
     return jsonify({"item": saved, "html": _item_html(saved), "blockers": can_confirm(items),
                     "flagged": sum(1 for i in items if i["status"] == "review")})
+
+
+@bp.route("/api/documents/<sha256>/items", methods=("POST",))
+@login_required(*REVIEWERS)
+def add_item(sha256: str):
+    """A row the extraction missed: JSON {kind: indicator|project, after?: item, value: {...}, reason?}."""
+    store = get_store()
+    if store.job(sha256) is None:
+        return jsonify({"error": "找不到该报告"}), 404
+    body = request.get_json(silent=True) or {}
+    kind, after = body.get("kind"), body.get("after")
+    if kind not in ("indicator", "project") or not (after is None or isinstance(after, str)):
+        return jsonify({"error": "请求格式不正确"}), 400
+    anchor = store.review_item(sha256, after) if after else None
+    if after and (anchor is None or anchor["kind"] != kind):
+        return jsonify({"error": "找不到该项"}), 404
+    try:
+        value, status = new_row(kind, body.get("value"), (anchor or {}).get("value", {}).get("table"))
+        added = store.add_item(sha256, kind, after, value, status, g.user["name"], body.get("reason") or None)
+    except InvalidValue as e:
+        return jsonify({"error": str(e)}), 422
+    except StoreError as e:
+        return jsonify({"error": str(e)}), 409
+    items = store.review_items(sha256)
+    return jsonify({"item": added, "html": _item_html(added), "blockers": can_confirm(items),
+                    "flagged": sum(1 for i in items if i["status"] == "review")}), 201
 
 
 def _evidence_of(store, sha256: str, item: dict, value) -> dict | None | bool:

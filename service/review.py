@@ -225,7 +225,7 @@ def reviewed_status(value: Any, extracted: Any) -> str:
 
 
 ACTIONS = {"accept": "确认无误", "correct": "更正", "not_stated": "标记为未提及", "delete": "删除此行"}
-AUDIT_NAMES = {**ACTIONS, "upload": "上传", "extracted": "提取完成", "failed": "提取失败", "retry": "重试",
+AUDIT_NAMES = {**ACTIONS, "add": "新增此行", "upload": "上传", "extracted": "提取完成", "failed": "提取失败", "retry": "重试",
                "confirm": "确认入库"}
 
 
@@ -254,3 +254,13 @@ def apply_action(item: dict, action: str, raw: Any = None) -> tuple[Any, str]:
                 value["table"] = value.get("table") or item["value"].get("table")
         return value, reviewed_status(value, item["extracted"])
     raise InvalidValue(f"未知操作：{action}")
+
+
+def new_row(kind: str, raw: Any, table: str | None = None) -> tuple[dict[str, Any], str]:
+    """A score row or project the extraction missed, as a reviewer typed it: the value and its status."""
+    if kind not in ("indicator", "project"):
+        raise InvalidValue("只能新增评分表行或项目")
+    value = parse_row(kind, raw if isinstance(raw, dict) else {})
+    if kind == "indicator":
+        value["table"] = value.get("table") or table or "整体"
+    return value, CORRECTED

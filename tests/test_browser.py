@@ -245,3 +245,28 @@ def test_stale_save_says_someone_saved_first(page, live):
     expect(message).to_be_visible()
     expect(message).to_contain_text(f"已被 {USER} 修改")
     expect(item(other, "field:unit_name").locator(".pill")).to_have_text("已确认")  # now shows what was saved
+
+
+def test_a_missed_score_row_is_inserted_below_a_row_and_counted_in_the_totals(page, live, shots):
+    open_seeded(page, live, "002_6ebd5ff7b055c059")
+    first = item(page, "indicator:0")
+    table = page.locator(".scoretable").filter(has=first)
+    weight_before = float(table.locator(".sum-weight").inner_text())
+    first.locator("input[name=name]").click()
+    first.locator("[data-action=insert]").click()
+    new = page.locator("tr.status-new")
+    expect(new.locator("input[name=name]")).to_be_focused()
+    expect(new.locator("input[name=level1]")).to_have_value(first.locator("input[name=level1]").input_value())
+    new.locator("input[name=name]").fill("资金拨付及时率")
+    new.locator("input[name=weight]").fill("5")
+    new.locator("input[name=score]").fill("6")
+    new.locator("input[name=score]").press("Enter")
+    expect(new.locator(".message")).to_contain_text("得分 6 超过分值 5")  # refused, still the blank row
+    new.locator("input[name=score]").fill("4")
+    new.locator("input[name=score]").press("Enter")
+    added = table.locator("tbody tr").nth(1)
+    expect(added.locator(".pill.new")).to_have_text("人工新增")
+    expect(added.locator("input[name=name]")).to_have_value("资金拨付及时率")
+    expect(page.locator("tr.status-new")).to_have_count(0)
+    expect(table.locator(".sum-weight")).to_have_text(f"{weight_before + 5:g}")
+    page.screenshot(path=str(shots / "review-row-added.png"), full_page=False)

@@ -390,6 +390,73 @@ def test_a_score_above_its_weight_is_refused_in_the_grid(app):
     assert resp.status_code == 422 and "超过分值" in resp.json["error"]
 
 
+def api_add(client, sha: str, value: dict, after: str | None, kind: str = "indicator", token: str | None = None):
+    token = csrf_token(client, f"/documents/{sha}") if token is None else token
+    return client.post(f"/api/documents/{sha}/items", json={"kind": kind, "after": after, "value": value},
+                       headers={"X-CSRFToken": token, "Accept": "application/json"})
+
+
+MISSED_ROW = {"level1": "产出指标", "level2": "时效指标", "name": "资金拨付及时率", "target": "100%",
+              "actual": "100%", "weight": "5", "score": "4.5"}
+
+
+def test_a_missed_score_row_is_added_below_its_neighbour_and_confirmed_in_that_place(app, doc):
+    client = as_user(app, "rev")
+    rows = [i for i in store_of(app).review_items(doc) if i["kind"] == "indicator"]
+    resp = api_add(client, doc, MISSED_ROW, after=rows[1]["item"])
+    assert resp.status_code == 201, resp.json
+    added = resp.json["item"]
+    assert added["value"]["name"] == "资金拨付及时率" and added["value"]["score"] == 4.5
+    assert added["value"]["table"] == rows[1]["value"]["table"] and added["status"] == "corrected"
+    assert "人工新增" in resp.json["html"]
+    order = [i["item"] for i in store_of(app).review_items(doc) if i["kind"] == "indicator"]
+    assert order[:3] == [rows[0]["item"], rows[1]["item"], added["item"]] and order[3] == rows[2]["item"]
+    page = client.get(f"/documents/{doc}").get_data(as_text=True)
+    assert "资金拨付及时率" in page and "人工新增" in page
+    _resolve_all(app, client, doc)
+    client.post(f"/documents/{doc}/confirm", data={"csrf_token": csrf_token(client, f"/documents/{doc}")})
+    names = [r["name"] for r in store_of(app).confirmed_parts(doc)["confirmed_indicators"]]
+    assert names[2] == "资金拨付及时率" and len(names) == len(rows) + 1
+    audit = [a for a in store_of(app).audit_entries(doc) if a["action"] == "add"]
+    assert len(audit) == 1 and audit[0]["user_name"] == "rev" and audit[0]["new_value"]["name"] == "资金拨付及时率"
+
+
+@pytest.mark.parametrize(("change", "message"), [({"score": "6"}, "超过分值"), ({"name": ""}, "名称不能为空"),
+                                                 ({"weight": "五分"}, "分值")])
+def test_an_added_row_that_does_not_fit_is_refused_and_nothing_is_added(app, doc, change, message):
+    client = as_user(app, "rev")
+    before = len(store_of(app).review_items(doc))
+    resp = api_add(client, doc, {**MISSED_ROW, **change}, after="indicator:0")
+    assert resp.status_code == 422 and message in resp.json["error"]
+    assert len(store_of(app).review_items(doc)) == before
+
+
+def test_adding_a_row_needs_a_reviewer_a_csrf_token_a_known_document_and_an_open_review(app, doc):
+    operator = as_user(app, "oper")
+    token = csrf_token(operator, "/upload")
+    assert api_add(operator, doc, MISSED_ROW, after="indicator:0", token=token).status_code == 403
+    client = as_user(app, "rev")
+    assert api_add(client, doc, MISSED_ROW, after="indicator:0", token="").status_code == 400  # no CSRF token
+    assert api_add(client, "0" * 64, MISSED_ROW, after="indicator:0").status_code == 404
+    assert api_add(client, doc, MISSED_ROW, after="indicator:999").status_code == 404
+    assert api_add(client, doc, MISSED_ROW, after="field:unit_name").status_code == 404
+    assert api_add(client, doc, MISSED_ROW, after=None, kind="field").status_code == 400
+    _resolve_all(app, client, doc)
+    client.post(f"/documents/{doc}/confirm", data={"csrf_token": csrf_token(client, f"/documents/{doc}")})
+    resp = api_add(client, doc, MISSED_ROW, after="indicator:0")
+    assert resp.status_code == 409 and "已确认入库" in resp.json["error"]
+
+
+def test_a_project_the_extraction_missed_can_be_added_last(app, doc):
+    client = as_user(app, "rev")
+    value = {"name": "农村人居环境整治", "budget_initial": "20", "budget_full_year": "25", "spending_actual": "24.5",
+             "execution_rate": "98", "score": "92"}
+    resp = api_add(client, doc, value, after=None, kind="project")
+    assert resp.status_code == 201, resp.json
+    projects = [i for i in store_of(app).review_items(doc) if i["kind"] == "project"]
+    assert projects[-1]["value"]["name"] == "农村人居环境整治" and projects[-1]["value"]["spending_actual"] == 24.5
+
+
 def test_a_stale_save_is_refused_with_the_current_value(app, doc):
     first, second = as_user(app, "rev"), as_user(app, "boss")
     item = next(i for i in flagged(app, doc) if i["item"] == "field:spending_actual")

@@ -93,6 +93,7 @@
 
   async function save(el, action, value, reason) {
     if (readonly) { message(el, "该报告不在待审核状态，不能修改", "error"); return; }
+    if (el.dataset.newAfter) { add(el, value); return; }
     const body = {action: action, version: Number(el.dataset.version), value: value, reason: reason || null};
     const resp = await fetch(`/api/documents/${sha}/items/${encodeURIComponent(el.dataset.item)}`, {
       method: "POST", headers: {"Content-Type": "application/json", "X-CSRFToken": csrf, "Accept": "application/json"},
@@ -109,6 +110,41 @@
     updateConfirm(data.blockers);
     message(fresh, "已保存", "ok");
     if (fresh.dataset.kind !== "indicator" && fresh.dataset.kind !== "project") nextFlagged(fresh);
+  }
+
+  // A row the extraction missed: a blank copy of the row above it, saved as a new item.
+  function insertBelow(anchor) {
+    if (readonly) { message(anchor, "该报告不在待审核状态，不能修改", "error"); return; }
+    const row = anchor.cloneNode(true);
+    row.id = "";
+    row.dataset.newAfter = anchor.dataset.item;
+    row.removeAttribute("data-start"); row.removeAttribute("data-end");
+    row.className = "item row status-new";
+    row.querySelectorAll("input").forEach((i) => {
+      if (i.name !== "level1" && i.name !== "level2") { i.value = ""; i.title = ""; }
+    });
+    row.querySelector(".rowstate").innerHTML = '<span class="pill new">新增</span><p class="message" hidden></p>';
+    row.querySelector(".rowactions").innerHTML =
+      '<button type="button" data-action="save-row" title="Enter">保存</button>' +
+      '<button type="button" data-action="cancel" title="Esc">取消</button>';
+    anchor.after(row);
+    wire(row);
+    select(row, false);
+    const first = row.querySelector("input[name=name]");
+    if (first) first.focus();
+  }
+
+  async function add(el, value) {
+    const body = {kind: el.dataset.kind, after: el.dataset.newAfter, value: value};
+    const resp = await fetch(`/api/documents/${sha}/items`, {
+      method: "POST", headers: {"Content-Type": "application/json", "X-CSRFToken": csrf, "Accept": "application/json"},
+      body: JSON.stringify(body),
+    });
+    const data = await resp.json().catch(() => ({error: "服务器没有返回有效结果"}));
+    if (!resp.ok) { message(el, data.error || "保存失败", "error"); return; }
+    const fresh = replace(el, data.html);
+    updateConfirm(data.blockers);
+    message(fresh, "已新增", "ok");
   }
 
   function replace(el, html) {
@@ -160,6 +196,14 @@
   }
 
   function cancel(el) {
+    if (el.dataset.newAfter) {
+      const anchor = pane.querySelector(`[data-item="${el.dataset.newAfter}"]`);
+      el.remove();
+      recomputeTotals();
+      current = null;
+      select(anchor);
+      return;
+    }
     const form = el.querySelector(".editor");
     if (form) form.hidden = true;
     el.focus();
@@ -177,6 +221,7 @@
       if (action === "edit") edit(el);
       else if (action === "cancel") cancel(el);
       else if (action === "save-row") save(el, "correct", rowValue(el));
+      else if (action === "insert") insertBelow(el);
       else save(el, action);
     }));
     el.querySelectorAll(".candidate").forEach((c) => c.addEventListener("click", () => {

@@ -228,6 +228,38 @@ class WorkflowMixin:
             self._refresh_summary(sha256)
             return self.review_item(sha256, item)
 
+    def add_item(self, sha256: str, kind: str, after: str | None, value: Any, status: str, user: str,
+                 reason: str | None = None) -> dict[str, Any]:
+        """A score row or project the extraction missed, added by a reviewer below `after` (or last); audited."""
+        with self.write():
+            job = self.job(sha256)
+            if job is None:
+                raise LookupError(sha256)
+            if job["state"] == CONFIRMED_STATE:
+                raise StoreError("该报告已确认入库，不能再修改")
+            mine = list(self.db["review_items"].rows_where("document_sha256 = ? AND kind = ?", [sha256, kind],
+                                                           select="item, position"))
+            if after is not None:
+                anchor = next((r for r in mine if r["item"] == after), None)
+                if anchor is None:
+                    raise LookupError(after)
+                position = anchor["position"] + 1
+                self.db.execute("UPDATE review_items SET position = position + 1 "
+                                "WHERE document_sha256 = ? AND kind = ? AND position >= ?", [sha256, kind, position])
+            else:
+                position = max((r["position"] for r in mine), default=_FIRST_POSITION[kind] - 1) + 1
+            index = max((int(r["item"].partition(":")[2]) for r in mine), default=-1) + 1
+            item = f"{kind}:{index}"
+            stamp = rows.now()
+            self.db["review_items"].insert(
+                {"document_sha256": sha256, "item": item, "kind": kind, "position": position,
+                 **{k: rows.to_json(v) for k, v in {"value": value, "extracted": None, "evidence": None,
+                                                    "issues": [], "candidates": []}.items()},
+                 "status": status, "confidence": 1.0, "version": 1, "updated_by": user, "updated_at": stamp})
+            self._audit(sha256, item, "add", None, value, user, reason)
+            self._refresh_summary(sha256)
+            return self.review_item(sha256, item)
+
     def _refresh_summary(self, sha256: str) -> None:
         from ..review import summary  # pure function of the items
 
@@ -293,6 +325,7 @@ class WorkflowMixin:
         return found[0] if found else None
 
 
+_FIRST_POSITION = {"indicator": 1000, "project": 5000}  # as service.review.items_from_record numbers them
 _ITEM_JSON = ("value", "extracted", "evidence", "issues", "candidates")
 
 
