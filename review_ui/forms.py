@@ -30,3 +30,7 @@ class RoleForm(FlaskForm):
 
 class PlainForm(FlaskForm):
     """A form with nothing but its CSRF token: confirm, retry, log out, deactivate."""
+
+
+class ReopenForm(FlaskForm):
+    reason = StringField("原因", validators=[DataRequired("请写明重新打开的原因"), Length(max=200)])

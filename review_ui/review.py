@@ -38,7 +38,7 @@ from service.store.workflow import IN_REVIEW, StaleEdit
 
 from .auth import REVIEWERS, login_required
 from .db import get_store
-from .forms import PlainForm
+from .forms import PlainForm, ReopenForm
 
 bp = Blueprint("review", __name__)
 
@@ -69,6 +69,7 @@ def document(sha256: str):
     items = store.review_items(sha256)
     return render_template("review/document.html", job=job, doc=doc, items=items, groups=_groups(items),
                            blockers=can_confirm(items), form=PlainForm(), audit=store.audit_entries(sha256),
+                           reopen_form=ReopenForm(),
                            labels=_labels(), actions=AUDIT_NAMES, stated=_stated_totals(items))
 
 
@@ -207,3 +208,25 @@ def confirm(sha256: str):
     flash(f"{job['unit_name'] or job['name']} 已确认入库", "ok")
     nxt, _ = store.queue(state=IN_REVIEW, per_page=1)
     return redirect(url_for("review.document", sha256=nxt[0]["sha256"]) if nxt else url_for("review.queue")), 303
+
+
+@bp.route("/documents/<sha256>/reopen", methods=("POST",))
+@login_required("admin")
+def reopen(sha256: str):
+    """An admin takes a confirmed report back to 待审核 (it leaves the confirmed tables), with a reason."""
+    store = get_store()
+    if store.job(sha256) is None:
+        abort(404)
+    form = ReopenForm()
+    if not form.validate_on_submit():
+        if form.csrf_token.errors:
+            abort(400)
+        flash("；".join(e for errs in form.errors.values() for e in errs), "error")
+        return redirect(url_for("review.document", sha256=sha256)), 303
+    try:
+        store.reopen(sha256, g.user["name"], form.reason.data.strip())
+    except StoreError as e:
+        flash(str(e), "error")
+    else:
+        flash("已重新打开，回到待审核；已从确认库中移除", "ok")
+    return redirect(url_for("review.document", sha256=sha256)), 303

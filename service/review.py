@@ -226,7 +226,7 @@ def reviewed_status(value: Any, extracted: Any) -> str:
 
 ACTIONS = {"accept": "确认无误", "correct": "更正", "not_stated": "标记为未提及", "delete": "删除此行"}
 AUDIT_NAMES = {**ACTIONS, "add": "新增此行", "upload": "上传", "extracted": "提取完成", "failed": "提取失败", "retry": "重试",
-               "confirm": "确认入库"}
+               "confirm": "确认入库", "reopen": "重新打开"}
 
 
 def apply_action(item: dict, action: str, raw: Any = None) -> tuple[Any, str]:

@@ -517,6 +517,55 @@ def test_a_confirmed_document_can_no_longer_be_edited(app, doc):
     assert resp.status_code == 409 and "已确认入库" in resp.json["error"]
 
 
+def _confirm(app, client, sha):
+    _resolve_all(app, client, sha)
+    client.post(f"/documents/{sha}/confirm", data={"csrf_token": csrf_token(client, f"/documents/{sha}")})
+    assert store_of(app).job(sha)["state"] == "confirmed"
+
+
+def _reopen(client, sha, reason="单位名称录错，需更正"):
+    token = csrf_token(client, f"/documents/{sha}")
+    return client.post(f"/documents/{sha}/reopen", data={"csrf_token": token, "reason": reason})
+
+
+def test_an_admin_reopens_a_confirmed_report_with_a_reason_and_it_can_be_corrected_and_confirmed_again(app, doc):
+    _confirm(app, as_user(app, "rev"), doc)
+    admin = as_user(app, "boss")
+    page = admin.get(f"/documents/{doc}").get_data(as_text=True)
+    assert "重新打开" in page
+    resp = _reopen(admin, doc)
+    assert resp.status_code == 303
+    store = store_of(app)
+    assert store.job(doc)["state"] == "review" and store.confirmed_documents() == []
+    assert store.confirmed_parts(doc)["confirmed_indicators"] == []
+    last = store.audit_entries(doc)[-1]
+    assert (last["action"], last["user_name"], last["reason"], last["old_value"]) == \
+        ("reopen", "boss", "单位名称录错，需更正", "rev")
+    assert "已重新打开" in admin.get(f"/documents/{doc}").get_data(as_text=True)
+    rev = as_user(app, "rev")
+    item = store.review_item(doc, "field:unit_name")
+    assert api_save(rev, doc, item, "correct", "衡山县岭坡乡政府").status_code == 200
+    rev.post(f"/documents/{doc}/confirm", data={"csrf_token": csrf_token(rev, f"/documents/{doc}")})
+    (report,) = store_of(app).confirmed_documents()
+    assert report["unit_name"] == "衡山县岭坡乡政府"
+
+
+def test_reopening_is_for_admins_with_a_csrf_token_and_a_reason_on_a_confirmed_report(app, doc):
+    assert "重新打开" not in as_user(app, "rev").get(f"/documents/{doc}").get_data(as_text=True)
+    admin = as_user(app, "boss")
+    refused = _reopen(admin, doc)  # still in review
+    assert refused.status_code == 303
+    assert "尚未确认入库" in admin.get(f"/documents/{doc}").get_data(as_text=True)
+    _confirm(app, as_user(app, "rev"), doc)
+    rev = as_user(app, "rev")
+    assert _reopen(rev, doc).status_code == 403
+    assert admin.post(f"/documents/{doc}/reopen", data={"reason": "x"}).status_code == 400  # no CSRF token
+    assert _reopen(admin, "0" * 64).status_code == 404
+    assert _reopen(admin, doc, reason="  ").status_code == 303
+    assert "请写明重新打开的原因" in admin.get(f"/documents/{doc}").get_data(as_text=True)
+    assert store_of(app).job(doc)["state"] == "confirmed" and len(store_of(app).confirmed_documents()) == 1
+
+
 def test_the_audit_log_cannot_be_rewritten(app, doc):
     store = store_of(app)
     with pytest.raises(Exception, match="append-only"):

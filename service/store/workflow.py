@@ -294,6 +294,24 @@ class WorkflowMixin:
                             "WHERE sha256 = ?", [CONFIRMED_STATE, user, stamp, stamp, sha256])
             self._audit(sha256, None, "confirm", None, None, user)
 
+    def reopen(self, sha256: str, user: str, reason: str) -> None:
+        """Take a confirmed report out of the confirmed tables and back to 待审核, with who and why audited.
+
+        Its review items keep their reviewed values, so only what was wrong needs a second look.
+        """
+        with self.write():
+            job = self.job(sha256)
+            if job is None:
+                raise LookupError(sha256)
+            if job["state"] != CONFIRMED_STATE:
+                raise StoreError("该报告尚未确认入库，无需重新打开")
+            for table in ("confirmed_fields", "confirmed_indicators", "confirmed_projects", "confirmed_list_items",
+                          "confirmed_reports"):
+                self.db.execute(f"DELETE FROM {table} WHERE document_sha256 = ?", [sha256])
+            self.db.execute("UPDATE jobs SET state = ?, confirmed_by = NULL, confirmed_at = NULL, updated_at = ? "
+                            "WHERE sha256 = ?", [IN_REVIEW, rows.now(), sha256])
+            self._audit(sha256, None, "reopen", job["confirmed_by"], None, user, reason)
+
     def confirmed_documents(self) -> list[dict[str, Any]]:
         with self.lock:
             return list(self.db["confirmed_reports"].rows_where(order_by="confirmed_at, rowid"))
