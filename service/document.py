@@ -16,6 +16,7 @@ file or a scan.
 from __future__ import annotations
 
 import bisect
+import re
 from dataclasses import dataclass, field
 
 
@@ -160,9 +161,22 @@ class DocumentBuilder:
 _DROP = dict.fromkeys(map(ord, "\ufeff\u200b\u200c\u200d\u2060\x00\x0b\x0c"), None)
 
 
+_WIDE_DIGITS = str.maketrans("０１２３４５６７８９", "0123456789")
+# between digits: the full-width point, and the full-width comma as a thousands separator (１，２３４．５６)
+_WIDE_POINT = re.compile(r"(?<=\d)．(?=\d)")
+_WIDE_THOUSANDS = re.compile(r"(?<=\d)，(?=\d{3}(?!\d))")
+
+
 def clean_inline(text: str) -> str:
-    """Normalize line ends and drop invisible characters; keep everything a reader sees."""
+    """Normalize line ends, drop invisible characters, write full-width numbers in ASCII; keep what a reader sees.
+
+    Folding a full-width digit or separator changes no length, so offsets stay those of the text a
+    reviewer is shown; without it, １９．３５万元 would read as 35万元.
+    """
     text = text.replace("\r\n", "\n").replace("\r", "\n").translate(_DROP)
+    text = text.translate(_WIDE_DIGITS)
+    if "．" in text or "，" in text:
+        text = _WIDE_THOUSANDS.sub(",", _WIDE_POINT.sub(".", text))
     return text
 
 

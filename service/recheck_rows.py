@@ -170,7 +170,7 @@ def _named_rows(doc: Document, row: dict) -> list[list]:
         return []
     ranked: dict[tuple[bool, bool], list] = {}
     for table in doc.tables:
-        own = table_matches(row.get("table"), table_subject(table, ""))
+        own = table_matches(row.get("table"), table_subject(table, "", doc.text))
         for cells in table.rows:
             cells = [c for c in cells if c.text.strip()]
             names = [name_key(c.text) for c in cells]

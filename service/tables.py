@@ -5,6 +5,11 @@ Three flattenings are recognised, and each gives the same cell texts:
 * tab form (Word exported to text; also what `DocumentBuilder.add_table`
   writes): every cell starts a line with a tab, a cell's further lines follow
   without one, a blank line ends the row;
+* tab-separated rows: one row per line, cells separated by single tabs
+  (spreadsheets and WPS/Word exports), empty cells kept so that a merged
+  一级指标 left blank keeps every later cell in its column. A line that
+  starts with a tab but carries a further tab before more text is such a
+  row, not a cell of the tab form;
 * pipe form: one row per line, cells separated by `|` (Markdown, OCR rows);
 * space form: one row per line, cells separated by runs of two or more
   spaces or tabs (PDF text layers), at least three cells on two lines or more;
@@ -32,7 +37,7 @@ def find_tables(text: str) -> list[Table]:
     lines = _lines(text)
     tables = _tab_tables(text, lines)
     taken = [(t.start, t.end) for t in tables]
-    for t in _pipe_tables(text, lines) + _space_tables(text, lines):
+    for t in _tsv_tables(text, lines) + _pipe_tables(text, lines) + _space_tables(text, lines):
         if not any(s < t.end and t.start < e for s, e in taken):
             tables.append(t)
             taken.append((t.start, t.end))
@@ -81,7 +86,10 @@ def _tab_tables(text: str, lines: list[tuple[int, int]]) -> list[Table]:
 
     for i, (s, e) in enumerate(lines):
         line = text[s:e]
-        if line.startswith("\t"):
+        if _is_tsv_row(line):
+            close_table()  # a tab-separated row, read by _tsv_tables
+            prev_blank = False
+        elif line.startswith("\t"):
             if not rows and not row:
                 t_start = s
             row.append([s + 1, e])
@@ -100,6 +108,33 @@ def _tab_tables(text: str, lines: list[tuple[int, int]]) -> list[Table]:
             prev_blank = False
     close_table()
     return tables
+
+
+# -- tab-separated rows -------------------------------------------------------------
+
+def _is_tsv_row(line: str) -> bool:
+    """Two or more tab-separated cells with text: a row, even when its first cells are empty."""
+    return sum(1 for part in line.split("\t") if part.strip(_WS)) >= 2
+
+
+def _tsv_tables(text: str, lines: list[tuple[int, int]]) -> list[Table]:
+    tables, run = [], []
+    for s, e in [*lines, (len(text), len(text))]:
+        if e > s and _is_tsv_row(text[s:e]):
+            run.append(_tsv_cells(text, s, e))
+            continue
+        if len(run) >= 2 and max(len(r) for r in run) >= 3:
+            tables.append(Table(start=run[0][0].start, end=run[-1][-1].end, rows=run, origin="tsv"))
+        run = []
+    return tables
+
+
+def _tsv_cells(text: str, s: int, e: int) -> list[Cell]:
+    cells, pos = [], s
+    for part in text[s:e].split("\t"):
+        cells.append(trimmed_cell(text, pos, pos + len(part)))
+        pos += len(part) + 1
+    return cells
 
 
 _TITLE = re.compile(r"(表|附件\s*[0-9一二三四五六七八九十]*)[:：]?\s*$|^\s*附件")

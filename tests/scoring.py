@@ -22,18 +22,18 @@ def fraction(text: str) -> tuple[int, int]:
     return int(sent), int(total)
 
 
-def score_records(records: dict, tmp_path: Path) -> tuple[dict, str]:
+def score_records(records: dict, tmp_path: Path, gold: Path = GOLD) -> tuple[dict, str]:
     """Write `{stem: record}` as JSON and score them against the gold: (summary, readable report)."""
     import json
 
     import pytest
 
-    if not SCORE_PY.exists() or not GOLD.is_dir():
+    if not SCORE_PY.exists() or not gold.is_dir():
         pytest.skip(f"the shared scorer and gold files are not beside the repository ({SCORE_PY})")
     score = load_scorer()
     for stem, record in records.items():
         (tmp_path / f"{stem}.json").write_text(json.dumps(record, ensure_ascii=False), encoding="utf-8")
-    golds = sorted(p for p in GOLD.glob("*.json") if p.stem in records)
+    golds = sorted(p for p in gold.glob("*.json") if p.stem in records)
     assert [p.stem for p in golds] == sorted(records)
     results = [score.score_one(g, tmp_path / f"{g.stem}.json") for g in golds]
     report = "\n".join(line for r in results for line in [r["name"], *r["lines"]])

@@ -179,7 +179,7 @@ def _label_value_rows(doc: Document, table: Table, unit: str | None, section_tit
         for lab, rx in _LABEL_ONLY.items():
             if rx.match(label) and lx.SCOPE.get(lab.field) != "budget":
                 row_unit = "元" if re.search(r"[(（]元[)）]", label) else unit
-                c = _cell_value(doc, lab.field, cells[1], row_unit, label)
+                c = cell_value(doc, lab.field, cells[1], row_unit, label)
                 if c:
                     c.tier = lab.tier
                     start = cells[0].start  # the label and its value, so a reviewer sees both
@@ -224,7 +224,7 @@ def _column_candidates(doc: Document, table: Table, unit: str | None) -> list[Ca
         for i, field in cols.items():
             j = i + shift  # rows of unequal length: align on the right, and let a person check
             if 0 <= j < len(data):
-                c = _cell_value(doc, field, data[j], unit, row[i].text)
+                c = cell_value(doc, field, data[j], unit, row[i].text)
                 if c:
                     if shift:
                         c.issue = f"表头与数据行的单元格数不同（{len(row)} 与 {len(data)}），按右对齐读取“{_norm(row[i].text)}”列，请核对"
@@ -232,7 +232,7 @@ def _column_candidates(doc: Document, table: Table, unit: str | None) -> list[Ca
     return out
 
 
-def _cell_value(doc: Document, field: str, cell, unit: str | None, header: str) -> Candidate | None:
+def cell_value(doc: Document, field: str, cell, unit: str | None, header: str) -> Candidate | None:
     t = unicodedata.normalize("NFKC", cell.text).strip()
     m = re.fullmatch(rf"({NUMBER})\s*({_UNIT_RX})?", t)
     if not m:
@@ -271,7 +271,7 @@ def _row_candidates(doc: Document, table: Table, unit: str | None) -> list[Candi
                 continue
             col = max(cols, key=lambda i: header[i][1])
             if col < len(row):
-                c = _cell_value(doc, field, row[col], unit, "")
+                c = cell_value(doc, field, row[col], unit, "")
                 if c:
                     out.append(c)
     return out

@@ -61,6 +61,28 @@ def _unit_names(doc, sections, table_cells) -> list[Candidate]:
             if UNIT_ORG.search(line) and len(line) <= 30 and not re.search(r"[，。：:]", line):
                 s = m.start() + len(m.group()) - len(m.group().lstrip())
                 out.append(Candidate("unit_name", line, _ev(doc, s, s + len(line)), 2, "text"))
+    return out + _fuller_names(doc, out)
+
+
+# 桐江县 / 峨边彝族自治县 / 湖南省衡阳市衡山县: places written before a unit's name
+_PLACES = re.compile(r"^(?:[\u4e00-\u9fff]{2,8}?(?:省|自治区|自治州|自治县|市|州|地区|盟|县|区|旗)){1,3}$")
+_BEFORE_PLACE = re.compile(r"[^\u4e00-\u9fff]|[是为对由在即系]")  # where a place name can start
+_PLACE_REACH = 16
+
+
+def _fuller_names(doc: Document, found: list[Candidate]) -> list[Candidate]:
+    """The fullest name the report gives: a found name written elsewhere after its county (or city)."""
+    out = []
+    for name in {str(c.value) for c in found}:
+        tier = min(c.tier for c in found if str(c.value) == name)
+        for m in re.finditer(re.escape(name), doc.text):
+            before = doc.text[max(0, m.start() - _PLACE_REACH):m.start()]
+            cut = max((b.end() for b in _BEFORE_PLACE.finditer(before)), default=0)
+            place = before[cut:]
+            if place and _PLACES.match(place):
+                start = m.start() - len(place)
+                out.append(Candidate("unit_name", place + name, _ev(doc, start, m.end()), tier, "text"))
+                break
     return out
 
 

@@ -67,7 +67,7 @@ LABELS: list[Label] = [
     Label("sangong_budget", rf"{SANGONG}(?:的)?预算(?:数)?"),
     Label("sangong_actual", rf"{SANGONG}(?:决算数|决算|支出合计|支出|合计)"),
     # 三公经费预算数12万元，实际支出9.85万元: the actual figure later in the same sentence
-    Label("sangong_actual", rf"{SANGONG}预算数?[^。；;\n]{{0,20}}?[，,](?:全年)?(?:实际支出|决算支出|决算数|实际)"),
+    Label("sangong_actual", rf"{SANGONG}预算数?[^。；;\n]{{0,20}}?[，,](?:全年)?(?:实际支出|决算支出|决算数|决算|实际)"),
     Label("sangong_actual", SANGONG, tier=2),
     Label("sangong_overseas_actual", r"因公出国\s*[(（]\s*境\s*[)）]\s*费(?:用)?|出国经费"),
     Label("sangong_vehicle_actual",
@@ -83,7 +83,7 @@ LABELS: list[Label] = [
     Label("retirees", r"离退休(?:人员|人数)?"),
     Label("retirees", r"(?<!离)退休(?:人员|人数)?", tier=2),
     Label("vehicles", r"公务用车|公车"),
-    Label("self_score", r"(?:自评|自查|绩效评价|评价|综合)(?:综合)?(?:得分|评分|总分|分数)|总得分"),
+    Label("self_score", r"(?<!项目)(?<!项目的)(?:自评|自查|绩效评价|评价|综合)(?:综合)?(?:得分|评分|总分|分数)|总得分"),
     Label("execution_rate", r"(?:部门)?(?:整体)?预算执行率", tier=2),
 ]
 

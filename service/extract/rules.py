@@ -15,7 +15,7 @@ from .candidates import Candidate, table_candidates, text_candidates
 from .finish import check_score_table, merge_candidates
 from .identity import identity_candidates
 from .lists import read_lists
-from .projects import read_listed_projects
+from .projects import merge_projects, read_listed_projects, read_project_list, read_told_projects
 from .run_together import find_run_together, read_run_together
 
 ENGINE_VERSION = "rules-1"
@@ -25,15 +25,23 @@ def extract(doc: Document, sections: list[Section], ocr_review_below: float = 0.
     ex = Extraction(engine="rules", engine_version=ENGINE_VERSION)
     cands: list[Candidate] = text_candidates(doc, sections)
     label_cells = []
-    read = [(sec, table, st.table_subject(table, sec.title), table_candidates(doc, table, sec.title))
-            for sec, table in _tables_with_sections(doc, sections)]
-    # the department's execution row may sit in another table than its indicators
-    department_money = {c.field: c.value for _s, _t, subject, found in read if subject == "整体"
-                        for c in found if c.source == "table"}
+    read = []
+    for sec, table in _tables_with_sections(doc, sections):
+        listed = read_project_list(doc, table)
+        if listed is not None:  # 项目名称 | 年初预算数 | …: projects, never the department's figures
+            ex.projects += listed
+            continue
+        read.append((sec, table, st.table_subject(table, sec.title, doc.text),
+                     table_candidates(doc, table, sec.title)))
+    # a table's execution row (年初预算数 … 分值 得分) may sit in another table of the same subject
+    pooled: dict[str, dict] = {}
+    for _s, _t, subject, found in read:
+        for c in found:
+            if c.source == "table":
+                pooled.setdefault(subject, {}).setdefault(c.field, c.value)
+    department_money = pooled.get("整体", {})
     for sec, table, subject, found in read:
-        money = {c.field: c.value for c in found if c.source == "table"}
-        if subject == "整体":
-            money = {**department_money, **money}
+        money = {**pooled.get(subject, {}), **{c.field: c.value for c in found if c.source == "table"}}
         total = st.table_total(table)
         rows = st.read_indicators(doc, table, sec.title)
         issues = check_score_table(rows, money, total[0] if total else None) if rows else []
@@ -52,6 +60,7 @@ def extract(doc: Document, sections: list[Section], ocr_review_below: float = 0.
     cands += _run_together_tables(doc, sections, ex, department_money)
     cands += identity_candidates(doc, sections, label_cells)
     merge_candidates(doc, ex, cands, ocr_review_below)
+    ex.projects = merge_projects(ex.projects + read_told_projects(doc, sections))
     known = {p.name for p in ex.projects}
     ex.projects += [p for p in read_listed_projects(doc, sections) if p.name not in known]
     ex.problems, ex.measures = read_lists(doc, sections)

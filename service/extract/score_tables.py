@@ -12,7 +12,7 @@ from __future__ import annotations
 import re
 import unicodedata
 
-from ..document import Document, Table
+from ..document import Cell, Document, Table
 from ..models import REVIEW, Evidence, IndicatorRow, Project
 from . import lexicon as lx
 from .numbers import cell_number, compact
@@ -88,15 +88,41 @@ def _merge_group_header(table: Table, r: int, cols: dict[str, int]) -> dict[str,
     return merged
 
 
-def table_subject(table: Table, title: str) -> str:
-    """`整体` for the department's table, else the project's name."""
+def table_subject(table: Table, title: str, text: str | None = None) -> str:
+    """`整体` for the department's table, else the project's name.
+
+    The name is a cell of the table's first rows, else the nearest line above it that names a project
+    (项目名称：…) or the department's table (…部门整体支出绩效自评表), else the section title says.
+    """
     for row in table.rows[:4]:
         for i, cell in enumerate(row[:-1]):
             if re.match(r"^(项目支出名称|项目名称)$", _norm(cell.text)):
                 name = compact(row[i + 1].text)
                 if name:
                     return name
+    above = _subject_above(text, table.start) if text is not None else None
+    if above:
+        return above
     return "整体" if ("项目" not in title or "整体" in title) else compact(title) or "项目"
+
+
+_PROJECT_LINE = re.compile(r"^\s*(?:项目支出名称|项目名称)\s*[:：\t|]\s*([^\t|]+)")
+_DEPARTMENT_LINE = re.compile(r"部门整体支出|整体支出绩效")
+_STOP_LINE = re.compile(r"^\s*(附件\s*[0-9一二三四五六七八九十]*\s*[:：]?\s*$|[一二三四五六七八九十]+、)")
+_LOOK_BACK = 800  # characters above a table in which its subject may be named
+
+
+def _subject_above(text: str, start: int) -> str | None:
+    lines = text[max(0, start - _LOOK_BACK):start].split("\n")
+    for line in reversed(lines):
+        m = _PROJECT_LINE.match(line)
+        if m and compact(m.group(1)):
+            return compact(m.group(1))
+        if _DEPARTMENT_LINE.search(line):
+            return "整体"
+        if _STOP_LINE.match(line):
+            return None
+    return None
 
 
 def read_indicators(doc: Document, table: Table, title: str) -> list[IndicatorRow]:
@@ -104,12 +130,14 @@ def read_indicators(doc: Document, table: Table, title: str) -> list[IndicatorRo
     if not found:
         return []
     r0, cols = found
-    subject = table_subject(table, title)
+    subject = table_subject(table, title, doc.text)
     width = max(cols.values()) + 1
     rows, fill = [], {"level1": None, "level2": None, "name": None}
     for row in table.rows[r0 + 1:]:
         if _is_total_row(row):
             break
+        if table.origin == "tsv" and len(row) < width:  # every cell in its column; only trailing cells left out
+            row = [*row, *[Cell("", row[-1].end, row[-1].end)] * (width - len(row))]
         ind = _read_row(doc.text, row, cols, width, fill, subject)
         if ind is not None:
             rows.append(ind)

@@ -153,7 +153,7 @@ def _table_calls(doc: Document, sec: Section) -> list[Call]:
         return [call] if call.fields else []
     table, (header_row, _cols) = scored[0]
     head = table.rows[_first_header_row(table, header_row)]
-    department = table_subject(table, sec.title) == "整体"
+    department = table_subject(table, sec.title, doc.text) == "整体"
     # a project's table goes whole (its name and money sit above the header); the department's money
     # block goes to the facts prompt instead
     split = doc.text.rfind("\n", sec.start, head[0].start) + 1 if department else sec.start
