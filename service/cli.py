@@ -256,6 +256,8 @@ def submit(files: tuple[Path, ...], user: str | None, run_now: bool, db: str | N
     """Queue every FILE (or folder of them) for extraction and review, as an upload in the web app would."""
     import getpass
 
+    from .errors import IngestError
+    from .ingest import read_file
     from .review import STATE_NAMES
     from .worker import REJECTED, run_worker
     from .worker import submit as submit_one
@@ -270,10 +272,9 @@ def submit(files: tuple[Path, ...], user: str | None, run_now: bool, db: str | N
     results = []
     for path in paths:
         try:
-            data = path.read_bytes()
-        except OSError as e:
-            why = {FileNotFoundError: "文件不存在", PermissionError: "没有读取权限"}.get(type(e), "无法读取文件")
-            results.append({"name": path.name, "outcome": REJECTED, "message": why, "job": None})
+            data = read_file(path, settings)
+        except IngestError as e:
+            results.append({"name": path.name, "outcome": REJECTED, "message": e.reason, "job": None})
             continue
         results.append(submit_one(store, uploads, path.name, data, user, settings))
     if run_now and any(r["job"] for r in results):

@@ -301,9 +301,11 @@ def test_submit_with_run_extracts_into_the_review_queue_and_a_resubmit_is_a_dupl
     assert len(_jobs(tmp_path)) == 2
 
 
-def test_submit_of_a_missing_file_says_so_and_queues_the_rest(runner, tmp_path, monkeypatch):
+def test_submit_of_a_missing_or_oversize_file_says_so_and_queues_the_rest(runner, tmp_path, monkeypatch):
+    monkeypatch.setenv("JIXIAO_MAX_UPLOAD_MB", "1")
     shutil.copy(SAMPLES / "002_6ebd5ff7b055c059.txt", tmp_path / "c.txt")
-    result = runner.invoke(cli, ["submit", "nowhere.docx", "c.txt"])
+    (tmp_path / "big.pdf").write_bytes(b"%PDF-1.7\n" + b"0" * (2 * 1024 * 1024))
+    result = runner.invoke(cli, ["submit", "nowhere.docx", "big.pdf", "c.txt"])
     assert result.exit_code == 1
-    assert "文件不存在" in result.output
+    assert "文件不存在" in result.output and "文件过大" in result.output
     assert _jobs(tmp_path) == {"c.txt": "queued"}

@@ -21,13 +21,20 @@ from .detect import sniff
 def load(path: str | Path, settings: Settings | None = None) -> Document:
     path = Path(path)
     settings = settings or load_settings()
+    return load_bytes(read_file(path, settings), path.name, settings)
+
+
+def read_file(path: Path, settings: Settings) -> bytes:
+    """A report file's bytes, refused (IngestError, in Chinese) when missing, a folder or too large to read."""
     if not path.exists():
         raise IngestError(path.name, "文件不存在")
     if path.is_dir():
         raise IngestError(path.name, "这是一个文件夹，不是文件")
-    size = path.stat().st_size
-    _check_size(path.name, size, settings)
-    return load_bytes(path.read_bytes(), path.name, settings)
+    _check_size(path.name, path.stat().st_size, settings)
+    try:
+        return path.read_bytes()
+    except OSError:
+        raise IngestError(path.name, "无法读取文件（没有权限或已损坏）") from None
 
 
 def _check_size(name: str, size: int, settings: Settings) -> None:
