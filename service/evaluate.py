@@ -15,13 +15,14 @@ import re
 import unicodedata
 from collections import defaultdict
 
+from .extract.numbers import squeeze
+
 TRUSTED = {"accepted", "confirmed", "corrected", None, ""}
 KINDS = ("correct", "auto_ok", "review", "escape", "missed", "made_up")
 
 
 def _norm(s) -> str:
-    s = re.sub(r"\s+", "", unicodedata.normalize("NFKC", str(s)))
-    return s.rstrip("。;；,，")
+    return squeeze(s).rstrip("。;；,，")
 
 
 def _date(s):

@@ -32,13 +32,12 @@ from __future__ import annotations
 
 import difflib
 import re
-import unicodedata
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from .checks import indicator_score_in_range
 from .document import Document
-from .extract.numbers import cell_number
+from .extract.numbers import cell_number, squeeze
 from .extract.score_tables import table_subject
 from .llm.align import locate
 from .models import ACCEPTED, REVIEW, Evidence, IndicatorRow
@@ -257,8 +256,7 @@ def name_key(s) -> str:
 def text_key(s) -> str:
     if s is None:
         return ""
-    s = re.sub(r"\s+", "", unicodedata.normalize("NFKC", str(s)))
-    return s.rstrip("。;；,，")
+    return squeeze(s).rstrip("。;；,，")
 
 
 def table_matches(record_table, report_table) -> bool:

@@ -16,7 +16,7 @@ from ..document import Document, Table
 from ..fields import BY_KEY
 from ..models import Evidence, Section
 from . import lexicon as lx
-from .numbers import NUMBER, as_number, cell_number, money_to_wan, to_decimal
+from .numbers import NUMBER, as_number, cell_number, money_to_wan, squeeze, to_decimal
 
 _GAP = r"(?:[^\d，。；,;！？\n：:]|20\d\d\s*年度?|[：:])"
 _UNIT_RX = r"万元|亿元|万|元|人|名|个|辆|台|%|％|分"
@@ -175,7 +175,7 @@ def _label_value_rows(doc: Document, table: Table, unit: str | None, section_tit
         cells = [c for c in row if c.text.strip()]
         if len(cells) != 2 or cell_number(cells[1].text) is None:
             continue
-        label = _norm(cells[0].text)
+        label = squeeze(cells[0].text)
         for lab, rx in _LABEL_ONLY.items():
             if rx.match(label) and lx.SCOPE.get(lab.field) != "budget":
                 row_unit = "元" if re.search(r"[(（]元[)）]", label) else unit
@@ -194,14 +194,10 @@ def _cell_label_ok(cell_text: str, m: re.Match) -> bool:
     return not re.sub(r"[\s:：]|其中", "", head)
 
 
-def _norm(s: str) -> str:
-    return re.sub(r"\s+", "", unicodedata.normalize("NFKC", s))
-
-
 def header_fields(row) -> dict[int, str]:
     cols = {}
     for i, cell in enumerate(row):
-        h = re.sub(r"[(（][^)）]{0,12}[)）]$", "", _norm(cell.text))  # 全年预算数（A） -> 全年预算数
+        h = re.sub(r"[(（][^)）]{0,12}[)）]$", "", squeeze(cell.text))  # 全年预算数（A） -> 全年预算数
         for rx, field in lx.COLUMN_LABELS:
             if re.match(rx, h):
                 cols[i] = field
@@ -227,7 +223,7 @@ def _column_candidates(doc: Document, table: Table, unit: str | None) -> list[Ca
                 c = cell_value(doc, field, data[j], unit, row[i].text)
                 if c:
                     if shift:
-                        c.issue = f"表头与数据行的单元格数不同（{len(row)} 与 {len(data)}），按右对齐读取“{_norm(row[i].text)}”列，请核对"
+                        c.issue = f"表头与数据行的单元格数不同（{len(row)} 与 {len(data)}），按右对齐读取“{squeeze(row[i].text)}”列，请核对"
                     out.append(c)
     return out
 
@@ -261,7 +257,7 @@ def _row_candidates(doc: Document, table: Table, unit: str | None) -> list[Candi
         first = next((c for c in row if c.text.strip()), None)
         if first is None:
             continue
-        label = _norm(first.text)
+        label = squeeze(first.text)
         for field, rx in lx.ROW_LABELS.items():
             if not re.match(rx, label):
                 continue
@@ -281,7 +277,7 @@ def _period_columns(row) -> dict[int, tuple[str, int]]:
     """Header cells like `2023 年决算数` -> {col: ("actual", 2023)}; needs two or more."""
     cols = {}
     for i, cell in enumerate(row):
-        h = _norm(cell.text)
+        h = squeeze(cell.text)
         m = re.match(r"^(\d{4})年度?(决算|预算)数?$", h)
         if m:
             cols[i] = ("actual" if m.group(2) == "决算" else "budget", int(m.group(1)))

@@ -49,6 +49,11 @@ def money_to_wan(num: str, unit: str | None) -> tuple[float | int, str | None] |
     return None
 
 
+def squeeze(s) -> str:
+    """Text as compared: width folded (NFKC), no whitespace at all."""
+    return re.sub(r"\s+", "", unicodedata.normalize("NFKC", str(s)))
+
+
 def compact(s: str | None) -> str | None:
     """Cell or phrase text without line breaks, and without spaces between CJK characters."""
     if s is None:

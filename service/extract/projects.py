@@ -12,13 +12,12 @@ each project is kept for review with that doubt stated.
 from __future__ import annotations
 
 import re
-import unicodedata
 
 from ..document import Document, Table
 from ..models import REVIEW, Evidence, Project, Section
 from . import lexicon as lx
 from .candidates import cell_value, table_unit
-from .numbers import NUMBER, cell_number, compact, money_to_wan
+from .numbers import NUMBER, cell_number, compact, money_to_wan, squeeze
 
 PROJECT_COLUMNS = [
     (r"^(?:项目名称|项目支出名称|项目)$", "name"),
@@ -32,8 +31,7 @@ _MONEY = ("budget_initial", "budget_full_year", "spending_actual", "execution_ra
 
 
 def _head(text: str) -> str:
-    t = re.sub(r"\s+", "", unicodedata.normalize("NFKC", text))
-    return re.sub(r"[(（][^)）]{0,8}[)）]$|%$", "", t)  # 全年预算数（万元） -> 全年预算数
+    return re.sub(r"[(（][^)）]{0,8}[)）]$|%$", "", squeeze(text))  # 全年预算数（万元） -> 全年预算数
 
 
 def _project_columns(row) -> dict[str, int]:
@@ -154,7 +152,7 @@ def merge_projects(projects: list[Project]) -> list[Project]:
     """
     out: dict[str, Project] = {}
     for p in projects:
-        key = re.sub(r"\s+", "", unicodedata.normalize("NFKC", p.name))
+        key = squeeze(p.name)
         have = out.get(key)
         if have is None:
             out[key] = p

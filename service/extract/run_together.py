@@ -16,8 +16,8 @@ from ..document import Document
 from ..models import REVIEW, Evidence, IndicatorRow
 from ..tables import split_run_together
 from . import lexicon as lx
-from .numbers import compact
-from .score_tables import _match_header, _norm, _strip_points
+from .numbers import compact, squeeze
+from .score_tables import _match_header, _strip_points
 
 _PLAIN = re.compile(r"^\d+(?:\.\d+)?$")
 _LEVEL1 = re.compile(r"^(产出指标|效益指标|满意度指标|决策|过程|产出|效益|履职效能|管理效率)$")
@@ -44,14 +44,14 @@ def read_run_together(doc: Document, start: int, end: int, subject: str
     """The rows of a run-together score table, and its stated total with evidence."""
     cells = split_run_together(doc.text, start, end)
     keys, i = [], 0
-    while i < len(cells) and (_match_header(cells[i].text) or _norm(cells[i].text) in ("绩效指标", "指标")):
+    while i < len(cells) and (_match_header(cells[i].text) or squeeze(cells[i].text) in ("绩效指标", "指标")):
         keys.append(_match_header(cells[i].text))
         i += 1
     if "weight" not in keys or "score" not in keys:
         return [], None
     before = [k for k in ("name", "target", "actual") if k in keys]
     data, rows, total, prev_end = cells[i:], [], None, 0
-    t = next((j for j, c in enumerate(data) if lx.TOTAL_ROW.match(_norm(c.text))), len(data))
+    t = next((j for j, c in enumerate(data) if lx.TOTAL_ROW.match(squeeze(c.text))), len(data))
     nums_after = [_num(c.text) for c in data[t + 1:t + 3]]
     total_ev = None
     if len(nums_after) == 2 and None not in nums_after:

@@ -10,12 +10,11 @@ header is still reported, for review, never silently dropped or guessed.
 from __future__ import annotations
 
 import re
-import unicodedata
 
 from ..document import Cell, Document, Table
 from ..models import REVIEW, Evidence, IndicatorRow, Project
 from . import lexicon as lx
-from .numbers import cell_number, compact
+from .numbers import cell_number, compact, squeeze
 
 COLUMN_HEADERS = [
     ("level1", r"^一级指标"),
@@ -30,12 +29,8 @@ COLUMN_HEADERS = [
 _PLACEHOLDER = re.compile(r"^[.…。·\s]*$")
 
 
-def _norm(s: str) -> str:
-    return re.sub(r"\s+", "", unicodedata.normalize("NFKC", s))
-
-
 def _match_header(text: str) -> str | None:
-    h = _norm(text)
+    h = squeeze(text)
     for key, rx in COLUMN_HEADERS:
         if re.match(rx, h):
             return key
@@ -96,7 +91,7 @@ def table_subject(table: Table, title: str, text: str | None = None) -> str:
     """
     for row in table.rows[:4]:
         for i, cell in enumerate(row[:-1]):
-            if re.match(r"^(项目支出名称|项目名称)$", _norm(cell.text)):
+            if re.match(r"^(项目支出名称|项目名称)$", squeeze(cell.text)):
                 name = compact(row[i + 1].text)
                 if name:
                     return name
@@ -208,7 +203,7 @@ def _num(s: str | None):
 
 def _is_total_row(row) -> bool:
     first = next((c for c in row if c.text.strip()), None)
-    return first is not None and bool(lx.TOTAL_ROW.match(_norm(first.text)))
+    return first is not None and bool(lx.TOTAL_ROW.match(squeeze(first.text)))
 
 
 def table_total(table: Table) -> tuple[float | int, Evidence] | None:
