@@ -1,7 +1,13 @@
-"""The facts extracted from a report: the keys of spec/fields.md, their Chinese names and types."""
+"""The facts extracted from a report: the keys of spec/fields.md, their Chinese names, types and hints.
+
+Declared once for every engine: the rules extractor, the LLM prompts (key,
+Chinese name, a note where the name is not enough) and the LLM planner's hints
+(which fields a text seems to state: a label word next to a number).
+"""
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
 
@@ -49,3 +55,46 @@ FIELDS: list[FieldSpec] = [
 ]
 
 BY_KEY = {f.key: f for f in FIELDS}
+
+# Only where the Chinese name is not enough; units and numbers are covered by the prompts' rules.
+NOTES = {
+    "fiscal_year": "被评价的年度，如 2023，不是报告写作年份",
+    "report_date": "报告落款日期（或填报日期），写成 YYYY-MM-DD",
+    "unit_name": "报告给出的最完整名称；项目自评表写实施单位（没有则写主管部门/预算部门）",
+    "self_score": "部门整体的自评总分；项目的得分不是部门的总分",
+    "staff_actual": "年末在职人数，不含离退休",
+    "vehicles": "车辆数（辆），不是金额；“无公务用车”为 0",
+    "execution_weight": "评分表中预算执行率的分值",
+    "execution_score": "评分表中预算执行率的得分",
+}
+
+_GAP = r"[^。；\n]{0,12}?"
+_AMOUNT = rf"{_GAP}\d[\d.,]*\s*(?:万元|万|亿元|元|%|％|分)"  # a label, then an amount (or a rate) within a few words
+_COUNT = rf"{_GAP}\d+\s*(?:人|名|辆)"
+HINTS: list[tuple[re.Pattern, list[str]]] = [
+    (re.compile(rf"(?:预算|执行数|执行率|决算){_AMOUNT}"),
+     ["budget_initial", "budget_full_year", "spending_actual", "execution_rate", "execution_weight",
+      "execution_score"]),
+    (re.compile(rf"(?:收入|拨款|基金|其他资金){_AMOUNT}"),
+     ["income_total", "income_general_budget", "income_gov_fund", "income_other"]),
+    (re.compile(rf"(?:支出|经费){_AMOUNT}"),
+     ["expense_total", "expense_basic", "expense_project", "expense_personnel", "expense_public", "spending_actual"]),
+    (re.compile(rf"(?:三公|公务接待|公务用车|出国|公车)(?:{_AMOUNT}|{_COUNT})|无公务用车"),
+     ["sangong_budget", "sangong_actual", "sangong_overseas_actual", "sangong_vehicle_actual",
+      "sangong_reception_actual", "vehicles"]),
+    (re.compile(rf"采购{_AMOUNT}"), ["procurement_actual"]),
+    (re.compile(rf"(?:资产|负债){_AMOUNT}"), ["assets_total", "liabilities_total", "net_assets"]),
+    (re.compile(rf"(?:编制|在职|退休|实有人|在编){_COUNT}"), ["staff_authorized", "staff_actual", "retirees"]),
+    (re.compile(rf"(?:得分|评分|总分){_GAP}\d|(?:等级|结论|评价结果)[^。\n]{{0,8}}[优良中差]"), ["self_score", "rating"]),
+]
+IDENTITY = ["unit_name", "fiscal_year", "report_date"]
+
+
+def hinted_fields(text: str) -> list[str]:
+    """The fields whose label words stand next to a number in `text` (table cells read as one line)."""
+    flat = re.sub(r"\n\t?|\s*\|\s*", " ", text)
+    out: list[str] = []
+    for rx, keys in HINTS:
+        if rx.search(flat):
+            out += [k for k in keys if k not in out]
+    return out

@@ -18,6 +18,7 @@ import re
 from dataclasses import dataclass
 
 from .document import Document, Table
+from .genre import furniture_spans, is_furniture
 from .models import Section
 from .tables import PAGE_NUMBER
 
@@ -173,6 +174,8 @@ def _numbered_headings(lines) -> list[_Heading]:
         if m and (not m.group("t") or len(line.strip()) <= 40):
             out.append(_Heading(s, 1, line.strip(), m.group("m").replace(" ", ""), cn_to_int(m.group("n") or "")))
             continue
+        if is_furniture(line):
+            continue
         for level, rx in _NUMBERED:
             m = rx.match(line)
             if m and _is_heading_text(m.group("t"), line, level):
@@ -189,7 +192,7 @@ def _bare_headings(lines) -> list[_Heading]:
     for i in range(1, len(content) - 1):
         s, _e, line = content[i]
         t = line.strip()
-        if not (2 <= len(t) <= 16) or re.search(r"[\d。，,；;：:、！？!?.]", t) or _DATE.match(t):
+        if not (2 <= len(t) <= 16) or re.search(r"[\d。，,；;：:、！？!?.]", t) or _DATE.match(t) or is_furniture(t):
             continue
         if any(rx.match(line) for _, rx in _NUMBERED) or _ANNEX.match(line):
             continue
@@ -264,7 +267,12 @@ def _assemble(text, headings, groups, lines) -> list[Section]:
     sections: list[Section] = []
     first_content = len(text) - len(text.lstrip())
     if not marks or marks[0][0] > first_content:
-        cover = [ln.strip() for ln in text[:marks[0][0] if marks else len(text)].split("\n")]
+        furniture = {s for s, _e in furniture_spans(text)}
+        cover, pos = [], 0
+        for ln in text[:marks[0][0] if marks else len(text)].split("\n"):
+            if pos not in furniture:
+                cover.append(ln.strip())
+            pos += len(ln) + 1
         title = next((ln for ln in cover if ln and not _ANNEX.match(ln)), "")[:40]
         sections.append(Section(title or "正文", 0, "narrative", 0, 0, None))
     for _, sec in marks:

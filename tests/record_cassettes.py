@@ -4,6 +4,13 @@
     .venv/bin/python -m tests.record_cassettes --failures          cassettes/failures/*.yaml
     .venv/bin/python -m tests.record_cassettes --print-prompts STEM  every prompt the engine sends for STEM
     .venv/bin/python -m tests.record_cassettes --live              against OPENAI_BASE_URL with JIXIAO_MODEL
+    .venv/bin/python -m tests.record_cassettes --bridge            samples and tests/data/new_layouts, answered
+                                                                   through ../shared/tools/llm_bridge.py
+
+`--bridge` serves the answers in `tests/llm_answers/bridge/` (one JSON file per request, keyed by the
+request's hash, written by someone acting as the model from `llm_bridge.py show`, never by the
+engineer who wrote the prompt): a request without an answer is written to its `pending/` folder, the
+cassette is not written, and the keys are listed, to be answered and recorded again.
 
 By default the real engine (`service.llm.engine.extract`) and client talk to
 `tests.llm_server.FakeOpenAI`, which answers from `tests/llm_answers/STEM.json`:
@@ -40,7 +47,7 @@ from pathlib import Path
 from service.document import Document
 from service.ingest import load, load_bytes
 from service.llm.engine import LLMRun, _render
-from service.llm.relevance import plan
+from service.llm.planner import plan
 from service.llm.replay import (  # noqa: F401  (re-exported for the replay tests)
     MATCH_ON,
     PROMPT_MARKS,
@@ -69,6 +76,10 @@ STEMS = sorted(p.stem for p in SAMPLES.glob("*.txt"))
 CASSETTES = ROOT / "cassettes"
 FAILURES = CASSETTES / "failures"
 ANSWERS = Path(__file__).resolve().parent / "llm_answers"
+BRIDGE_ANSWERS = ANSWERS / "bridge"
+BRIDGE_PY = ROOT.parent / "shared" / "tools" / "llm_bridge.py"
+NEW_LAYOUTS = ROOT / "tests" / "data" / "new_layouts"
+BRIDGE_MODEL = "bridge-answers"  # answered through llm_bridge.py by a helper acting as the model
 
 LOCAL_MODEL = "local-authored-answers"  # FakeOpenAI serving tests/llm_answers: no real model answered
 
@@ -84,10 +95,6 @@ def text_document(text: str, name: str) -> tuple[Document, list[Section]]:
 
 
 # -- answers ---------------------------------------------------------------------
-
-def load_answers(stem: str) -> list[dict]:
-    return json.loads((ANSWERS / f"{stem}.json").read_text(encoding="utf-8"))
-
 
 class AnswerBook:
     """FakeOpenAI's answer function: the authored answer for a request's prompt, title and attempt.
@@ -162,7 +169,7 @@ class Scenario:
 
 FACTS_TITLE = "2022年度古岳峰镇人民政府部门整体支出绩效自评报告 / 1、 预算单位基本情况 / 二、一般公共预算支出情况"
 LISTS_TITLE = "四、存在的问题及原因分析 / 5、 下一步改进措施"
-IDENTITY_TITLE = "2022年度古岳峰镇人民政府部门整体支出绩效自评报告 / 5、 下一步改进措施"
+IDENTITY_TITLE = "2022年度古岳峰镇人民政府部门整体支出绩效自评报告"
 GENERAL_QUOTE = "2022年度一般公共预算财政拨款收入3777.82万元"
 
 
@@ -249,6 +256,51 @@ def record_live(doc, sections, path: Path) -> tuple[LLMRun, int]:
                            api_key=env["OPENAI_API_KEY"], sleep=time.sleep)
 
 
+def bridge_documents() -> list[tuple[Path, Path]]:
+    """(document, cassette) for every document recorded through the bridge: the samples, the new layouts."""
+    return ([(SAMPLES / f"{stem}.txt", CASSETTES / f"{stem}.yaml") for stem in STEMS]
+            + [(p, CASSETTES / "new_layouts" / f"{p.stem}.yaml") for p in sorted(NEW_LAYOUTS.glob("*.txt"))])
+
+
+def _pending(answers: Path) -> set[str]:
+    answered = {p.stem for p in (answers / "answers").glob("*.json")}
+    return {p.stem for p in (answers / "pending").glob("*.json")} - answered
+
+
+def record_bridge(only: list[str], answers: Path = BRIDGE_ANSWERS) -> list[str]:
+    """Record through llm_bridge.py serving `answers`; a cassette is kept only when every request was answered."""
+    import socket
+    import subprocess
+
+    if not BRIDGE_PY.exists():
+        raise SystemExit(f"--bridge needs {BRIDGE_PY}")
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    server = subprocess.Popen([sys.executable, str(BRIDGE_PY), "serve", str(answers), "--port", str(port)],
+                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    lines = []
+    try:
+        time.sleep(1.0)
+        for path, cassette in bridge_documents():
+            if only and path.stem not in only:
+                continue
+            before = _pending(answers)
+            doc = load(path, load_settings(env={}))
+            run, n = run_in_cassette(doc, split_sections(doc), cassette, record=Recording(BRIDGE_MODEL),
+                                     base_url=f"http://127.0.0.1:{port}/v1", api_key="bridge")
+            new = _pending(answers) - before
+            if new or any("HTTP 400" in f for f in run.failures):
+                cassette.unlink(missing_ok=True)
+                lines.append(f"{path.name}: not recorded, requests to answer: {' '.join(sorted(_pending(answers)))}")
+                continue
+            lines.append(summary_line(str(cassette.relative_to(ROOT)), run, n))
+    finally:
+        server.terminate()
+        server.wait(timeout=10)
+    return lines
+
+
 def summary_line(name: str, run: LLMRun, requests: int) -> str:
     review = sum(1 for f in run.extraction.fields.values() if f.status == "review")
     line = (f"{name}: {run.calls} calls, {requests} requests, {len(run.extraction.fields)} fields "
@@ -268,37 +320,36 @@ def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--print-prompts", metavar="STEM", help="print the prompts for service/samples/STEM.txt")
     ap.add_argument("--live", action="store_true",
-                    help="record against the live endpoint (the default when OPENAI_API_KEY and JIXIAO_MODEL are set)")
-    ap.add_argument("--local", action="store_true", help="record against the local server even when a key is set")
-    ap.add_argument("--failures", action="store_true", help="record cassettes/failures/ instead of the samples")
-    ap.add_argument("stems", nargs="*", help="only these samples (or failure scenarios)")
+                    help="record the samples and new layouts against OPENAI_BASE_URL with JIXIAO_MODEL")
+    ap.add_argument("--failures", action="store_true", help="record cassettes/failures/ (local server)")
+    ap.add_argument("--bridge", action="store_true",
+                    help="record the samples and tests/data/new_layouts through ../shared/tools/llm_bridge.py")
+    ap.add_argument("stems", nargs="*", help="only these documents (file stems) or failure scenarios")
     a = ap.parse_args(argv)
     logging.getLogger("instructor").setLevel(logging.CRITICAL)  # its retry chatter; the summary says what failed
     if a.print_prompts:
         print_prompts(a.print_prompts)
         return 0
     lines = []
-    live = a.live or (not a.local and not a.failures and bool(os.environ.get("OPENAI_API_KEY"))
-                      and bool(os.environ.get("JIXIAO_MODEL")))
-    if live and not a.live:
-        print("OPENAI_API_KEY and JIXIAO_MODEL are set: recording against the live endpoint (--local to avoid)")
     if a.failures:
-        if a.live:
-            raise SystemExit("failure cassettes are recorded against the local server only")
         for sc in SCENARIOS:
             if a.stems and sc.name not in a.stems:
                 continue
             doc, sections = sc.document()
             run, n = record_local(doc, sections, sc.cassette, sc.entries, sc.mode, sc.env)
             lines.append(summary_line(str(sc.cassette.relative_to(ROOT)), run, n))
+    elif a.live:
+        for path, cassette in bridge_documents():
+            if a.stems and path.stem not in a.stems:
+                continue
+            doc = load(path, load_settings(env={}))
+            run, n = record_live(doc, split_sections(doc), cassette)
+            lines.append(summary_line(str(cassette.relative_to(ROOT)), run, n))
+    elif a.bridge:
+        lines = record_bridge(a.stems)
     else:
-        for stem in a.stems or STEMS:
-            doc, sections = sample(stem)
-            path = CASSETTES / f"{stem}.yaml"
-            run, n = record_live(doc, sections, path) if live else \
-                record_local(doc, sections, path, load_answers(stem))
-            lines.append(summary_line(str(path.relative_to(ROOT)), run, n))
-    print(f"{len(lines)} cassettes written:")
+        ap.error("say what to record: --bridge, --live or --failures")
+    print(f"{len(lines)} documents:")
     print("\n".join("  " + line for line in lines))
     return 0
 

@@ -16,7 +16,7 @@ import pytest
 import yaml
 
 from service.llm import prompts
-from service.llm.relevance import plan
+from service.llm.planner import plan
 from service.models import REVIEW
 from service.record import to_record
 from service.store import Store

@@ -5,11 +5,10 @@ from __future__ import annotations
 import re
 
 from ..document import Document
+from ..genre import MEASURE_TITLE, PROBLEM_TITLE
 from ..models import Evidence, Section, TextList
 from .lexicon import UNIT_ORG
 
-PROBLEM_TITLE = re.compile(r"(存在的?(主要)?问题|主要问题|问题及原因|存在问题)")
-MEASURE_TITLE = re.compile(r"(改进措施|改进建议|整改措施|下一步|建议|工作打算|改进方向)")
 _ITEM = re.compile(r"^\s*(?:[（(]?\d{1,2}[)）.、．]|[（(][一二三四五六七八九十]+[)）]|[一二三四五六七八九十]+[、是]|[①-⑩])\s*")
 _NONE = re.compile(r"^\s*无\s*[。.]?\s*$")
 _LEAD = re.compile(r"^[^：:。]{0,40}?(?:问题|措施|建议)(?:主要)?(?:有|是|为|如下)[：:]")

@@ -1,6 +1,6 @@
 """The LLM engine: relevant sections to schema-enforced, source-grounded values.
 
-Each planned call (see `relevance.plan`) is rendered from its prompt
+Each planned call (see `planner.plan`) is rendered from its prompt
 template, sent through `LLMClient` (concurrently), and its answer turned into
 the same `Candidate`s, score rows and lists the rules extractor makes: every
 quote is located in the document's text, so evidence offsets point at the
@@ -15,22 +15,18 @@ import hashlib
 import json
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from functools import cache
-from typing import Literal
-
-from pydantic import Field, create_model
-
 from ..document import Document
 from ..extract.candidates import Candidate
 from ..extract.finish import check_score_table, merge_candidates
 from ..extract.numbers import money_to_wan
 from ..fields import BY_KEY
+from ..genre import published_date
 from ..models import REVIEW, Evidence, Extraction, FieldValue, IndicatorRow, Project, Section, TextList
 from . import prompts
 from .align import locate
 from .client import CallResult, LLMClient, Usage
-from .relevance import Call, plan
-from .schema import Fact, ListsModel, ScoreTableModel, ScoreTablesModel
+from .planner import FURNITURE_TITLE, Call, plan
+from .schema import Fact, ListsModel, ScoreTableModel, ScoreTablesModel, SectionFacts
 
 ENGINE = "llm"
 
@@ -49,19 +45,12 @@ def engine_version(model: str) -> str:
     return model + "/" + "+".join(f"{n}:{prompts.version(n)}" for n in ("facts", "score_table", "lists"))
 
 
-@cache
-def facts_model(keys: tuple[str, ...]):
-    """SectionFacts whose `key` may only be one of the fields this call asks for."""
-    key_type = Literal[keys]  # type: ignore[valid-type]
-    fact = create_model("Fact", __base__=Fact,
-                        key=(key_type, Field(description="字段键名，只能取提示中列出的键")))
-    return create_model("SectionFacts", facts=(list[fact], Field(
-        default_factory=list, description="本章节明确写出的事实；没写的不要列出，不要推算")))
+MODELS = {"facts": SectionFacts, "score_table": ScoreTablesModel, "lists": ListsModel}
 
 
 def _model_for(call: Call):
-    return {"facts": lambda: facts_model(tuple(call.fields)), "score_table": lambda: ScoreTablesModel,
-            "lists": lambda: ListsModel}[call.prompt]()
+    """One response model per prompt: every facts-bearing call may return every scalar field."""
+    return MODELS[call.prompt]
 
 
 def extract(doc: Document, sections: list[Section], client: LLMClient, ocr_review_below: float = 0.9,
@@ -109,9 +98,12 @@ def extract(doc: Document, sections: list[Section], client: LLMClient, ocr_revie
             continue
         reader = {"facts": _facts, "lists": _lists}[call.prompt]
         cands += reader(doc, call, result, run.extraction)
+    for call, result in tables:
+        cands += _facts(doc, call, result, run.extraction)
     department = {c.field: c.value for c in cands if c.field in ("execution_weight", "execution_score")}
     for call, result in tables:
         cands += _score_tables(doc, call, result, run.extraction, department)
+    cands += _published_date_fallback(doc, cands)
     merge_candidates(doc, run.extraction, cands, ocr_review_below)
     for key, issue in failed_fields.items():
         if key not in run.extraction.fields:
@@ -159,7 +151,8 @@ def _answer(result: CallResult, model):
 
 
 def _facts(doc: Document, call: Call, result: CallResult, ex: Extraction) -> list[Candidate]:
-    answer, doubt = _answer(result, facts_model(tuple(call.fields)))
+    answer, doubt = _answer(result, _model_for(call))
+    furniture = [span for span, title in zip(call.spans, call.titles, strict=True) if title == FURNITURE_TITLE]
     out = []
     for raw in getattr(answer, "facts", None) or []:
         fact = raw if isinstance(raw, Fact) else _loose_fact(raw)
@@ -170,9 +163,23 @@ def _facts(doc: Document, call: Call, result: CallResult, ex: Extraction) -> lis
         issue = doubt or (None if ev else f"引文“{(fact.quote or '')[:40]}”在原文中找不到")
         if ev is None:
             ev = Evidence("", call.spans[0][0], call.spans[0][0])
+        if issue is None and any(s <= ev.start < e for s, e in furniture):
+            issue = "取自网页或文件附带的信息（发布机构、发布日期等），不是报告正文，请核对"
         source = "table" if doc.table_at(ev.start) else "text"  # where this quote was read, for the reviewer
         out.append(Candidate(fact.key, value, ev, 1, source, note, issue=issue))
     return out
+
+
+def _published_date_fallback(doc: Document, cands: list[Candidate]) -> list[Candidate]:
+    """No report date read: the page's 发布日期 / 发文日期 is proposed, for review, marked as such."""
+    if any(c.field == "report_date" and c.value for c in cands):
+        return []
+    found = published_date(doc.text)
+    if found is None:
+        return []
+    value, start, end = found
+    return [Candidate("report_date", value, Evidence(doc.text[start:end], start, end), 2, "text",
+                      issue="报告未写落款日期；这是网页的发布日期，不一定是报告日期，请核对")]
 
 
 def _loose_fact(raw) -> Fact | None:
@@ -198,10 +205,27 @@ def _score_tables(doc: Document, call: Call, result: CallResult, ex: Extraction,
                   department: dict | None = None) -> list[Candidate]:
     answer, doubt = _answer(result, ScoreTablesModel)
     out = []
-    for table in getattr(answer, "tables", None) or []:
-        if isinstance(table, dict):
-            table = ScoreTableModel.model_construct(**table)
+    for table in _joined(getattr(answer, "tables", None) or []):
         out += _score_table(doc, call, table, doubt, ex, department)
+    return out
+
+
+def _joined(tables: list) -> list[ScoreTableModel]:
+    """A table given in parts (its rows split over chunks of one call) as one table."""
+    out: list[ScoreTableModel] = []
+    for t in tables:
+        if isinstance(t, dict):
+            t = ScoreTableModel.model_construct(**{"rows": [], **t})
+        same = next((o for o in out if o.table == t.table), None)
+        if same is None:
+            out.append(t.model_copy(update={"rows": list(t.rows or [])}))
+            continue
+        update = {"rows": list(same.rows or []) + list(t.rows or [])}
+        for k in ("total", "total_quote", "budget_initial", "budget_full_year", "spending_actual", "execution_rate",
+                  "execution_weight", "execution_score", "money_unit"):
+            if getattr(same, k, None) is None and getattr(t, k, None) is not None:
+                update[k] = getattr(t, k)
+        out[out.index(same)] = same.model_copy(update=update)
     return out
 
 
@@ -218,16 +242,17 @@ def _score_table(doc: Document, call: Call, answer: ScoreTableModel, doubt: str 
             row.status = REVIEW
             row.issues.append(doubt or "该行引文在原文中找不到")
         rows.append(row)
-    total_ev = _locate(doc, call, answer.total_quote)
+    total_ev = _locate(doc, call, getattr(answer, "total_quote", None))
     money = {k: _num(getattr(answer, k, None)) for k in ("execution_weight", "execution_score")}
     if money["execution_weight"] is None:  # the department's execution row went to the facts prompt
         money = {k: (department or {}).get(k) for k in money}
-    issues = check_score_table(rows, money, _num(answer.total)) if rows else []
+    if any("预算执行率" in (r.name or "") for r in rows):
+        money = {}  # 决策/过程/产出/效益: 预算执行率 is a row of the table, counted once
+    issues = check_score_table(rows, money, _num(getattr(answer, "total", None))) if rows else []
     ex.indicators += rows
     if (answer.table or "整体") != "整体":
-        project = Project(name=answer.table, score=_num(answer.total), evidence=total_ev,
-                          **{k: _num(getattr(answer, k, None)) for k in (
-                              "budget_initial", "budget_full_year", "spending_actual", "execution_rate")})
+        project = Project(name=answer.table, score=_num(getattr(answer, "total", None)), evidence=total_ev,
+                          **_project_money(answer))
         if issues or doubt:
             project.status = REVIEW
             project.issues += issues + ([doubt] if doubt else [])
@@ -237,6 +262,18 @@ def _score_table(doc: Document, call: Call, answer: ScoreTableModel, doubt: str 
         return []
     doubts = [d for d in (doubt, "；".join(issues)) if d]
     return [Candidate("self_score", _num(answer.total), total_ev, 1, "table", issue="；".join(doubts) or None)]
+
+
+def _project_money(answer: ScoreTableModel) -> dict:
+    """The project's money in 万元 (the table's amounts in its stated unit), and its execution rate."""
+    unit = getattr(answer, "money_unit", None) or "万元"
+    out = {}
+    for k in ("budget_initial", "budget_full_year", "spending_actual"):
+        v = _num(getattr(answer, k, None))
+        got = money_to_wan(str(v), unit) if v is not None else None
+        out[k] = got[0] if got else v
+    out["execution_rate"] = _num(getattr(answer, "execution_rate", None))
+    return out
 
 
 def _num(v):

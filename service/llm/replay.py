@@ -45,8 +45,8 @@ MATCH_ON = ["method", "scheme", "host", "path", "body"]
 TIMEOUT_MARK = "x-recorded-exception"
 
 # Text unique to each prompt template (prompts/*.md), to tell which one a request carries.
-PROMPT_MARKS = {"score_table": "表格已被转成文字", "lists": "请把存在的问题和改进措施分别逐条列出",
-                "facts": "请只根据这个章节的文字"}
+PROMPT_MARKS = {"score_table": "对其中的每一张评分表分别作答", "lists": "请把存在的问题和改进措施分别逐条列出",
+                "facts": "请只根据这些文字，找出其中明确写出的下列事实"}
 TITLE = re.compile(r"^(?:章节标题|表格标题)：(.*)$", re.M)
 
 

@@ -16,13 +16,14 @@ from typing import Literal
 
 from pydantic import BaseModel, Field, ValidationInfo, field_validator, model_validator
 
-from ..fields import FIELDS
+from ..fields import BY_KEY, FIELDS
 from .align import occurs
 
 FieldKey = Literal[tuple(f.key for f in FIELDS)]  # type: ignore[valid-type]
 Unit = Literal["万元", "元", "亿元", "人", "辆", "%", "分"]
 _NUM = re.compile(r"-?\d+(?:,\d{3})*(?:\.\d+)?")
-_STATED_NONE = re.compile(r"^(?:无|没有|未配备|未发生|不存在)")  # 无公务用车: a count of 0 stated in words
+# 无公务用车 / 公务用车：无 / 未配备: a zero stated in words
+_STATED_NONE = re.compile(r"(?:^|[:：\s|，,])(?:无|没有|未配备|未发生|不存在)|^无")
 
 
 def _section(info: ValidationInfo) -> str | None:
@@ -53,7 +54,7 @@ def check_quote(quote: str | None, info: ValidationInfo) -> str | None:
 
 
 class Fact(BaseModel):
-    """A fact the section states, with the words it was read from."""
+    """A fact the text states, with the words it was read from. Any field of the spec may be returned."""
 
     key: FieldKey = Field(description="字段键名，只能取提示中列出的键")
     value: float | int | str = Field(description="原文写明的值：数字不带单位和千分位逗号；文字照原文；日期写 YYYY-MM-DD")
@@ -64,20 +65,29 @@ class Fact(BaseModel):
 
     @model_validator(mode="after")
     def value_is_in_quote(self, info: ValidationInfo) -> Fact:
+        kind = BY_KEY[self.key].kind
         if isinstance(self.value, int | float) and not isinstance(self.value, bool):
-            if not (number_in_quote(self.value, self.quote) or (self.value == 0 and _STATED_NONE.search(self.quote))):
+            if number_in_quote(self.value, self.quote):
+                return self
+            if self.value == 0 and kind in ("int", "money") and _STATED_NONE.search(self.quote):
+                return self
+            if kind == "int":
                 raise ValueError(f"{self.key} 的值 {self.value} 没有出现在引文“{self.quote[:60]}”中："
-                                 "数字必须与原文一致，金额不要换算单位")
-        elif (isinstance(self.value, str) and self.key not in ("report_date", "fiscal_year")
-              and not occurs(self.value, self.quote)):
+                                 "人数、车辆数照原文填整数，原文写“无”的填 0 并摘抄写“无”的那句话")
+            if kind == "money":
+                raise ValueError(f"{self.key} 的值 {self.value} 没有出现在引文“{self.quote[:60]}”中："
+                                 "数字必须与原文一致，金额不要换算单位（unit 照原文填写）")
+            raise ValueError(f"{self.key} 的值 {self.value} 没有出现在引文“{self.quote[:60]}”中：数字必须与原文一致")
+        if (isinstance(self.value, str) and self.key not in ("report_date", "fiscal_year")
+                and not occurs(self.value, self.quote)):
             raise ValueError(f"{self.key} 的值“{self.value}”没有出现在引文中")
         return self
 
 
 class SectionFacts(BaseModel):
-    """The facts one section states. A fact the section does not state is simply left out."""
+    """The facts a text states. A fact the text does not state is simply left out."""
 
-    facts: list[Fact] = Field(default_factory=list, description="本章节明确写出的事实；没写的不要列出，不要推算")
+    facts: list[Fact] = Field(default_factory=list, description="文字中明确写出的事实；没写的不要列出，不要推算")
 
 
 class IndicatorRowModel(BaseModel):
@@ -105,12 +115,14 @@ class ScoreTableModel(BaseModel):
     """One score table (绩效自评表 / 打分表): every 三级指标 row and the stated total."""
 
     table: str = Field(description="部门整体自评表写“整体”；项目自评表写项目名称")
+    money_unit: Literal["万元", "元", "亿元"] | None = Field(
+        default=None, description="下面四个资金数的单位，照原文（不要换算）")
     budget_initial: float | None = Field(default=None, description="年度资金总额行：年初预算数")
     budget_full_year: float | None = Field(default=None, description="年度资金总额行：全年预算数")
     spending_actual: float | None = Field(default=None, description="年度资金总额行：全年执行数")
     execution_rate: float | None = Field(default=None, description="年度资金总额行：执行率（100% 填 100）")
-    execution_weight: float | None = Field(default=None, description="年度资金总额行：分值")
-    execution_score: float | None = Field(default=None, description="年度资金总额行：得分")
+    execution_weight: float | None = Field(default=None, description="预算执行率的分值（年度资金总额行，或作为指标行时该行的分值）")
+    execution_score: float | None = Field(default=None, description="预算执行率的得分（年度资金总额行，或作为指标行时该行的得分）")
     rows: list[IndicatorRowModel] = Field(default_factory=list, description="每个三级指标一行，按原表顺序")
     total: float | None = Field(default=None, description="表中写明的总分")
     total_quote: str | None = Field(default=None, description="总分所在的原文片段")
@@ -119,9 +131,10 @@ class ScoreTableModel(BaseModel):
 
 
 class ScoreTablesModel(BaseModel):
-    """Every score table given, in order."""
+    """Every score table given, in order, and the other facts the text states."""
 
     tables: list[ScoreTableModel] = Field(default_factory=list, description="给出的每一张评分表，按顺序")
+    facts: list[Fact] = Field(default_factory=list, description="文字中明确写出的其他事实；没写的不要列出，不要推算")
 
 
 class ListsModel(BaseModel):

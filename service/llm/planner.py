@@ -1,0 +1,290 @@
+"""What the LLM engine sends: every part of a document that can state a fact reaches some call.
+
+Coverage comes first. A section is left out only when it provably holds no
+field (no digit, no number in words, no 无 after a label, no rating; see
+`genre.may_state_a_fact`) and is not the cover or the sign-off. The rules
+extractor is not the gate: what a call may return does not depend on what the
+planner foresaw (every call may return every scalar field; `Call.fields` are
+only hints for the prompt).
+
+- **Score tables** are found by what they are (`genre.scores_indicators`:
+  指标 words near 分值/权重/得分 words, in any text form, or indicators scored
+  in sentences). A run of consecutive sections that holds one — with the
+  tabular sections around it and a short title line before it, so a project's
+  header (项目名称, 主管部门, 年度资金总额 …) comes along — goes whole to the
+  table prompt, which returns the tables and the facts the text states. A run
+  too long for one call is split between rows, before a group label, with the
+  table's header repeated.
+- **Facts**: every other section that may state a fact, grouped in document
+  order up to `MAX_FACTS_CHARS`. The cover and the sign-off (落款) always go,
+  and page furniture (breadcrumbs, 索引号, 发布机构/发布日期, docx metadata) is
+  taken out of the sections and sent as one part of its own, named as such.
+- **Lists**: every 问题/措施 section together to the lists prompt (and to the
+  facts prompt too when it has numbers next to field labels).
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+
+from ..document import Document
+from ..fields import IDENTITY, hinted_fields
+from ..genre import MEASURE_TITLE, PROBLEM_TITLE, furniture_spans, may_state_a_fact, score_table_marks, sign_off_span
+from ..models import Section
+
+MAX_FACTS_CHARS = 6000
+MAX_TABLE_CHARS = 7000
+FURNITURE_TITLE = "页面信息（网站或文件附带的信息，不是报告正文）"
+SIGN_OFF_TITLE = "落款"
+
+
+@dataclass
+class Call:
+    """One request: a prompt, the spans of text it is given (in order, each named), and the hinted fields."""
+
+    prompt: str  # "facts", "score_table", "lists"
+    spans: list[tuple[int, int]] = field(default_factory=list)
+    titles: list[str] = field(default_factory=list)
+    fields: list[str] = field(default_factory=list)  # hints: what the text seems to state
+
+    @property
+    def title(self) -> str:
+        return " / ".join(dict.fromkeys(self.titles))
+
+    @property
+    def size(self) -> int:
+        return sum(e - s for s, e in self.spans)
+
+    def text(self, doc: Document) -> str:
+        """The text the model reads; with several parts, each under its name in 【】."""
+        parts = [doc.text[s:e].strip("\n") for s, e in self.spans]
+        if len(set(self.titles)) <= 1:
+            return "\n".join(parts)
+        out, last = [], None
+        for title, part in zip(self.titles, parts, strict=True):
+            out += [f"【{title}】", part] if title != last else [part]
+            last = title
+        return "\n".join(out)
+
+    def add(self, start: int, end: int, title: str) -> None:
+        self.spans.append((start, end))
+        self.titles.append(title)
+
+    def hint(self, keys: list[str]) -> None:
+        self.fields += [k for k in keys if k not in self.fields]
+
+
+def plan(doc: Document, sections: list[Section]) -> list[Call]:
+    furniture = furniture_spans(doc.text)
+    sign_off = sign_off_span(doc.text)
+    pieces = [_Piece(sec, _without(doc, sec.start, sec.end, furniture)) for sec in sections]
+    pieces = [p for p in pieces if p.spans]
+    marks = score_table_marks(doc.text)
+    for p in pieces:
+        p.kind = _kind(doc, p, any(p.spans[0][0] <= m < p.spans[-1][1] for m in marks))
+    calls = _table_calls(doc, pieces) + _facts_calls(doc, pieces, furniture, sign_off)
+    lists = Call("lists")
+    for p in pieces:
+        if p.is_lists:
+            for s, e in p.spans:
+                lists.add(s, e, p.sec.title)
+    if lists.spans:
+        calls.append(lists)
+    return calls
+
+
+@dataclass
+class _Piece:
+    sec: Section
+    spans: list[tuple[int, int]]
+    kind: str = ""  # "scored", "tabular", "facts", "none"
+    is_lists: bool = False
+
+    def text(self, doc: Document) -> str:
+        return "\n".join(doc.text[s:e] for s, e in self.spans)
+
+
+def _without(doc: Document, start: int, end: int, cut: list[tuple[int, int]]) -> list[tuple[int, int]]:
+    """The parts of [start, end) outside the furniture lines, each with some text."""
+    out, pos = [], start
+    for s, e in cut:
+        if e <= start or s >= end:
+            continue
+        if s > pos:
+            out.append((pos, s))
+        pos = max(pos, min(e + 1, end))
+    if pos < end:
+        out.append((pos, end))
+    return [(s, e) for s, e in out if doc.text[s:e].strip()]
+
+
+def _kind(doc: Document, p: _Piece, scored: bool) -> str:
+    text = p.text(doc)
+    body = text.strip()
+    p.is_lists = bool(PROBLEM_TITLE.search(p.sec.title) or MEASURE_TITLE.search(p.sec.title)) and \
+        len(body) > len(p.sec.title.strip()) + 2 and p.sec.kind != "table"
+    if scored:
+        return "scored"
+    if p.sec.kind == "table" or _tabular(body):
+        return "tabular"
+    if p.is_lists:
+        return "facts" if hinted_fields(text) else "none"
+    return "facts" if may_state_a_fact(text) else "none"
+
+
+def _tabular(text: str) -> bool:
+    lines = [ln.strip() for ln in text.split("\n") if ln.strip()]
+    if len(lines) < 3:
+        return False
+    cells = sum(1 for ln in lines if "|" in ln or "\t" in ln)
+    short = sum(1 for ln in lines if len(ln) <= 20)
+    return cells >= 0.3 * len(lines) or short >= 0.6 * len(lines)
+
+
+# -- score tables ------------------------------------------------------------------
+
+def _runs(pieces: list[_Piece]) -> list[list[_Piece]]:
+    """Runs of scored/tabular pieces (short pieces between them bridge) holding a scored one; a title before."""
+    runs, cur = [], []
+
+    def close():
+        while cur and cur[-1].kind not in ("scored", "tabular"):
+            cur.pop()
+        if any(q.kind == "scored" for q in cur):
+            runs.append(list(cur))
+        cur.clear()
+
+    for i, p in enumerate(pieces):
+        if p.kind in ("scored", "tabular") or (cur and _is_title(p) and not p.is_lists):
+            cur.append(p)
+            continue
+        close()
+        if i + 1 < len(pieces) and pieces[i + 1].kind in ("scored", "tabular") and _is_title(p):
+            cur.append(p)
+    close()
+    for run in runs:
+        for p in run:
+            p.kind = "table"
+    return runs
+
+
+def _is_title(p: _Piece) -> bool:
+    return p.spans[-1][1] - p.spans[0][0] <= 120
+
+
+def _table_calls(doc: Document, pieces: list[_Piece]) -> list[Call]:
+    calls: list[Call] = []
+    for run in _runs(pieces):
+        spans = [(s, e) for p in run for s, e in p.spans]
+        title = next((p.sec.title for p in run if p.sec.title and p.sec.title != "表格"), "评分表")
+        chunks = _split(doc, spans)
+        for n, chunk in enumerate(chunks):
+            last = calls[-1] if calls else None
+            if last is not None and last.size + sum(e - s for s, e in chunk) <= MAX_TABLE_CHARS:
+                call = last
+            else:
+                call = Call("score_table")
+                calls.append(call)
+            for k, (s, e) in enumerate(chunk):
+                if len(chunks) == 1 or n == 0:
+                    call.add(s, e, title)
+                else:
+                    call.add(s, e, f"{title}（表头）" if k == 0 else f"{title}（续{n}）")
+            call.hint(hinted_fields(" ".join(doc.text[s:e] for s, e in chunk)))
+    return calls
+
+
+# a line that starts a group of rows: a framework's 一级/二级 label or a project's header
+_GROUP = re.compile(r"^[\s|]*(?:产出指标|效益指标|满意度指标|成本指标|决策|过程|产出|效益|满意度|管理|"
+                    r"数量指标|质量指标|时效指标|经济效益|社会效益|生态效益|可持续|服务对象|项目名称|[一二三四五六七八九十]、)")
+
+
+def _split(doc: Document, spans: list[tuple[int, int]]) -> list[list[tuple[int, int]]]:
+    """A run too long for one call: chunks between rows, each after the table's header."""
+    if sum(e - s for s, e in spans) <= MAX_TABLE_CHARS:
+        return [spans]
+    start, end = spans[0][0], spans[-1][1]
+    header_end = _header_end(doc.text, start, end)
+    chunks: list[list[tuple[int, int]]] = []
+    pos = start
+    while pos < end:
+        limit = pos + (MAX_TABLE_CHARS - (header_end - start if chunks else 0))
+        if limit >= end:
+            cut = end
+        else:
+            cut = _cut(doc.text, max(pos + 1, header_end + 1), limit)
+        piece = (pos, cut)
+        chunks.append([piece] if not chunks else [(start, header_end), piece])
+        pos = cut
+    return chunks
+
+
+def _header_end(text: str, start: int, end: int) -> int:
+    """The end of the line where the header's score columns end (a few lines at most)."""
+    pos = start
+    seen = 0
+    while pos < end and seen < 30:
+        nl = text.find("\n", pos, end)
+        nl = end if nl < 0 else nl
+        if score_table_marks(text[start:nl]):
+            return min(nl + 1, end)
+        pos, seen = nl + 1, seen + 1
+    return min(start + 600, end)
+
+
+def _cut(text: str, lo: int, hi: int) -> int:
+    """A line start in (lo, hi]: before a group label if one is in the second half, never after a bare label."""
+    starts = [m.end() for m in re.finditer("\n", text[lo:hi])]
+    starts = [lo + s for s in starts] or [hi]
+    half = lo + (hi - lo) // 2
+    group = [s for s in starts if s >= half and _GROUP.match(text[s:text.find("\n", s) if "\n" in text[s:hi] else hi])]
+    cut = group[-1] if group else starts[-1]
+    prev = text.rfind("\n", lo, cut - 1)
+    label = text[prev + 1:cut].strip(" \t|\n")
+    if label and len(label) <= 12 and not re.search(r"\d", label) and prev + 1 > lo:
+        cut = prev + 1  # keep a group label with its rows
+    return cut
+
+
+# -- facts -----------------------------------------------------------------------
+
+def _facts_calls(doc: Document, pieces: list[_Piece], furniture: list[tuple[int, int]],
+                 sign_off: tuple[int, int] | None) -> list[Call]:
+    calls: list[Call] = []
+    current: Call | None = None
+    for i, p in enumerate(pieces):
+        cover = i == 0
+        if p.kind not in ("facts", "tabular") and not (cover and p.kind == "none"):
+            continue
+        if current is None or current.size + sum(e - s for s, e in p.spans) > MAX_FACTS_CHARS:
+            current = Call("facts")
+            calls.append(current)
+        for s, e in p.spans:
+            current.add(s, e, p.sec.title)
+        current.hint((IDENTITY if cover else []) + hinted_fields(p.text(doc)))
+    covered = [(s, e) for c in calls for s, e in c.spans]
+    extra = []
+    if furniture:
+        extra += [(s, e, FURNITURE_TITLE) for s, e in _join(doc.text, furniture)]
+    if sign_off and not any(s <= sign_off[0] and sign_off[1] <= e for s, e in covered):
+        extra.append((*sign_off, SIGN_OFF_TITLE))
+    if extra:
+        if not calls:
+            calls.append(Call("facts"))
+        first = calls[0]
+        for s, e, title in extra:
+            first.add(s, e, title)
+        first.hint(IDENTITY)
+    return calls
+
+
+def _join(text: str, spans: list[tuple[int, int]]) -> list[tuple[int, int]]:
+    """Furniture lines next to each other (blank lines between allowed) as one span."""
+    out: list[tuple[int, int]] = []
+    for s, e in spans:
+        if out and not text[out[-1][1]:s].strip():
+            out[-1] = (out[-1][0], e)
+        else:
+            out.append((s, e))
+    return out
