@@ -30,9 +30,9 @@ from service.ingest import load  # noqa: E402
 from service.llm import prompts  # noqa: E402
 from service.llm.client import LLMClient  # noqa: E402
 from service.llm.config import Endpoint  # noqa: E402
-from service.llm.engine import extract, facts_model  # noqa: E402
+from service.llm.engine import extract  # noqa: E402
 from service.llm.runner import LLMEngine  # noqa: E402
-from service.llm.schema import ListsModel, ScoreTableModel  # noqa: E402
+from service.llm.schema import ListsModel, ScoreTableModel, SectionFacts  # noqa: E402
 from service.pipeline import run_batch  # noqa: E402
 from service.sections import split_sections  # noqa: E402
 from service.settings import load_settings  # noqa: E402
@@ -40,6 +40,8 @@ from service.store import Store  # noqa: E402
 from tests.llm_server import FakeOpenAI  # noqa: E402
 
 SAMPLES = sorted((ROOT / "service" / "samples").glob("*.txt"))
+NEW_LAYOUTS = sorted((ROOT / "tests" / "data" / "new_layouts").glob("*.txt"))
+REAL = sorted((ROOT.parent / "shared" / "real" / "raw").glob("*.txt"))
 
 
 def empty_answer(request: dict) -> dict:
@@ -47,8 +49,8 @@ def empty_answer(request: dict) -> dict:
     text = json.dumps(request, ensure_ascii=False)
     if "WholeReport" in text:
         return {"facts": {"facts": []}, "tables": [], "lists": {"problems": [], "measures": []}}
-    if "评分表" in text:
-        return {"table": "整体", "rows": [], "total": None, "total_quote": None}
+    if "ScoreTablesModel" in text:
+        return {"tables": [], "facts": []}
     if "改进措施（建议）" in text:
         return {"problems": [], "measures": []}
     return {"facts": []}
@@ -60,14 +62,14 @@ def client_for(server, **env) -> LLMClient:
 
 def tokens() -> None:
     class WholeReport(BaseModel):
-        facts: facts_model(tuple(f.key for f in FIELDS)) = Field(description="全文写明的事实")  # type: ignore[valid-type]
+        facts: SectionFacts = Field(description="全文写明的事实")
         tables: list[ScoreTableModel] = Field(default_factory=list, description="全部评分表")
         lists: ListsModel = Field(description="存在的问题和改进措施")
 
     print("| report | section-wise requests | section-wise chars | whole-document chars | ratio |")
     print("|---|---|---|---|---|")
     totals = [0, 0]
-    for path in SAMPLES:
+    for path in SAMPLES + NEW_LAYOUTS + REAL:
         doc = load(path)
         sections = split_sections(doc)
         with FakeOpenAI(empty_answer) as server:
@@ -84,7 +86,7 @@ def tokens() -> None:
         totals[0] += split
         totals[1] += whole
         print(f"| {path.stem} | {n} | {split} | {whole} | {split / whole:.2f} |")
-    print(f"| all five | | {totals[0]} | {totals[1]} | {totals[0] / totals[1]:.2f} |")
+    print(f"| all | | {totals[0]} | {totals[1]} | {totals[0] / totals[1]:.2f} |")
 
 
 def overhead() -> None:

@@ -15,6 +15,18 @@ import re
 import unicodedata
 
 PROBLEM_TITLE = re.compile(r"(存在的?(主要)?问题|主要问题|问题及原因|存在问题|存在的?不足|問題)")
+# 存在问题 | … / 改进措施 … as a cell's or a column's label (not 偏差原因分析及改进措施, a score table's column)
+_LISTS_LABEL = re.compile(r"(?:^|[|\t ])(?:存在的?(?:主要)?问题|改进措施|改进建议|整改措施)\s*(?:[|:：\t]|\s(?=\S)|$)", re.M)
+
+
+def has_lists_label(text: str) -> bool:
+    for m in _LISTS_LABEL.finditer(text):
+        before = text[:m.start() + 1].rstrip(" \t|\n")
+        if not before.endswith(("及", "和", "与")):
+            return True
+    return False
+
+
 MEASURE_TITLE = re.compile(r"(改进措施|改进建议|整改措施|下一步|建议|工作打算|改进方向|改進|措施)")
 
 _GLOSS = re.compile(r"\([a-zāáǎàēéěèīíǐìōóǒòūúǔùǖǘǚǜü]{1,8}\)")

@@ -15,6 +15,7 @@ import hashlib
 import json
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
+
 from ..document import Document
 from ..extract.candidates import Candidate
 from ..extract.finish import check_score_table, merge_candidates
@@ -26,7 +27,7 @@ from . import prompts
 from .align import locate
 from .client import CallResult, LLMClient, Usage
 from .planner import FURNITURE_TITLE, Call, plan
-from .schema import Fact, ListsModel, ScoreTableModel, ScoreTablesModel, SectionFacts
+from .schema import Fact, ListsModel, ScoreTableModel, ScoreTablesModel, SectionFacts, number_in_quote
 
 ENGINE = "llm"
 
@@ -163,11 +164,19 @@ def _facts(doc: Document, call: Call, result: CallResult, ex: Extraction) -> lis
         issue = doubt or (None if ev else f"引文“{(fact.quote or '')[:40]}”在原文中找不到")
         if ev is None:
             ev = Evidence("", call.spans[0][0], call.spans[0][0])
+        if issue is None and _split_from_run(fact.value, fact.quote):
+            issue = f"数字 {fact.value} 是从连在一起的数字中拆出来的（“{fact.quote[:30]}”），请核对拆分是否正确"
         if issue is None and any(s <= ev.start < e for s, e in furniture):
             issue = "取自网页或文件附带的信息（发布机构、发布日期等），不是报告正文，请核对"
         source = "table" if doc.table_at(ev.start) else "text"  # where this quote was read, for the reviewer
         out.append(Candidate(fact.key, value, ev, 1, source, note, issue=issue))
     return out
+
+
+def _split_from_run(value, quote: str | None) -> bool:
+    """A number the validators let through only as part of a run of digits (877383.91% → 87, 73)."""
+    return (isinstance(value, int | float) and not isinstance(value, bool) and value != 0
+            and not number_in_quote(value, quote or ""))
 
 
 def _published_date_fallback(doc: Document, cands: list[Candidate]) -> list[Candidate]:
@@ -241,6 +250,12 @@ def _score_table(doc: Document, call: Call, answer: ScoreTableModel, doubt: str 
         if doubt or ev is None:
             row.status = REVIEW
             row.issues.append(doubt or "该行引文在原文中找不到")
+        if row.weight is not None and row.score is None:
+            row.status = REVIEW
+            row.issues.append("该行有分值但没有读出得分")
+        if any(_split_from_run(v, get("quote")) for v in (row.weight, row.score) if v is not None):
+            row.status = REVIEW
+            row.issues.append("分值或得分是从连在一起的数字中拆出来的，请核对")
         rows.append(row)
     total_ev = _locate(doc, call, getattr(answer, "total_quote", None))
     money = {k: _num(getattr(answer, k, None)) for k in ("execution_weight", "execution_score")}

@@ -20,7 +20,8 @@ only hints for the prompt).
   and page furniture (breadcrumbs, 索引号, 发布机构/发布日期, docx metadata) is
   taken out of the sections and sent as one part of its own, named as such.
 - **Lists**: every 问题/措施 section together to the lists prompt (and to the
-  facts prompt too when it has numbers next to field labels).
+  facts prompt too when it has numbers next to field labels); without such a
+  heading, the pieces whose cells are labelled 存在问题 / 改进措施.
 """
 
 from __future__ import annotations
@@ -30,7 +31,15 @@ from dataclasses import dataclass, field
 
 from ..document import Document
 from ..fields import IDENTITY, hinted_fields
-from ..genre import MEASURE_TITLE, PROBLEM_TITLE, furniture_spans, may_state_a_fact, score_table_marks, sign_off_span
+from ..genre import (
+    MEASURE_TITLE,
+    PROBLEM_TITLE,
+    furniture_spans,
+    has_lists_label,
+    may_state_a_fact,
+    score_table_marks,
+    sign_off_span,
+)
 from ..models import Section
 
 MAX_FACTS_CHARS = 6000
@@ -85,10 +94,11 @@ def plan(doc: Document, sections: list[Section]) -> list[Call]:
         p.kind = _kind(doc, p, any(p.spans[0][0] <= m < p.spans[-1][1] for m in marks))
     calls = _table_calls(doc, pieces) + _facts_calls(doc, pieces, furniture, sign_off)
     lists = Call("lists")
-    for p in pieces:
-        if p.is_lists:
-            for s, e in p.spans:
-                lists.add(s, e, p.sec.title)
+    titled = [p for p in pieces if p.is_lists]
+    # no 问题/措施 heading: the pieces whose cells or lines are labelled 存在问题 / 改进措施
+    for p in titled or [p for p in pieces if has_lists_label(p.text(doc))]:
+        for s, e in p.spans:
+            lists.add(s, e, p.sec.title)
     if lists.spans:
         calls.append(lists)
     return calls
@@ -210,10 +220,7 @@ def _split(doc: Document, spans: list[tuple[int, int]]) -> list[list[tuple[int, 
     pos = start
     while pos < end:
         limit = pos + (MAX_TABLE_CHARS - (header_end - start if chunks else 0))
-        if limit >= end:
-            cut = end
-        else:
-            cut = _cut(doc.text, max(pos + 1, header_end + 1), limit)
+        cut = end if limit >= end else _cut(doc.text, max(pos + 1, header_end + 1), limit)
         piece = (pos, cut)
         chunks.append([piece] if not chunks else [(start, header_end), piece])
         pos = cut

@@ -46,6 +46,31 @@ def number_in_quote(value: float | int, quote: str) -> bool:
     return any(v == n for n in _numbers_in(quote))
 
 
+def number_in_run(value: float | int, quote: str) -> bool:
+    """The value's digits inside a longer run of digits (877383.91% holds 87 and 73): a split to review.
+
+    Never a rounding or a truncation: not the integer part of a decimal (856 of 856.34), not a part of
+    its fraction (34, or 856.3 of 856.34).
+    """
+    try:
+        text = format(Decimal(str(value)).normalize(), "f")
+    except InvalidOperation:
+        return False
+    for run in re.findall(r"[\d.]+", unicodedata.normalize("NFKC", quote).replace(",", "")):
+        if len(run) <= len(text):
+            continue
+        for m in re.finditer(re.escape(text), run):
+            before, after = run[m.start() - 1:m.start()], run[m.end():m.end() + 1]
+            if before == "." or after == "." or ("." in text and after.isdigit()):
+                continue
+            return True
+    return False
+
+
+def number_read(value: float | int, quote: str) -> bool:
+    return number_in_quote(value, quote) or number_in_run(value, quote)
+
+
 def check_quote(quote: str | None, info: ValidationInfo) -> str | None:
     section = _section(info)
     if quote is not None and section is not None and not occurs(quote, section):
@@ -67,7 +92,7 @@ class Fact(BaseModel):
     def value_is_in_quote(self, info: ValidationInfo) -> Fact:
         kind = BY_KEY[self.key].kind
         if isinstance(self.value, int | float) and not isinstance(self.value, bool):
-            if number_in_quote(self.value, self.quote):
+            if number_read(self.value, self.quote):
                 return self
             if self.value == 0 and kind in ("int", "money") and _STATED_NONE.search(self.quote):
                 return self
@@ -106,7 +131,7 @@ class IndicatorRowModel(BaseModel):
     @model_validator(mode="after")
     def numbers_are_in_quote(self) -> IndicatorRowModel:
         for label, v in (("分值", self.weight), ("得分", self.score)):
-            if v is not None and not number_in_quote(v, self.quote):
+            if v is not None and not number_read(v, self.quote):
                 raise ValueError(f"“{self.name}”的{label} {v} 没有出现在该行引文中")
         return self
 
