@@ -67,9 +67,23 @@ def second_look(doc: Document, sections: list[Section], record: dict, settings: 
                       ocr_review_below=settings.ocr_review_below)
     for key, value in (record.get("fields") or {}).items():
         _escalate(value, checked["fields"].get(key) or {})
+    _propose_what_the_model_missed(doc, sections, record, settings)
     for row, again in zip(record.get("indicators") or [], checked.get("indicators") or [], strict=False):
         _escalate(row, again)
     return record
+
+
+def _propose_what_the_model_missed(doc: Document, sections: list[Section], record: dict, settings: Settings) -> None:
+    """A field the model left empty that the rules extractor reads goes to review with that reading, never
+    silently dropped (a value the report states but nobody sees is the second worst outcome)."""
+    fields = record.setdefault("fields", {})
+    rules_fields = to_record(doc, rules.extract(doc, sections, ocr_review_below=settings.ocr_review_below))["fields"]
+    for key, found in rules_fields.items():
+        mine = fields.get(key) or {}
+        if mine.get("value") is not None or found.get("value") is None:
+            continue
+        fields[key] = {**found, "status": "review", "confidence": min(found.get("confidence") or 0.0, 0.5),
+                       "issues": [f"大模型没有读出此项；规则提取在原文读到 {found['value']}，请核对"]}
 
 
 def _escalate(value: dict, again: dict) -> None:

@@ -202,3 +202,15 @@ def test_a_value_read_from_page_furniture_goes_to_review_and_the_published_date_
     assert fields["report_date"].value == "2024-04-12" and fields["report_date"].status == "review"
     assert "发布日期" in fields["report_date"].issues[0]
     assert fields["expense_total"].value == 856.3
+
+
+def test_a_value_the_model_left_out_but_the_rules_read_is_proposed_for_review_not_dropped():
+    from service.pipeline import second_look
+    from service.record import to_record
+
+    text = "某某局2023年度部门整体支出绩效自评报告\n一、支出情况\n2023年度部门支出合计1498.12万元。\n"
+    doc, run = run_answer(text, lambda request: {"facts": []})
+    record = second_look(doc, split_sections(doc), to_record(doc, run.extraction), load_settings(env={}))
+    field = record["fields"]["expense_total"]
+    assert field["value"] == 1498.12 and field["status"] == "review"
+    assert "大模型没有读出此项" in field["issues"][0]
