@@ -15,22 +15,23 @@ import re
 import unicodedata
 
 PROBLEM_TITLE = re.compile(r"(存在的?(主要)?问题|主要问题|问题及原因|存在问题|存在的?不足|問題)")
+MEASURE_TITLE = re.compile(r"(改进措施|改进建议|整改措施|下一步|建议|工作打算|改进方向|改進|措施)")
 # 存在问题 | … / 改进措施 … as a cell's or a column's label (not 偏差原因分析及改进措施, a score table's column)
-_LISTS_LABEL = re.compile(r"(?:^|[|\t ])(?:存在的?(?:主要)?问题|改进措施|改进建议|整改措施)\s*(?:[|:：\t]|\s(?=\S)|$)", re.M)
+_LISTS_LABEL = re.compile(r"(?:^|[|\t ])(?P<label>存在的?(?:主要)?问题|改进措施|改进建议|整改措施)\s*(?:[|:：\t]|\s(?=\S)|$)",
+                          re.M)
 
 
 def has_lists_label(text: str) -> bool:
+    """A 存在问题 / 改进措施 label in the text, other than a score table's 偏差原因分析及改进措施 column."""
     for m in _LISTS_LABEL.finditer(text):
-        before = text[:m.start() + 1].rstrip(" \t|\n")
+        before = text[:m.start("label")].rstrip(" \t|\n")
         if not before.endswith(("及", "和", "与")):
             return True
     return False
 
 
-MEASURE_TITLE = re.compile(r"(改进措施|改进建议|整改措施|下一步|建议|工作打算|改进方向|改進|措施)")
-
 _GLOSS = re.compile(r"\([a-zāáǎàēéěèīíǐìōóǒòūúǔùǖǘǚǜü]{1,8}\)")
-_TRAD = str.maketrans("標級權評價項際偏差總計額", "标级权评价项际偏差总计额")
+_TRAD = str.maketrans("標級權評價項際總計額", "标级权评价项际总计额")
 # 指标 words of a score table's header (a 三级指标 column, or the names of the framework's groups)
 _INDICATOR_WORDS = re.compile(r"一级指标|二级指标|三级指标|绩效指标|指标名称|评价指标|指标内容|具体指标|考核指标|"
                               r"产出指标|效益指标|满意度指标|指标值|评分项目|评价内容")
@@ -75,11 +76,6 @@ def score_table_marks(text: str) -> list[int]:
         marks += [m.start() for m in _SCORED_ROW.finditer(text)]
     marks += [where[m.start()] for m in SCORED_SENTENCE.finditer(words)]
     return sorted(set(marks))
-
-
-def scores_indicators(text: str) -> bool:
-    """A score table, or an indicator scored in a sentence."""
-    return bool(score_table_marks(text))
 
 
 # -- furniture -------------------------------------------------------------------

@@ -62,25 +62,25 @@ class RulesEngine:
 
 
 def second_look(doc: Document, sections: list[Section], record: dict, settings: Settings) -> dict:
-    """Send to review what the engine trusted but the re-check doubts; keep the engine's own doubts."""
+    """Send to review what the engine trusted but the re-check doubts; keep the engine's own doubts; propose
+    for review what the engine left empty but the rules extractor reads."""
+    second = rules.extract(doc, sections, ocr_review_below=settings.ocr_review_below)
     checked = recheck(doc, sections, record, accept_at=settings.threshold,
-                      ocr_review_below=settings.ocr_review_below)
+                      ocr_review_below=settings.ocr_review_below, rules=second)
     for key, value in (record.get("fields") or {}).items():
         _escalate(value, checked["fields"].get(key) or {})
-    _propose_what_the_model_missed(doc, sections, record, settings)
     for row, again in zip(record.get("indicators") or [], checked.get("indicators") or [], strict=False):
         _escalate(row, again)
+    _propose_what_the_engine_missed(record, to_record(doc, second)["fields"])
     return record
 
 
-def _propose_what_the_model_missed(doc: Document, sections: list[Section], record: dict, settings: Settings) -> None:
-    """A field the model left empty that the rules extractor reads goes to review with that reading, never
-    silently dropped (a value the report states but nobody sees is the second worst outcome)."""
+def _propose_what_the_engine_missed(record: dict, second: dict) -> None:
+    """A field left empty that the rules extractor reads goes to review with that reading: never silently
+    dropped (a value the report states but nobody sees is the second worst outcome)."""
     fields = record.setdefault("fields", {})
-    rules_fields = to_record(doc, rules.extract(doc, sections, ocr_review_below=settings.ocr_review_below))["fields"]
-    for key, found in rules_fields.items():
-        mine = fields.get(key) or {}
-        if mine.get("value") is not None or found.get("value") is None:
+    for key, found in second.items():
+        if (fields.get(key) or {}).get("value") is not None or found.get("value") is None:
             continue
         fields[key] = {**found, "status": "review", "confidence": min(found.get("confidence") or 0.0, 0.5),
                        "issues": [f"大模型没有读出此项；规则提取在原文读到 {found['value']}，请核对"]}

@@ -37,7 +37,7 @@ from .extract.rules import extract as rules_extract
 from .fields import BY_KEY
 from .grounding import EXACT, NEAR_LABEL, NOT_FOUND, NUMERIC, Grounding, ground
 from .llm.align import locate
-from .models import ACCEPTED, REVIEW, Evidence, FieldValue, Section
+from .models import ACCEPTED, REVIEW, Evidence, Extraction, FieldValue, Section
 from .recheck_rows import recheck_rows
 
 BASE = {EXACT: 0.92, NEAR_LABEL: 0.92, NUMERIC: 0.60, NOT_FOUND: 0.05}
@@ -53,14 +53,15 @@ class FieldCheck:
 
 
 def recheck(doc: Document, sections: list[Section], record: dict, accept_at=ACCEPT_AT,
-            ocr_review_below: float = 0.9) -> dict:
+            ocr_review_below: float = 0.9, rules: Extraction | None = None) -> dict:
     """A copy of `record` with every field's and score row's status, confidence, evidence and issues recomputed.
 
     `accept_at` is one threshold, or a function of the field key (Settings.threshold; `indicators` for rows).
+    `rules` is the rules extractor's reading of the document (the second opinion), made here when not given.
     """
     threshold = accept_at if callable(accept_at) else (lambda _key: accept_at)
     out = copy.deepcopy(record)
-    rules = rules_extract(doc, sections, ocr_review_below=ocr_review_below)
+    rules = rules or rules_extract(doc, sections, ocr_review_below=ocr_review_below)
     _recheck_fields(doc, out, rules.fields, threshold, ocr_review_below)
     if isinstance(out.get("indicators"), list):
         recheck_rows(doc, out["indicators"], rules.indicators, threshold, ocr_review_below)

@@ -38,6 +38,8 @@ import argparse
 import json
 import logging
 import os
+import socket
+import subprocess
 import sys
 import threading
 import time
@@ -269,9 +271,6 @@ def _pending(answers: Path) -> set[str]:
 
 def record_bridge(only: list[str], answers: Path = BRIDGE_ANSWERS) -> list[str]:
     """Record through llm_bridge.py serving `answers`; a cassette is kept only when every request was answered."""
-    import socket
-    import subprocess
-
     if not BRIDGE_PY.exists():
         raise SystemExit(f"--bridge needs {BRIDGE_PY}")
     with socket.socket() as sock:

@@ -73,7 +73,7 @@ PDF_ROWS_LOST = pytest.mark.xfail(strict=True, reason=(
     "names are not contiguous in any request (table reading, issue 11)"))
 
 
-@pytest.mark.parametrize("kind", ["txt", "docx", pytest.param("pdf", id="pdf")])
+@pytest.mark.parametrize("kind", ["txt", "docx", "pdf"])
 @pytest.mark.parametrize("name", list(SETS))
 def test_every_stated_value_and_score_row_reaches_a_request(name, kind, tmp_path, request):
     if (name, kind) == ("new_layouts", "pdf"):

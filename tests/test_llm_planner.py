@@ -64,6 +64,12 @@ def calls_of(text: str):
     return doc, plan(doc, sections)
 
 
+def sent_to(prompt: str, text: str) -> list[str]:
+    """The texts the calls of `prompt` send for a document of `text`."""
+    doc, calls = calls_of(text)
+    return [c.text(doc) for c in calls if c.prompt == prompt]
+
+
 def test_a_document_that_is_only_a_pipe_score_table_goes_whole_to_the_table_prompt():
     doc, calls = calls_of(PIPE_TABLE)
     tables = [c for c in calls if c.prompt == "score_table"]
@@ -116,8 +122,7 @@ def test_page_furniture_is_no_title_and_goes_apart_named_as_such():
 def test_the_sign_off_date_always_reaches_a_facts_call():
     text = ("某某局2023年度部门整体支出绩效自评报告\n一、存在的问题\n资金拨付不够及时。\n二、改进措施\n"
             "加快资金拨付进度。\n\n某某局\n2024年3月15日\n")
-    doc, calls = calls_of(text)
-    assert any("2024年3月15日" in c.text(doc) for c in calls if c.prompt == "facts")
+    assert any("2024年3月15日" in sent for sent in sent_to("facts", text))
 
 
 def test_a_section_that_states_no_fact_is_left_out_and_one_with_a_number_is_sent():
@@ -131,8 +136,7 @@ def test_a_section_that_states_no_fact_is_left_out_and_one_with_a_number_is_sent
 def test_indicators_scored_in_sentences_go_to_the_table_prompt():
     text = ("某某局2023年度部门整体支出绩效自评报告\n三、自评情况\n"
             "预算执行率指标分值10分，自评得9.85分；产出数量指标分值20分，得19分。\n")
-    doc, calls = calls_of(text)
-    assert any("自评得9.85分" in c.text(doc) for c in calls if c.prompt == "score_table")
+    assert any("自评得9.85分" in sent for sent in sent_to("score_table", text))
 
 
 def test_every_field_may_be_returned_by_any_call_whatever_the_hints():

@@ -7,7 +7,7 @@ extractor is not the gate: what a call may return does not depend on what the
 planner foresaw (every call may return every scalar field; `Call.fields` are
 only hints for the prompt).
 
-- **Score tables** are found by what they are (`genre.scores_indicators`:
+- **Score tables** are found by what they are (`genre.score_table_marks`:
   指标 words near 分值/权重/得分 words, in any text form, or indicators scored
   in sentences). A run of consecutive sections that holds one — with the
   tabular sections around it and a short title line before it, so a project's
@@ -211,7 +211,7 @@ _GROUP = re.compile(r"^[\s|]*(?:产出指标|效益指标|满意度指标|成本
 
 
 def _split(doc: Document, spans: list[tuple[int, int]]) -> list[list[tuple[int, int]]]:
-    """A run too long for one call: chunks between rows, each after the table's header."""
+    """A run too long for one call: chunks between rows, each after the table's header (furniture stays out)."""
     if sum(e - s for s, e in spans) <= MAX_TABLE_CHARS:
         return [spans]
     start, end = spans[0][0], spans[-1][1]
@@ -221,8 +221,8 @@ def _split(doc: Document, spans: list[tuple[int, int]]) -> list[list[tuple[int, 
     while pos < end:
         limit = pos + (MAX_TABLE_CHARS - (header_end - start if chunks else 0))
         cut = end if limit >= end else _cut(doc.text, max(pos + 1, header_end + 1), limit)
-        piece = (pos, cut)
-        chunks.append([piece] if not chunks else [(start, header_end), piece])
+        ranges = [(pos, cut)] if not chunks else [(start, header_end), (pos, cut)]
+        chunks.append([(max(s, a), min(e, b)) for a, b in ranges for s, e in spans if s < b and a < e])
         pos = cut
     return chunks
 
