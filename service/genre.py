@@ -132,13 +132,13 @@ _DATE_LINE = re.compile(r"(?:\d{4}|[〇零一二三四五六七八九]{4})\s*年
 
 
 def sign_off_span(text: str) -> tuple[int, int] | None:
-    """The 落款 at the end: the short lines after the last paragraph, when they hold a date."""
+    """The 落款 at the end: the short lines after the last paragraph (or table row), when they hold a date."""
     end = len(text.rstrip())
     start = end
     for _ in range(6):
         nl = text.rfind("\n", 0, max(start - 1, 0))
         line = text[nl + 1:start].strip()
-        if len(line) > 40:
+        if len(line) > 40 or "|" in line or "\t" in text[nl + 1:start]:
             break
         start = nl + 1
         if nl < 0:

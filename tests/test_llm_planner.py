@@ -218,3 +218,22 @@ def test_a_value_the_model_left_out_but_the_rules_read_is_proposed_for_review_no
     field = record["fields"]["expense_total"]
     assert field["value"] == 1498.12 and field["status"] == "review"
     assert "大模型没有读出此项" in field["issues"][0]
+
+
+def test_the_department_tables_money_block_gives_its_fields_located_by_their_numbers():
+    text = ("部门整体支出绩效自评表\n项目 | 年初预算数 | 全年预算数 | 全年执行数 | 分值 | 执行率 | 得分 |\n"
+            "年度资金总额 | 1172.55 | 1300.2 | 1268.72 | 10 | 97.58% | 9.76 |\n" + PIPE_TABLE.split("\n", 1)[1])
+
+    def answer(request):
+        if "ScoreTablesModel" not in str(request):
+            return {"facts": []}
+        return {"tables": [{"table": "整体", "money_unit": "万元", "budget_initial": 1172.55, "budget_full_year": 1300.2,
+                            "spending_actual": 1268.72, "execution_rate": 97.58, "execution_weight": 10,
+                            "execution_score": 9.76, "rows": []}], "facts": []}
+
+    doc, run = run_answer(text, answer)
+    fields = run.extraction.fields
+    assert {k: fields[k].value for k in ("budget_initial", "spending_actual", "execution_rate", "execution_score")} \
+        == {"budget_initial": 1172.55, "spending_actual": 1268.72, "execution_rate": 97.58, "execution_score": 9.76}
+    ev = fields["spending_actual"].evidence
+    assert doc.text[ev.start:ev.end] == "1268.72"

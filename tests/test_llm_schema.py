@@ -28,7 +28,7 @@ def test_value_read_from_its_quote_is_accepted(item):
     (("income_total", 2769.17439, "万元", "收入合计2769.17439万元"), "在给定章节中找不到"),
     (("vehicles", 1, "辆", "无公务用车"), "没有出现在引文"),
     (("unit_name", "某某县某某局", None, "单位名称：某某局"), "没有出现在引文中"),
-    (("made_up_key", 1, None, "无公务用车"), "Input should be"),
+    (("made_up_key", 1, None, "无公务用车"), "不在提示列出的键中"),
 ])
 def test_value_not_read_from_the_section_is_refused_with_a_reason(item, message):
     with pytest.raises(ValidationError, match=message):

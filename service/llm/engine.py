@@ -27,7 +27,7 @@ from . import prompts
 from .align import locate
 from .client import CallResult, LLMClient, Usage
 from .planner import FURNITURE_TITLE, Call, plan
-from .schema import Fact, ListsModel, ScoreTableModel, ScoreTablesModel, SectionFacts, number_in_quote
+from .schema import NUMBER, Fact, ListsModel, ScoreTableModel, ScoreTablesModel, SectionFacts, number_in_quote
 
 ENGINE = "llm"
 
@@ -273,10 +273,43 @@ def _score_table(doc: Document, call: Call, answer: ScoreTableModel, doubt: str 
             project.issues += issues + ([doubt] if doubt else [])
         ex.projects.append(project)
         return []
+    out = _department_money(doc, call, answer, doubt)
     if answer.total is None or total_ev is None:
-        return []
+        return out
     doubts = [d for d in (doubt, "；".join(issues)) if d]
-    return [Candidate("self_score", _num(answer.total), total_ev, 1, "table", issue="；".join(doubts) or None)]
+    return out + [Candidate("self_score", _num(answer.total), total_ev, 1, "table", issue="；".join(doubts) or None)]
+
+
+_TABLE_MONEY = ("budget_initial", "budget_full_year", "spending_actual", "execution_rate", "execution_weight",
+                "execution_score")
+
+
+def _department_money(doc: Document, call: Call, answer: ScoreTableModel, doubt: str | None) -> list[Candidate]:
+    """The department table's 年度资金总额 / 预算执行率 block as field values, each located by its number."""
+    out = []
+    unit = getattr(answer, "money_unit", None) or "万元"
+    for key in _TABLE_MONEY:
+        value = _num(getattr(answer, key, None))
+        if value is None:
+            continue
+        ev = _number_at(doc, call, value)
+        note = None
+        if BY_KEY[key].kind == "money":
+            got = money_to_wan(str(value), unit)
+            value, note = got if got else (value, None)
+        issue = doubt or (None if ev else f"评分表中读出的 {getattr(answer, key)} 在原文中找不到")
+        ev = ev or Evidence("", call.spans[0][0], call.spans[0][0])
+        out.append(Candidate(key, value, ev, 1, "table", note, issue=issue))
+    return out
+
+
+def _number_at(doc: Document, call: Call, value) -> Evidence | None:
+    """Where the call's text first states `value` as a number of its own."""
+    for start, end in call.spans:
+        for m in NUMBER.finditer(doc.text, start, end):
+            if number_in_quote(value, m.group()):
+                return Evidence(m.group(), m.start(), m.end())
+    return None
 
 
 def _project_money(answer: ScoreTableModel) -> dict:

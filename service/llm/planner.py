@@ -42,7 +42,7 @@ from ..genre import (
 )
 from ..models import Section
 
-MAX_FACTS_CHARS = 6000
+MAX_FACTS_CHARS = 12000
 MAX_TABLE_CHARS = 7000
 FURNITURE_TITLE = "页面信息（网站或文件附带的信息，不是报告正文）"
 SIGN_OFF_TITLE = "落款"

@@ -16,14 +16,41 @@ from typing import Literal
 
 from pydantic import BaseModel, Field, ValidationInfo, field_validator, model_validator
 
-from ..fields import BY_KEY, FIELDS
+from ..fields import BY_KEY
 from .align import occurs
 
-FieldKey = Literal[tuple(f.key for f in FIELDS)]  # type: ignore[valid-type]
 Unit = Literal["万元", "元", "亿元", "人", "辆", "%", "分"]
-_NUM = re.compile(r"-?\d+(?:,\d{3})*(?:\.\d+)?")
+NUMBER = re.compile(r"-?\d+(?:,\d{3})*(?:\.\d+)?")
 # 无公务用车 / 公务用车：无 / 未配备: a zero stated in words
 _STATED_NONE = re.compile(r"(?:^|[:：\s|，,])(?:无|没有|未配备|未发生|不存在)|^无")
+
+
+class Answer(BaseModel):
+    """A response model whose JSON schema is sent compact: no titles, no null defaults, `[type, "null"]`.
+
+    The schema goes with every request and the prompt already explains every field, so what pydantic
+    adds for humans (a title per property, `anyOf` for optionals) is left out. The top-level title stays:
+    instructor names the tool after it.
+    """
+
+    @classmethod
+    def model_json_schema(cls, *args, **kwargs) -> dict:
+        schema = _compact(super().model_json_schema(*args, **kwargs))
+        schema["title"] = cls.__name__
+        return schema
+
+
+def _compact(node):
+    if isinstance(node, list):
+        return [_compact(n) for n in node]
+    if not isinstance(node, dict):
+        return node
+    out = {k: _compact(v) for k, v in node.items() if k != "title" and not (k == "default" and v is None)}
+    options = out.get("anyOf")
+    if options and {"type": "null"} in options and all(set(o) == {"type"} for o in options):
+        out.pop("anyOf")
+        out["type"] = [o["type"] for o in options]
+    return out
 
 
 def _section(info: ValidationInfo) -> str | None:
@@ -32,7 +59,7 @@ def _section(info: ValidationInfo) -> str | None:
 
 def _numbers_in(text: str) -> set[Decimal]:
     out = set()
-    for m in _NUM.finditer(unicodedata.normalize("NFKC", text)):
+    for m in NUMBER.finditer(unicodedata.normalize("NFKC", text)):
         with contextlib.suppress(InvalidOperation):
             out.add(Decimal(m.group().replace(",", "")))
     return out
@@ -78,15 +105,22 @@ def check_quote(quote: str | None, info: ValidationInfo) -> str | None:
     return quote
 
 
-class Fact(BaseModel):
+class Fact(Answer):
     """A fact the text states, with the words it was read from. Any field of the spec may be returned."""
 
-    key: FieldKey = Field(description="字段键名，只能取提示中列出的键")
-    value: float | int | str = Field(description="原文写明的值：数字不带单位和千分位逗号；文字照原文；日期写 YYYY-MM-DD")
-    unit: Unit | None = Field(default=None, description="数字在原文中的单位，金额照原文（不要换算）；文字值为 null")
-    quote: str = Field(description="逐字摘抄的原文片段，含这个值及其标签")
+    key: str = Field(description="字段键名（提示中列出的键）")
+    value: float | int | str = Field(description="数字不带单位和千分位；文字照原文；日期 YYYY-MM-DD")
+    unit: Unit | None = Field(default=None, description="数字在原文中的单位，不换算")
+    quote: str = Field(description="逐字摘抄的原文，含值及其标签")
 
     _check_quote = field_validator("quote")(check_quote)
+
+    @field_validator("key")
+    @classmethod
+    def key_is_a_field(cls, key: str) -> str:
+        if key not in BY_KEY:
+            raise ValueError(f"字段键名“{key}”不在提示列出的键中：只能用列出的键")
+        return key
 
     @model_validator(mode="after")
     def value_is_in_quote(self, info: ValidationInfo) -> Fact:
@@ -109,22 +143,22 @@ class Fact(BaseModel):
         return self
 
 
-class SectionFacts(BaseModel):
+class SectionFacts(Answer):
     """The facts a text states. A fact the text does not state is simply left out."""
 
-    facts: list[Fact] = Field(default_factory=list, description="文字中明确写出的事实；没写的不要列出，不要推算")
+    facts: list[Fact] = Field(default_factory=list, description="明确写出的事实")
 
 
-class IndicatorRowModel(BaseModel):
-    level1: str | None = Field(default=None, description="一级指标（合并单元格沿用上一行）")
-    level2: str | None = Field(default=None, description="二级指标（合并单元格沿用上一行）")
+class IndicatorRowModel(Answer):
+    level1: str | None = Field(default=None, description="一级指标")
+    level2: str | None = Field(default=None, description="二级指标")
     name: str = Field(description="三级指标")
-    target: str | None = Field(default=None, description="年度指标值，照原文")
-    actual: str | None = Field(default=None, description="实际完成值，照原文")
+    target: str | None = Field(default=None, description="年度指标值")
+    actual: str | None = Field(default=None, description="实际完成值")
     weight: float | None = Field(default=None, description="分值")
     score: float | None = Field(default=None, description="得分")
     remark: str | None = Field(default=None, description="偏差原因分析及改进措施")
-    quote: str = Field(description="这一行的原文，逐字摘抄")
+    quote: str = Field(description="这一行的原文")
 
     _check_quote = field_validator("quote")(check_quote)
 
@@ -136,37 +170,36 @@ class IndicatorRowModel(BaseModel):
         return self
 
 
-class ScoreTableModel(BaseModel):
+class ScoreTableModel(Answer):
     """One score table (绩效自评表 / 打分表): every 三级指标 row and the stated total."""
 
-    table: str = Field(description="部门整体自评表写“整体”；项目自评表写项目名称")
-    money_unit: Literal["万元", "元", "亿元"] | None = Field(
-        default=None, description="下面四个资金数的单位，照原文（不要换算）")
-    budget_initial: float | None = Field(default=None, description="年度资金总额行：年初预算数")
-    budget_full_year: float | None = Field(default=None, description="年度资金总额行：全年预算数")
-    spending_actual: float | None = Field(default=None, description="年度资金总额行：全年执行数")
-    execution_rate: float | None = Field(default=None, description="年度资金总额行：执行率（100% 填 100）")
-    execution_weight: float | None = Field(default=None, description="预算执行率的分值（年度资金总额行，或作为指标行时该行的分值）")
-    execution_score: float | None = Field(default=None, description="预算执行率的得分（年度资金总额行，或作为指标行时该行的得分）")
-    rows: list[IndicatorRowModel] = Field(default_factory=list, description="每个三级指标一行，按原表顺序")
+    table: str = Field(description="“整体”或项目名称")
+    money_unit: Literal["万元", "元", "亿元"] | None = Field(default=None, description="资金数的单位，照原文")
+    budget_initial: float | None = Field(default=None, description="年初预算数")
+    budget_full_year: float | None = Field(default=None, description="全年预算数")
+    spending_actual: float | None = Field(default=None, description="全年执行数")
+    execution_rate: float | None = Field(default=None, description="执行率（100% 填 100）")
+    execution_weight: float | None = Field(default=None, description="预算执行率的分值")
+    execution_score: float | None = Field(default=None, description="预算执行率的得分")
+    rows: list[IndicatorRowModel] = Field(default_factory=list, description="三级指标行，按原表顺序")
     total: float | None = Field(default=None, description="表中写明的总分")
-    total_quote: str | None = Field(default=None, description="总分所在的原文片段")
+    total_quote: str | None = Field(default=None, description="总分所在的原文")
 
     _check_quote = field_validator("total_quote")(check_quote)
 
 
-class ScoreTablesModel(BaseModel):
+class ScoreTablesModel(Answer):
     """Every score table given, in order, and the other facts the text states."""
 
-    tables: list[ScoreTableModel] = Field(default_factory=list, description="给出的每一张评分表，按顺序")
-    facts: list[Fact] = Field(default_factory=list, description="文字中明确写出的其他事实；没写的不要列出，不要推算")
+    tables: list[ScoreTableModel] = Field(default_factory=list, description="每一张评分表，按顺序")
+    facts: list[Fact] = Field(default_factory=list, description="明确写出的其他事实")
 
 
-class ListsModel(BaseModel):
+class ListsModel(Answer):
     """存在的问题 and 改进措施, one item each, as written."""
 
-    problems: list[str] = Field(default_factory=list, description="存在的问题，每条一项，逐字摘抄；原文写“无”则为空列表")
-    measures: list[str] = Field(default_factory=list, description="改进措施/建议，每条一项，逐字摘抄；原文写“无”则为空列表")
+    problems: list[str] = Field(default_factory=list, description="存在的问题，每条逐字摘抄")
+    measures: list[str] = Field(default_factory=list, description="改进措施/建议，每条逐字摘抄")
 
     @field_validator("problems", "measures")
     @classmethod
