@@ -14,8 +14,10 @@ from __future__ import annotations
 import re
 import unicodedata
 
-PROBLEM_TITLE = re.compile(r"(存在的?(主要)?问题|主要问题|问题及原因|存在问题|存在的?不足|問題)")
-MEASURE_TITLE = re.compile(r"(改进措施|改进建议|整改措施|下一步|建议|工作打算|改进方向|改進|措施)")
+PROBLEM_TITLE = re.compile(r"(存在的?(主要)?问题|主要问题|问题及原因|存在问题)")
+MEASURE_TITLE = re.compile(r"(改进措施|改进建议|整改措施|下一步|建议|工作打算|改进方向)")
+# a 问题/措施 heading as the LLM planner reads it: wider than the rules' lists reader (下步措施, 存在不足)
+LISTS_TITLE = re.compile(rf"{PROBLEM_TITLE.pattern}|{MEASURE_TITLE.pattern}|存在的?不足|下步措施|改进(?:的)?方向")
 # 存在问题 | … / 改进措施 … as a cell's or a column's label (not 偏差原因分析及改进措施, a score table's column)
 _LISTS_LABEL = re.compile(r"(?:^|[|\t ])(?P<label>存在的?(?:主要)?问题|改进措施|改进建议|整改措施)\s*(?:[|:：\t]|\s(?=\S)|$)",
                           re.M)
@@ -31,7 +33,7 @@ def has_lists_label(text: str) -> bool:
 
 
 _GLOSS = re.compile(r"\([a-zāáǎàēéěèīíǐìōóǒòūúǔùǖǘǚǜü]{1,8}\)")
-_TRAD = str.maketrans("標級權評價項際總計額", "标级权评价项际总计额")
+_TRAD = str.maketrans("標級權評價項際總計額問題進議", "标级权评价项际总计额问题进议")
 # 指标 words of a score table's header (a 三级指标 column, or the names of the framework's groups)
 _INDICATOR_WORDS = re.compile(r"一级指标|二级指标|三级指标|绩效指标|指标名称|评价指标|指标内容|具体指标|考核指标|"
                               r"产出指标|效益指标|满意度指标|指标值|评分项目|评价内容")

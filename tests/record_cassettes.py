@@ -279,6 +279,8 @@ def record_bridge(only: list[str], answers: Path = BRIDGE_ANSWERS) -> list[str]:
     server = subprocess.Popen([sys.executable, str(BRIDGE_PY), "serve", str(answers), "--port", str(port)],
                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     lines = []
+    log = answers / "log.jsonl"
+    seen_before = len(log.read_text(encoding="utf-8").splitlines()) if log.exists() else 0
     try:
         time.sleep(1.0)
         for path, cassette in bridge_documents():
@@ -297,7 +299,17 @@ def record_bridge(only: list[str], answers: Path = BRIDGE_ANSWERS) -> list[str]:
     finally:
         server.terminate()
         server.wait(timeout=10)
+    if not only and not any("not recorded" in line for line in lines):
+        _prune(answers, log.read_text(encoding="utf-8").splitlines()[seen_before:])
     return lines
+
+
+def _prune(answers: Path, requests: list[str]) -> None:
+    """Every document recorded: answers no request asked for any more (an old prompt's) are removed."""
+    asked = {json.loads(line)["key"] for line in requests}
+    for path in (answers / "answers").glob("*.json"):
+        if path.stem not in asked:
+            path.unlink()
 
 
 def summary_line(name: str, run: LLMRun, requests: int) -> str:

@@ -32,11 +32,11 @@ from dataclasses import dataclass, field
 from ..document import Document
 from ..fields import IDENTITY, hinted_fields
 from ..genre import (
-    MEASURE_TITLE,
-    PROBLEM_TITLE,
+    LISTS_TITLE,
     furniture_spans,
     has_lists_label,
     may_state_a_fact,
+    plain,
     score_table_marks,
     sign_off_span,
 )
@@ -132,7 +132,8 @@ def _without(doc: Document, start: int, end: int, cut: list[tuple[int, int]]) ->
 def _kind(doc: Document, p: _Piece, scored: bool) -> str:
     text = p.text(doc)
     body = text.strip()
-    p.is_lists = bool(PROBLEM_TITLE.search(p.sec.title) or MEASURE_TITLE.search(p.sec.title)) and \
+    title = plain(p.sec.title)  # 存在問題 / 改進措施 on mirror sites
+    p.is_lists = bool(LISTS_TITLE.search(title)) and \
         len(body) > len(p.sec.title.strip()) + 2 and p.sec.kind != "table"
     if scored:
         return "scored"
