@@ -287,17 +287,13 @@ _TABLE_MONEY = ("budget_initial", "budget_full_year", "spending_actual", "execut
 def _department_money(doc: Document, call: Call, answer: ScoreTableModel, doubt: str | None) -> list[Candidate]:
     """The department table's 年度资金总额 / 预算执行率 block as field values, each located by its number."""
     out = []
-    unit = getattr(answer, "money_unit", None) or "万元"
     for key in _TABLE_MONEY:
-        value = _num(getattr(answer, key, None))
-        if value is None:
+        stated = _num(getattr(answer, key, None))
+        if stated is None:
             continue
-        ev = _number_at(doc, call, value)
-        note = None
-        if BY_KEY[key].kind == "money":
-            got = money_to_wan(str(value), unit)
-            value, note = got if got else (value, None)
-        issue = doubt or (None if ev else f"评分表中读出的 {getattr(answer, key)} 在原文中找不到")
+        ev = _number_at(doc, call, stated)
+        value, note = _table_value(answer, key)
+        issue = doubt or (None if ev else f"评分表中读出的 {stated} 在原文中找不到")
         ev = ev or Evidence("", call.spans[0][0], call.spans[0][0])
         out.append(Candidate(key, value, ev, 1, "table", note, issue=issue))
     return out
@@ -312,16 +308,19 @@ def _number_at(doc: Document, call: Call, value) -> Evidence | None:
     return None
 
 
+def _table_value(answer: ScoreTableModel, key: str):
+    """A table's amount in 万元 (stated in the table's `money_unit`) and the note saying so; other numbers as read."""
+    value = _num(getattr(answer, key, None))
+    if value is None or BY_KEY[key].kind != "money":
+        return value, None
+    got = money_to_wan(str(value), getattr(answer, "money_unit", None) or "万元")
+    return got if got else (value, None)
+
+
 def _project_money(answer: ScoreTableModel) -> dict:
-    """The project's money in 万元 (the table's amounts in its stated unit), and its execution rate."""
-    unit = getattr(answer, "money_unit", None) or "万元"
-    out = {}
-    for k in ("budget_initial", "budget_full_year", "spending_actual"):
-        v = _num(getattr(answer, k, None))
-        got = money_to_wan(str(v), unit) if v is not None else None
-        out[k] = got[0] if got else v
-    out["execution_rate"] = _num(getattr(answer, "execution_rate", None))
-    return out
+    """The project's money in 万元 and its execution rate."""
+    return {k: _table_value(answer, k)[0]
+            for k in ("budget_initial", "budget_full_year", "spending_actual", "execution_rate")}
 
 
 def _num(v):
