@@ -143,3 +143,11 @@ def table_sums(weights: list, scores: list, execution_weight, execution_score, s
             issues.append(f"各项得分合计为 {total_score:g}（含预算执行率得分 {execution_score or 0:g}），"
                           f"与表中总分 {stated_total:g} 不一致")
     return issues
+
+
+def table_adds_up(weights: list, scores: list, execution_weight, execution_score, stated_total) -> bool:
+    """The positive form of `table_sums`: every row has both numbers, the weights (with 预算执行率's) make 100,
+    and the scores the stated total."""
+    if not weights or None in weights or None in scores or stated_total is None:
+        return False
+    return not table_sums(weights, scores, execution_weight, execution_score, stated_total)

@@ -32,7 +32,9 @@ class Table:
     start: int
     end: int
     rows: list[list[Cell]]
-    origin: str  # "docx", "tab", "pipe", "spaces", "ocr"
+    origin: str  # "docx", "tab", "pipe", "spaces", "ocr"; "stream" for a score table rebuilt from its cells' order
+    # a rebuilt table's rows whose columns were inferred (row index -> (kind, reason in Chinese)); its total
+    guessed: dict[int, tuple[str, str]] = field(default_factory=dict)
 
     def grid(self) -> list[list[str]]:
         return [[c.text for c in row] for row in self.rows]
@@ -65,6 +67,9 @@ class Document:
     tables: list[Table] = field(default_factory=list)
     ocr_lines: list[OcrLine] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
+    # score tables rebuilt from the order of their cells (`service.stream_tables`); they may overlap `tables`,
+    # whose grids are kept for the sections and the label-value reading
+    rebuilt: list[Table] = field(default_factory=list)
 
     @property
     def ocr(self) -> bool:

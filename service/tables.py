@@ -12,9 +12,10 @@ Three flattenings are recognised, and each gives the same cell texts:
   row, not a cell of the tab form;
 * pipe form: one row per line, cells separated by `|` (Markdown, OCR rows);
 * space form: one row per line, cells separated by runs of two or more
-  spaces or tabs (PDF text layers), at least three cells on two lines or more;
-  and a whole table run together on one line separated by spaces (see
-  `split_run_together`).
+  spaces or tabs (PDF text layers), at least three cells on two lines or more.
+
+A score table run together on one line, or otherwise flattened so that only
+the order of its cells is left, is rebuilt by `service.stream_tables`.
 
 Every cell's `start`/`end` point at its text with surrounding whitespace
 trimmed, so `text[cell.start:cell.end] == cell.text`.
@@ -218,20 +219,3 @@ def _space_tables(text: str, lines: list[tuple[int, int]]) -> list[Table]:
             tables.append(Table(start=run[0][0].start, end=run[-1][-1].end, rows=run, origin="spaces"))
         run = []
     return tables
-
-
-def split_run_together(text: str, start: int, end: int) -> list[Cell]:
-    """Cells of a row or table run together on one line, separated by single spaces.
-
-    Word-to-text exports sometimes put a whole table on one line. The cells
-    cannot be told from words with spaces inside them, so this only splits;
-    the score-table reader re-groups the cells into rows by their meaning.
-    """
-    cells, pos = [], start
-    for m in re.finditer(r"[ \t\u3000\xa0]+", text[start:end]):
-        if start + m.start() > pos:
-            cells.append(trimmed_cell(text, pos, start + m.start()))
-        pos = start + m.end()
-    if pos < end:
-        cells.append(trimmed_cell(text, pos, end))
-    return [c for c in cells if c.text]

@@ -9,10 +9,10 @@ from __future__ import annotations
 
 from collections import defaultdict
 
-from ..checks import FIELD_CHECKS, indicator_score_in_range, table_sums
+from ..checks import FIELD_CHECKS, indicator_score_in_range, table_adds_up, table_sums
 from ..document import Document
 from ..fields import FIELDS
-from ..models import REVIEW, Extraction, IndicatorRow
+from ..models import ACCEPTED, REVIEW, Extraction, IndicatorRow
 from .candidates import Candidate
 from .merge import merge_field
 
@@ -27,6 +27,23 @@ def check_score_table(rows: list[IndicatorRow], money: dict, stated_total) -> li
             r.issues.append(issue)
     return table_sums([r.weight for r in counted], [r.score for r in counted],
                       money.get("execution_weight"), money.get("execution_score"), stated_total)
+
+
+def trust_rebuilt_rows(rows: list[IndicatorRow], money: dict, stated_total) -> None:
+    """Rows of a score table rebuilt from the order of its cells are trusted only when the table adds up:
+    its weights (with 预算执行率's) make 100 and its scores the stated total, which shows every number in
+    its column. A row whose cells had to be cut out of a run-together blob stays in review even then."""
+    counted = [r for r in rows if not (r.level1 or "").startswith("扣分")]
+    fits = table_adds_up([r.weight for r in counted], [r.score for r in counted],
+                         money.get("execution_weight"), money.get("execution_score"), stated_total)
+    for r in rows:
+        blob = any(i.startswith("表格由文本还原") and ("连写" in i or "合并" in i) for i in r.issues)
+        if fits and not blob and r.status == REVIEW and all(i.startswith("表格由文本还原") for i in r.issues):
+            r.status, r.confidence, r.issues = ACCEPTED, 0.8, []
+        elif not fits and r.status != REVIEW:
+            r.status = REVIEW
+            r.confidence = min(r.confidence, 0.6)
+            r.issues.append("表格由文本还原，分值或得分合计与总分对不上，无法确认每个数在哪一列，请核对原表")
 
 
 def flag_low_ocr(doc: Document, item, threshold: float) -> None:

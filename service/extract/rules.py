@@ -12,11 +12,10 @@ from ..document import Document
 from ..models import REVIEW, Extraction, Section
 from . import score_tables as st
 from .candidates import Candidate, table_candidates, text_candidates
-from .finish import check_score_table, merge_candidates
+from .finish import check_score_table, merge_candidates, trust_rebuilt_rows
 from .identity import identity_candidates
 from .lists import read_lists
 from .projects import merge_projects, read_listed_projects, read_project_list, read_told_projects
-from .run_together import find_run_together, read_run_together
 
 ENGINE_VERSION = "rules-1"
 
@@ -26,7 +25,8 @@ def extract(doc: Document, sections: list[Section], ocr_review_below: float = 0.
     cands: list[Candidate] = text_candidates(doc, sections)
     label_cells = []
     read = []
-    for sec, table in _tables_with_sections(doc, sections):
+    rebuilt, superseded = _rebuilt_tables(doc, sections)
+    for sec, table in [*_tables_with_sections(doc, sections), *rebuilt]:
         listed = read_project_list(doc, table)
         if listed is not None:  # 项目名称 | 年初预算数 | …: projects, never the department's figures
             ex.projects += listed
@@ -39,12 +39,13 @@ def extract(doc: Document, sections: list[Section], ocr_review_below: float = 0.
         for c in found:
             if c.source == "table":
                 pooled.setdefault(subject, {}).setdefault(c.field, c.value)
-    department_money = pooled.get("整体", {})
     for sec, table, subject, found in read:
         money = {**pooled.get(subject, {}), **{c.field: c.value for c in found if c.source == "table"}}
         total = st.table_total(table)
-        rows = st.read_indicators(doc, table, sec.title)
+        rows = [] if id(table) in superseded else st.read_indicators(doc, table, sec.title)
         issues = check_score_table(rows, money, total[0] if total else None) if rows else []
+        if table.origin == "stream":
+            trust_rebuilt_rows(rows, money, total[0] if total else None)
         if subject == "整体":
             cands += found
             if total and rows:
@@ -57,7 +58,6 @@ def extract(doc: Document, sections: list[Section], ocr_review_below: float = 0.
             ex.projects.append(project)
         ex.indicators += rows
         label_cells += [(row[i], row[i + 1]) for row in table.rows[:3] for i in range(len(row) - 1)]
-    cands += _run_together_tables(doc, sections, ex, department_money)
     cands += identity_candidates(doc, sections, label_cells)
     merge_candidates(doc, ex, cands, ocr_review_below)
     ex.projects = merge_projects(ex.projects + read_told_projects(doc, sections))
@@ -67,25 +67,22 @@ def extract(doc: Document, sections: list[Section], ocr_review_below: float = 0.
     return ex
 
 
-def _run_together_tables(doc, sections, ex, money) -> list[Candidate]:
-    """Score tables flattened onto one line of text (no table was found there)."""
-    cands = []
-    for sec in sections:
-        if sec.kind != "narrative":
-            continue
-        for start, end in find_run_together(doc, sec.start, sec.end):
-            subject = "整体" if "项目" not in sec.title or "整体" in sec.title else sec.title
-            rows, total = read_run_together(doc, start, end, subject)
-            issues = check_score_table(rows, money, total[0] if total else None)
-            if subject == "整体" and total and rows:
-                cands.append(Candidate("self_score", total[0], total[1], 1, "table", issue="；".join(issues) or None))
-            ex.indicators += rows
-    return cands
-
-
-def _tables_with_sections(doc: Document, sections: list[Section]):
-    for table in doc.tables:
+def _tables_with_sections(doc: Document, sections: list[Section], tables=None):
+    for table in doc.tables if tables is None else tables:
         sec = next((s for s in sections if s.kind == "table" and s.start <= table.start < s.end), None)
         if sec is None:
             sec = next((s for s in sections if s.start <= table.start < s.end), sections[0])
         yield sec, table
+
+
+def _rebuilt_tables(doc: Document, sections: list[Section]) -> tuple[list, set[int]]:
+    """The rebuilt score tables that read more rows than the grids they overlap, and those grids (by id):
+    their rows are read from the rebuilt table, their money and labels still from the grid."""
+    use, superseded = [], set()
+    for sec, table in _tables_with_sections(doc, sections, doc.rebuilt):
+        overlap = [t for t in doc.tables if t.start < table.end and table.start < t.end]
+        own = sum(len(st.read_indicators(doc, t, sec.title)) for t in overlap)
+        if len(st.read_indicators(doc, table, sec.title)) > own:
+            use.append((sec, table))
+            superseded |= {id(t) for t in overlap}
+    return use, superseded

@@ -102,6 +102,9 @@ def table_subject(table: Table, title: str, text: str | None = None) -> str:
 
 
 _PROJECT_LINE = re.compile(r"^\s*(?:项目支出名称|项目名称)\s*[:：\t|]\s*([^\t|]+)")
+# 项目名称 and its cell, however the row was flattened: `项目名称 | X |`, `项目名称 X 主管部门 …`, run together
+_PROJECT_CELL = re.compile(r"(?:项目支出名称|项目名称)[\s|:：]*(?P<name>[^|\t\n]+?)\s*(?=[|\t\n]|\s(?:主管部门|实施单位)"
+                           r"|主管部门|实施单位|项目负责人|项目单位|预算单位|项目资金|资金情况|$)")
 _DEPARTMENT_LINE = re.compile(r"部门整体支出|整体支出绩效")
 _STOP_LINE = re.compile(r"^\s*(附件\s*[0-9一二三四五六七八九十]*\s*[:：]?\s*$|[一二三四五六七八九十]+、)")
 _LOOK_BACK = 800  # characters above a table in which its subject may be named
@@ -113,6 +116,10 @@ def _subject_above(text: str, start: int) -> str | None:
         m = _PROJECT_LINE.match(line)
         if m and compact(m.group(1)):
             return compact(m.group(1))
+        found = [compact(x.group("name")) for x in _PROJECT_CELL.finditer(line)]
+        found = [f for f in found if f and not lx.TOTAL_ROW.match(f)]
+        if found:
+            return found[-1]
         if _DEPARTMENT_LINE.search(line):
             return "整体"
         if _STOP_LINE.match(line):
@@ -128,13 +135,17 @@ def read_indicators(doc: Document, table: Table, title: str) -> list[IndicatorRo
     subject = table_subject(table, title, doc.text)
     width = max(cols.values()) + 1
     rows, fill = [], {"level1": None, "level2": None, "name": None}
-    for row in table.rows[r0 + 1:]:
+    for r, row in enumerate(table.rows[r0 + 1:], start=r0 + 1):
         if _is_total_row(row):
             break
         if table.origin == "tsv" and len(row) < width:  # every cell in its column; only trailing cells left out
             row = [*row, *[Cell("", row[-1].end, row[-1].end)] * (width - len(row))]
         ind = _read_row(doc.text, row, cols, width, fill, subject)
         if ind is not None:
+            if r in table.guessed:
+                ind.status = REVIEW
+                ind.confidence = min(ind.confidence, 0.5)
+                ind.issues.append(table.guessed[r][1])
             rows.append(ind)
     return rows
 
