@@ -92,7 +92,10 @@ def execution_rate_fits(fields: dict[str, FieldValue]) -> list[tuple[str, str]]:
     if abs(computed - rate) > max(0.5, _tolerance(rate)):
         reason = (f"全年执行数 {_fmt(spent)} ÷ 全年预算数 {_fmt(budget)} = {computed:.2f}%，"
                   f"与预算执行率 {_fmt(rate)}% 不符")
-        return [(k, reason) for k in ("spending_actual", "budget_full_year", "execution_rate")]
+        out = [(k, reason) for k in ("spending_actual", "budget_full_year", "execution_rate")]
+        if "execution_score" in fields:  # the rate's score rests on the rate the amounts contradict
+            out.append(("execution_score", reason + "，预算执行率得分据此计算，请一并核对"))
+        return out
     return []
 
 

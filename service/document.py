@@ -172,13 +172,20 @@ _WIDE_POINT = re.compile(r"(?<=\d)．(?=\d)")
 _WIDE_THOUSANDS = re.compile(r"(?<=\d)，(?=\d{3}(?!\d))")
 
 
+# pinyin that mirror sites print after traditional characters: 項(xiàng)目 (never part of a report)
+_GLOSS = re.compile(r"(?<=[\u3400-\u9fff])\([a-zāáǎàēéěèīíǐìōóǒòūúǔùǖǘǚǜü]{1,8}\)")
+
+
 def clean_inline(text: str) -> str:
-    """Normalize line ends, drop invisible characters, write full-width numbers in ASCII; keep what a reader sees.
+    """Normalize line ends, drop invisible characters and pinyin glosses, write full-width numbers in ASCII;
+    keep what a reader sees.
 
     Folding a full-width digit or separator changes no length, so offsets stay those of the text a
     reviewer is shown; without it, １９．３５万元 would read as 35万元.
     """
     text = text.replace("\r\n", "\n").replace("\r", "\n").translate(_DROP)
+    if "(" in text:
+        text = _GLOSS.sub("", text)
     text = text.translate(_WIDE_DIGITS)
     if "．" in text or "，" in text:
         text = _WIDE_THOUSANDS.sub(",", _WIDE_POINT.sub(".", text))

@@ -52,9 +52,10 @@ _HEADER_WORDS: list[tuple[str, str]] = [
     ("group", r"年度绩效指标|绩效指标"),
 ]
 _HEADER_RX = re.compile("|".join(f"(?P<{k}__{i}>{p})" for i, (k, p) in enumerate(_HEADER_WORDS)))
-_SUFFIX = re.compile(r"[(（][A-Za-z八][)）]|[(（]\d+分[)）]")  # 指标值(A), 实际值(B)
+_SUFFIX = re.compile(r"[(（](?:[A-Za-z八](?:/[A-Za-z])?|\d+分|分|万元|元|%)[)）]")  # 指标值(A), 执行率(B/A), 分值(10分)
+_NAME_PIECE = re.compile(r"^(?:指标|[(（]?分[)）]?|全年|年度|本年|\(|\))$")
 
-_NUMBER = re.compile(r"^(\d{1,3}(?:\.\d+)?)分?$")
+_NUMBER = re.compile(r"^(\d{1,3}(?:\.\d{1,2})?)分?$")
 _PLACEHOLDER = re.compile(r"^(?:[.…。·\-—－/／、\s]*|指标\d+[:：]?|[-—]{1,2})$")
 _NUMBERED = re.compile(r"^指标\d+[:：]")
 _POINTS = re.compile(r"^[(（]?\d+(?:\.\d+)?分?[)）]$")
@@ -97,39 +98,55 @@ def _squeeze(text: str, start: int, end: int) -> tuple[str, list[int]]:
     return "".join(chars), where
 
 
-def find_headers(text: str) -> list[tuple[int, int, list[tuple[str, int, int]]]]:
-    """(start, end, [(key, start, end), …]) of every score-table header: column names one after another,
-    however the cells are separated, holding an indicator column and a weight or score column."""
+def header_runs(text: str, words_rx: re.Pattern, junk_key=None) -> list[list[tuple[str, int, int]]]:
+    """Runs of column names one after another, however the cells are separated: [(key, start, end), …].
+
+    `words_rx` has one named group per name (KEY__N); a few characters that are no name (an OCR misreading,
+    考值参分) are read over between two names, as the column `junk_key(chunk, keys so far)` says (None: not
+    a column); 指标 / (分) / 全年 left over from a name printed in two pieces are never a column."""
     words, where = _squeeze(text, 0, len(text))
     out, i = [], 0
     while True:
-        m = _HEADER_RX.search(words, i)
+        m = words_rx.search(words, i)
         if m is None:
             return out
         cols, j = [], m.start()
         while True:
-            m2 = _HEADER_RX.match(words, j)
-            if m2 is None and len(cols) >= 2:  # a word OCR got wrong (考值参分): read over, if more words follow
-                later = [_HEADER_RX.match(words, j + k) for k in range(1, _HEADER_JUNK + 1)]
+            m2 = words_rx.match(words, j)
+            if m2 is None and len(cols) >= 2:
+                later = [words_rx.match(words, j + k) for k in range(1, _HEADER_JUNK + 1)]
                 k, m2 = next(((k, x) for k, x in enumerate(later, 1) if x), (0, None))
                 if m2 is not None:
                     junk = words[j:j + k]
-                    keys = {c for c, _s, _e in cols}
-                    cols.append(("weight" if "分" in junk and "weight" not in keys else "other",
-                                 where[j], where[j + k - 1] + 1))
+                    key = None if _NAME_PIECE.match(junk) or junk_key is None else junk_key(junk, {c for c, *_ in cols})
+                    if key:
+                        cols.append((key, where[j], where[j + k - 1] + 1))
             if m2 is None:
                 break
             key = next(k for k, v in m2.groupdict().items() if v is not None).split("__")[0]
             end = m2.end()
-            s = _SUFFIX.match(words, end)
-            if s and key != "group":
-                end = s.end()
+            suffix = _SUFFIX.match(words, end)
+            if suffix and key != "group":
+                end = suffix.end()
             cols.append((key, where[m2.start()], where[end - 1] + 1))
             j = end
+        out.append(cols)
+        i = max(j, m.end())
+
+
+def _score_junk(junk: str, keys: set[str]) -> str:
+    return "weight" if "分" in junk and "weight" not in keys else "other"
+
+
+def find_headers(text: str) -> list[tuple[int, int, list[tuple[str, int, int]]]]:
+    """(start, end, [(key, start, end), …]) of every score-table header: an indicator column and a weight or
+    score column among three names or more."""
+    out = []
+    for cols in header_runs(text, _HEADER_RX, _score_junk):
         keys = {k for k, _s, _e in cols}
         if len(cols) >= 3 and keys & {"name", "level1", "level2"} and keys & {"weight", "score"}:
             out.append((cols[0][1], cols[-1][2], cols))
-        i = max(j, m.end())
+    return out
 
 
 def column_order(cols: list[str]) -> list[str]:

@@ -228,6 +228,43 @@ def _column_candidates(doc: Document, table: Table, unit: str | None) -> list[Ca
     return out
 
 
+_BLOCK_ROWS = {"基本支出": "expense_basic", "项目支出": "expense_project"}
+
+
+def money_block_candidates(doc: Document, table: Table) -> list[Candidate]:
+    """A money block rebuilt from flattened text (`service.stream_money`): the 年度资金总额 row gives the
+    budget, spending and 预算执行率 fields; 基本支出 / 项目支出 rows their 执行数 (else 预算数); 年度资金总额's
+    执行数 is the 支出合计 when those two add up to it. A row whose columns were inferred sends its values
+    to review with the reason."""
+    unit = table_unit(doc, table)
+    header = [squeeze(c.text) for c in table.rows[0]]
+    out = []
+    parts = {}
+    for r, row in enumerate(table.rows[1:], start=1):
+        label = re.sub(r"[:：\s]", "", row[0].text)
+        issue = table.guessed.get(r, (None, None))[1]
+        if label in ("年度资金总额", "资金总额", "年度总金额"):
+            for i, cell in enumerate(row[1:], start=1):
+                field = next((f for rx, f in lx.COLUMN_LABELS if re.match(rx, header[i])), None)
+                c = cell_value(doc, field, cell, unit, header[i]) if field and cell.text else None
+                if c:
+                    c.issue = issue
+                    out.append(c)
+        elif label in _BLOCK_ROWS:
+            cell = next((row[i] for i in (3, 2, 1) if row[i].text), None)
+            c = cell_value(doc, _BLOCK_ROWS[label], cell, unit, header[3]) if cell else None
+            if c:
+                c.issue = issue
+                c.evidence = Evidence(doc.text[row[0].start:cell.end], row[0].start, cell.end)
+                out.append(c)
+                parts[label] = (c.value, cell is row[3])
+    spent = next((c for c in out if c.field == "spending_actual"), None)
+    if spent and len(parts) == 2 and all(actual for _v, actual in parts.values()) and abs(
+            sum(v for v, _a in parts.values()) - spent.value) < 0.006:
+        out.append(Candidate("expense_total", spent.value, spent.evidence, 1, "table", issue=spent.issue))
+    return out
+
+
 def cell_value(doc: Document, field: str, cell, unit: str | None, header: str) -> Candidate | None:
     t = unicodedata.normalize("NFKC", cell.text).strip()
     m = re.fullmatch(rf"({NUMBER})\s*({_UNIT_RX})?", t)

@@ -10,14 +10,17 @@ from __future__ import annotations
 
 from ..document import Document
 from ..models import REVIEW, Extraction, Section
+from ..stream_money import COLUMNS as MONEY_COLUMNS
+from ..stream_money import is_money_block
 from . import score_tables as st
-from .candidates import Candidate, table_candidates, text_candidates
+from .candidates import Candidate, money_block_candidates, table_candidates, text_candidates
 from .finish import check_score_table, merge_candidates, trust_rebuilt_rows
 from .identity import identity_candidates
 from .lists import read_lists
 from .projects import merge_projects, read_listed_projects, read_project_list, read_told_projects
 
-ENGINE_VERSION = "rules-1"
+ENGINE_VERSION = "rules-2"
+FLATTENED = {"tab", "tsv", "pipe", "spaces"}  # grids found in text, whose columns may have drifted
 
 
 def extract(doc: Document, sections: list[Section], ocr_review_below: float = 0.9) -> Extraction:
@@ -25,14 +28,16 @@ def extract(doc: Document, sections: list[Section], ocr_review_below: float = 0.
     cands: list[Candidate] = text_candidates(doc, sections)
     label_cells = []
     read = []
-    rebuilt, superseded = _rebuilt_tables(doc, sections)
+    rebuilt, superseded, money_superseded = _rebuilt_tables(doc, sections)
     for sec, table in [*_tables_with_sections(doc, sections), *rebuilt]:
         listed = read_project_list(doc, table)
         if listed is not None:  # 项目名称 | 年初预算数 | …: projects, never the department's figures
             ex.projects += listed
             continue
-        read.append((sec, table, st.table_subject(table, sec.title, doc.text),
-                     table_candidates(doc, table, sec.title)))
+        found = money_block_candidates(doc, table) if is_money_block(table) else table_candidates(doc, table, sec.title)
+        if id(table) in money_superseded:  # its money is read from the rebuilt block over it
+            found = [c for c in found if c.field not in MONEY_COLUMNS]
+        read.append((sec, table, st.table_subject(table, sec.title, doc.text), found))
     # a table's execution row (年初预算数 … 分值 得分) may sit in another table of the same subject
     pooled: dict[str, dict] = {}
     for _s, _t, subject, found in read:
@@ -75,14 +80,26 @@ def _tables_with_sections(doc: Document, sections: list[Section], tables=None):
         yield sec, table
 
 
-def _rebuilt_tables(doc: Document, sections: list[Section]) -> tuple[list, set[int]]:
-    """The rebuilt score tables that read more rows than the grids they overlap, and those grids (by id):
-    their rows are read from the rebuilt table, their money and labels still from the grid."""
-    use, superseded = [], set()
+def _rebuilt_tables(doc: Document, sections: list[Section]) -> tuple[list, set[int], set[int]]:
+    """The rebuilt tables to read, and (by id) the grids they stand over: a rebuilt score table that reads
+    more rows than the grids it overlaps (their rows are then read from it, their money and labels still from
+    the grid); a rebuilt money block where the grids give no money columns, or only misaligned ones."""
+    use, superseded, money_superseded = [], set(), set()
     for sec, table in _tables_with_sections(doc, sections, doc.rebuilt):
         overlap = [t for t in doc.tables if t.start < table.end and table.start < t.end]
+        if is_money_block(table):
+            own = {c.field: c.value for t in overlap for c in table_candidates(doc, t, sec.title)
+                   if c.field in MONEY_COLUMNS and not c.issue}
+            mine = {c.field: c.value for c in money_block_candidates(doc, table)}
+            flattened = all(t.origin in FLATTENED for t in overlap)
+            conflict = any(k in mine and mine[k] != v for k, v in own.items())
+            if not own or (flattened and conflict):  # a grid of text read by position misreads a label
+                # spanning two cells; the block reads the numbers by kind
+                use.append((sec, table))
+                money_superseded |= {id(t) for t in overlap}
+            continue
         own = sum(len(st.read_indicators(doc, t, sec.title)) for t in overlap)
         if len(st.read_indicators(doc, table, sec.title)) > own:
             use.append((sec, table))
             superseded |= {id(t) for t in overlap}
-    return use, superseded
+    return use, superseded, money_superseded

@@ -14,6 +14,7 @@ from pathlib import Path
 from ..document import Document, DocumentBuilder
 from ..errors import IngestError
 from ..settings import Settings, load_settings
+from ..stream_money import find_money_blocks
 from ..stream_tables import find_stream_tables
 from ..tables import find_tables
 from .detect import sniff
@@ -88,4 +89,4 @@ def _add_text_tables(doc: Document) -> None:
         if not any(s < t.end and t.start < e for s, e in native):
             doc.tables.append(t)
     doc.tables.sort(key=lambda t: t.start)
-    doc.rebuilt = find_stream_tables(doc.text)
+    doc.rebuilt = sorted(find_stream_tables(doc.text) + find_money_blocks(doc.text), key=lambda t: t.start)
