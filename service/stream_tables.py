@@ -64,6 +64,7 @@ _LEVEL1_WORD = re.compile(r"^(?:项目)?(?:产出|效益|满意度|成本|决策
 _LEVEL2_WORD = re.compile(r"(?:数量|质量|时效|成本|经济效益|社会效益|生态效益|可持续影响|服务对象满意度|满意度|"
                           r"社会成本|经济成本|生态环境成本)指标(?:等)?$")
 _LEVEL2_INSIDE = re.compile(r"(?:数量|质量|时效|成本|经济效益|社会效益|生态效益|可持续影响|满意度)指标")
+_QUANTITY = re.compile(r"^[≥≤≧≦<>＞＜=＝]?\d+(?:\.\d+)?\s*(?:%|[\u4e00-\u9fff]{1,3})?$")
 _PROSE = re.compile(r"[，。；,;：:]")
 _NATURE = re.compile(r"^(?:[≥≤≧≦=＝<>＜＞═]{1,2}|定性|定量|正向|反向)$")
 _STOP = re.compile(r"^(?:其他需要说明的?事项|注[:：]|填表人|填报人|填报日期|联系人|[一二三四五六七八九十]+、)")
@@ -227,9 +228,7 @@ def _pieces(tok: Token) -> list[Token]:
     cuts = sorted(c for c in cuts if c not in inside)
     cuts = [c for c in cuts if not any(a == c for a, _b in points)]  # 产出指标(70分): the points stay on
     cuts = sorted({0, len(t), *cuts})
-    cuts = sorted({*cuts, *(c + 1 for c in cuts if 0 < c < len(t) - 1 and t[c] in _DASHES
-                            and _NUM_PIECE.fullmatch(t[:c].split()[-1] if t[:c].split() else "")
-                            and t[c - 1].isdigit() or (0 < c < len(t) - 1 and t[c] in _DASHES and t[c - 1].isdigit()))})
+    cuts = sorted({*cuts, *(c + 1 for c in cuts if 0 < c < len(t) - 1 and t[c] in _DASHES and t[c - 1].isdigit())})
     out = []
     for a, b in zip(cuts, cuts[1:], strict=False):
         piece = t[a:b]
@@ -313,8 +312,8 @@ def _fit(col: str, s: str) -> float:
     if col == "name":
         if placeholder:
             return INF
-        if n is not None:
-            return 4.0
+        if n is not None or _QUANTITY.match(s):
+            return 4.0  # 37442人, 28种: a value, not an indicator's name
         if _LEVEL2_WORD.search(bare) or _LEVEL1_WORD.match(bare) or _POINTS.match(s):
             return 2.5
         return 0.0 if len(s) <= 40 else 1.0
@@ -368,8 +367,10 @@ def _span_cost(col: str, toks: list[Token]) -> float:
     join = 0.0
     for prev, t in zip(toks, toks[1:], strict=False):
         if t.sep == "blob" and col != "other" and (
-                _NUM_PIECE.fullmatch(t.text) or (_NUM_PIECE.fullmatch(prev.text) and len(t.text) > 3)):
-            return INF  # in a blob, a number joins nothing but its unit (≥266 米)
+                _NUM_PIECE.fullmatch(t.text) or (_NUM_PIECE.fullmatch(prev.text) and (
+                    len(t.text) > 3 or t.text in _DASHES or col in ("name", "level1", "level2")
+                    or (t is not toks[-1] and not (col in ("target", "actual") and t.text in ("年", "月", "个月")))))):
+            return INF  # in a blob, a number joins nothing but the unit after it (≥266 米)
         join += 0.0 if col in ("level1", "level2") and _POINTS.match(t.text) else _JOIN[t.sep]
     return base + join
 
@@ -499,6 +500,8 @@ def _data_end(toks: list[Token]) -> tuple[int, int | None]:
 def read_stream_table(text: str, header: tuple[int, int, list[tuple[str, int, int]]], end: int) -> Table | None:
     """The score table whose header is `header`, its cells read up to `end` (the next header or the text's end)."""
     h_start, h_end, words = header
+    scrambled = words[0][0] == _SCRAMBLED
+    words = [w for w in words if w[0] != _SCRAMBLED]
     cols = column_order([k for k, _s, _e in words])
     if "name" not in cols or not {"weight", "score"} <= set(cols):
         return None
@@ -535,7 +538,10 @@ def read_stream_table(text: str, header: tuple[int, int, list[tuple[str, int, in
                 cells.append(Cell(_joined(toks_k), toks_k[0].start, toks_k[-1].end))
             else:
                 cells.append(Cell("", anchor, anchor))
-        if row.guessed:
+        if scrambled:
+            guessed[len(body) + 1] = ("scrambled", "表格由文本还原：表头文字顺序已打乱，列按常见顺序（三级指标、指标值、完成值、"
+                                      "分值、得分）推断，请核对原表")
+        elif row.guessed:
             guessed[len(body) + 1] = row.guessed
         body.append(cells)
     if not body:
@@ -552,6 +558,8 @@ def read_stream_table(text: str, header: tuple[int, int, list[tuple[str, int, in
             total_row.append(Cell(s.text, s.start, s.end))
             total_row.append(Cell("", s.end, s.end))
             body.append(total_row)
+            if any(t.sep == "blob" or t.split for t in (label, *nums[:2])):
+                guessed[len(body)] = ("blob", "总分由连写的文本按位数拆分得到，请核对原表")
             last = s.end
     return Table(start=h_start, end=max(last, body[-1][-1].end), rows=[header_cells, *body], origin="stream",
                  guessed=guessed)
@@ -559,11 +567,36 @@ def read_stream_table(text: str, header: tuple[int, int, list[tuple[str, int, in
 
 def find_stream_tables(text: str) -> list[Table]:
     """Every score table of `text` read from its header on, in order."""
-    headers = find_headers(text)
+    headers = sorted(find_headers(text) + scrambled_headers(text), key=lambda h: h[0])
     out = []
     for i, h in enumerate(headers):
         end = headers[i + 1][0] if i + 1 < len(headers) else len(text)
         st = read_stream_table(text, h, end)
         if st is not None:
             out.append(st)
+    return out
+
+
+_DEFAULT_ORDER = ("level1", "level2", "name", "target", "actual", "weight", "score", "remark")
+_CLUSTER_GAP = 80  # characters (without whitespace) between two header words of one scrambled header
+_SCRAMBLED = "scrambled"
+
+
+def scrambled_headers(text: str) -> list[tuple[int, int, list[tuple[str, int, int]]]]:
+    """Headers whose words a spreadsheet or PDF copy scattered among other cells (年度 实际 指标值 完成值 …
+    二级指标 三级指标 … 分值 得分): the names are there, their order is not. The columns are then taken in the
+    genre's usual order, and every row says its columns are an inference."""
+    words, where = _squeeze(text, 0, len(text))
+    found = {(h[0], h[1]) for h in find_headers(text)}
+    out, cluster = [], []
+    for m in [*_HEADER_RX.finditer(words), None]:
+        if m is not None and (not cluster or m.start() - cluster[-1].end() <= _CLUSTER_GAP):
+            cluster.append(m)
+            continue
+        keys = {next(k for k, v in c.groupdict().items() if v).split("__")[0] for c in cluster}
+        start, end = (where[cluster[0].start()], where[cluster[-1].end() - 1] + 1) if cluster else (0, 0)
+        inside = any(a < end and start < b for a, b in found)
+        if cluster and {"name", "weight", "score"} <= keys and not inside:
+            out.append((start, end, [(_SCRAMBLED, start, start), *[(k, start, start) for k in _DEFAULT_ORDER]]))
+        cluster = [m] if m is not None else []
     return out

@@ -141,7 +141,7 @@ def _stated_none(doc: Document) -> list[Candidate]:
 def table_unit(doc: Document, table: Table) -> str | None:
     head = doc.text[max(0, table.start - 200):table.start] + "".join(
         c.text for row in table.rows[:4] for c in row)
-    return "万元" if "万元" in head else ("元" if re.search(r"单位[:：]\s*元", head) else None)
+    return "万元" if "万元" in head else ("元" if re.search(r"单位[:：]\s*元|[(（]元[)）]", head) else None)
 
 
 def table_candidates(doc: Document, table: Table, section_title: str) -> list[Candidate]:

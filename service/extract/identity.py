@@ -40,7 +40,9 @@ _DATE_LABEL = re.compile(_tr(r"(?:填报日期|报告日期|填表日期|报送�
                          r"(?P<y>20\d\d)\s*年\s*(?P<m>\d{1,2})\s*月\s*(?P<d>\d{1,2})(?!\d)(?:\s*日)?")
 _SIGNED_DATE = re.compile(r"(?:" + UNIT_ORG.pattern.strip("()$") + r")\s*"
                           r"(?P<y>20\d\d)\s*年\s*(?P<m>\d{1,2})\s*月\s*(?P<d>\d{1,2})\s*日")
-_RATING = re.compile(r"(?:评价等级|评价结论|自评等级|评价结果|自评结果|等级|结论)\s*(?:为|是|：|:)?\s*[“\"「]?(?P<v>优秀|优|良好|良|中|合格|差|不合格)[”\"」]?(?![a-z\u4e00-\u9fff])")
+_RATING = re.compile(r"(?:评价等级|评价结论|自评等级|评价结果|自评结果|等级|结论|绩效自评为|自评为|评定为|评价为)\s*"
+                     r"(?:为|是|：|:)?\s*[“\"「]?(?P<v>优\s?秀|优|良\s?好|良|中|合\s?格|差|不合格)[”\"」]?"
+                     r"(?![a-z\u4e00-\u9fff])")
 
 
 def identity_candidates(doc: Document, sections: list[Section], table_cells) -> list[Candidate]:
@@ -61,7 +63,7 @@ _UNIT_BY_LABEL = [  # (tier, label): the unit that wrote the report, then the on
 _NEXT_LABEL = _tr(r"主管部门|主管单位|实施单位|项目负责人|负责人|联系人|联系电话|填报日期|资金情况|项目资金|自评总分"
                   r"|部门联系人|项目名称|项目属性|单位")
 _UNIT_LABEL_RX = [(tier, re.compile(
-    rf"(?<![\u4e00-\u9fff])(?:{_tr(label)})\s*[:：|]?[\s|:：]*(?P<v>[^\s|:：，。；,;\d()（）]{{2,40}}?(?:{_ORG_END}))"
+    rf"(?<![\u4e00-\u9fff])(?:{_tr(label)})\s*(?:[(（]盖章[)）])?\s*[:：|]?[\s|:：]*(?P<v>[^\s|:：，。；,;\d()（）]{{2,40}}?(?:{_ORG_END}))"
     rf"(?=[\s|:：，。；,;]|$|{_NEXT_LABEL})")) for tier, label in _UNIT_BY_LABEL]
 _QUOTES = "《》「」“”\"'〈〉【】•·● "
 
@@ -231,5 +233,5 @@ def _date_part(s: str) -> int:
 def _ratings(doc) -> list[Candidate]:
     out = []
     for m in _RATING.finditer(doc.text):
-        out.append(Candidate("rating", m.group("v"), _ev(doc, m.start(), m.end()), 1, "text"))
+        out.append(Candidate("rating", re.sub(r"\s", "", m.group("v")), _ev(doc, m.start(), m.end()), 1, "text"))
     return out

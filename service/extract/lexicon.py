@@ -48,6 +48,7 @@ LABELS: list[Label] = [
     Label("budget_initial", r"年初预算(?:数|安排(?:收入|支出)?|收入|支出)?"),
     Label("budget_full_year", r"全年预算(?:数)?|调整后(?:的)?预算(?:数)?"),
     Label("budget_full_year", r"(?<!拨款)(?<!收入)预算支出", tier=2),  # not 财政拨款预算支出 (a part)
+    Label("budget_full_year", r"(?:部门)?预算总金额|(?:部门)?预算总额", tier=2),
     Label("spending_actual", r"全年执行数|决算支出|支出决算(?:金额|数)?|决算总支出|实际支出(?:总额)?"),
     Label("spending_actual", r"全年总支出|支出总额|支出合计", tier=2),
     Label("income_total", r"决算总收入|收入(?:合计|总计|总额)|总收入|本年收入"),

@@ -8,6 +8,8 @@ to a label is left out.
 
 from __future__ import annotations
 
+import re
+
 from ..document import Document
 from ..models import REVIEW, Extraction, Section
 from ..stream_money import COLUMNS as MONEY_COLUMNS
@@ -40,10 +42,13 @@ def extract(doc: Document, sections: list[Section], ocr_review_below: float = 0.
         read.append((sec, table, st.table_subject(table, sec.title, doc.text), found))
     # a table's execution row (年初预算数 … 分值 得分) may sit in another table of the same subject
     pooled: dict[str, dict] = {}
+    doubts: dict[str, set] = {}  # per subject, the doubts of the money read for it
     for _s, _t, subject, found in read:
         for c in found:
-            if c.source == "table":
-                pooled.setdefault(subject, {}).setdefault(c.field, c.value)
+            if c.source == "table" and c.field not in pooled.setdefault(subject, {}):
+                pooled[subject][c.field] = c.value
+                if c.issue and c.field in MONEY_COLUMNS:
+                    doubts.setdefault(subject, set()).add(c.issue)
     for sec, table, subject, found in read:
         money = {**pooled.get(subject, {}), **{c.field: c.value for c in found if c.source == "table"}}
         total = st.table_total(table)
@@ -52,11 +57,14 @@ def extract(doc: Document, sections: list[Section], ocr_review_below: float = 0.
         if table.origin == "stream":
             trust_rebuilt_rows(rows, money, total[0] if total else None)
         if subject == "整体":
-            cands += found
+            cands += found + _execution_row(rows)
             if total and rows:
                 cands.append(Candidate("self_score", total[0], total[1], 1, "table", issue="；".join(issues) or None))
         else:
             project = st.project_from_table(table, subject, money)
+            issues += sorted(doubts.get(subject, ()))
+            if total and table.origin == "stream" and len(table.rows) - 1 in table.guessed:
+                issues.append(table.guessed[len(table.rows) - 1][1])
             if issues:
                 project.status = REVIEW
                 project.issues += issues
@@ -66,10 +74,27 @@ def extract(doc: Document, sections: list[Section], ocr_review_below: float = 0.
     cands += identity_candidates(doc, sections, label_cells)
     merge_candidates(doc, ex, cands, ocr_review_below)
     ex.projects = merge_projects(ex.projects + read_told_projects(doc, sections))
+    for p in ex.projects:
+        if p.budget_full_year is None and p.spending_actual is None and p.status != REVIEW:
+            p.status = REVIEW  # named by a table, but its money block was not read
+            p.issues.append("未能读取该项目的资金情况（年度资金总额、全年预算数、全年执行数），请对照原表核对")
     known = {p.name for p in ex.projects}
     ex.projects += [p for p in read_listed_projects(doc, sections) if p.name not in known]
     ex.problems, ex.measures = read_lists(doc, sections)
     return ex
+
+
+def _execution_row(rows) -> list[Candidate]:
+    """In the 决策/过程/产出/效益 framework 预算执行率 is a scored 三级指标 row: its 分值 and 得分 are the
+    department's execution_weight and execution_score (spec/fields.md)."""
+    out = []
+    for r in rows:
+        if r.evidence is not None and re.sub(r"\W", "", r.name or "") in ("预算执行率", "预算执行情况"):
+            issue = "；".join(r.issues) if r.status == REVIEW else None
+            for field, value in (("execution_weight", r.weight), ("execution_score", r.score)):
+                if value is not None:
+                    out.append(Candidate(field, value, r.evidence, 1, "table", issue=issue))
+    return out
 
 
 def _tables_with_sections(doc: Document, sections: list[Section], tables=None):

@@ -103,7 +103,7 @@ def table_subject(table: Table, title: str, text: str | None = None) -> str:
 
 _PROJECT_LINE = re.compile(r"^\s*(?:项目支出名称|项目名称)\s*[:：\t|]\s*([^\t|]+)")
 # 项目名称 and its cell, however the row was flattened: `项目名称 | X |`, `项目名称 X 主管部门 …`, run together
-_PROJECT_CELL = re.compile(r"(?:项目支出名称|项目名称)[\s|:：]*(?P<name>[^|\t\n]+?)\s*(?=[|\t\n]|\s(?:主管部门|实施单位)"
+_PROJECT_CELL = re.compile(r"(?:项目支出名称|项目名称)[\s|:：]*(?!主管部门|实施单位|项目负责人|预算单位)(?P<name>[^|\t\n]+?)\s*(?=[|\t\n]|\s(?:主管部门|实施单位)"
                            r"|主管部门|实施单位|项目负责人|项目单位|预算单位|项目资金|资金情况|$)")
 _DEPARTMENT_LINE = re.compile(r"部门整体支出|整体支出绩效")
 _STOP_LINE = re.compile(r"^\s*(附件\s*[0-9一二三四五六七八九十]*\s*[:：]?\s*$|[一二三四五六七八九十]+、)")
