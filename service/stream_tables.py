@@ -65,6 +65,7 @@ _LEVEL2_WORD = re.compile(r"(?:数量|质量|时效|成本|经济效益|社会�
                           r"社会成本|经济成本|生态环境成本)指标(?:等)?$")
 _LEVEL2_INSIDE = re.compile(r"(?:数量|质量|时效|成本|经济效益|社会效益|生态效益|可持续影响|满意度)指标")
 _QUANTITY = re.compile(r"^[≥≤≧≦<>＞＜=＝]?\d+(?:\.\d+)?\s*(?:%|[\u4e00-\u9fff]{1,3})?$")
+_UNIT_WORDS = {"万元", "元", "年", "月", "日", "人", "个", "次", "种", "户", "米", "公里", "亩", "万亩", "指标"}
 _PROSE = re.compile(r"[，。；,;：:]")
 _NATURE = re.compile(r"^(?:[≥≤≧≦=＝<>＜＞═]{1,2}|定性|定量|正向|反向)$")
 _STOP = re.compile(r"^(?:其他需要说明的?事项|注[:：]|填表人|填报人|填报日期|联系人|[一二三四五六七八九十]+、)")
@@ -312,8 +313,15 @@ def _fit(col: str, s: str) -> float:
     if col == "name":
         if placeholder:
             return INF
-        if n is not None or _QUANTITY.match(s):
-            return 4.0  # 37442人, 28种: a value, not an indicator's name
+        if _QUANTITY.match(s) and n is None:
+            return INF  # 37442人, 28种: a value, never an indicator's name
+        if n is not None:
+            return 4.0
+        core = s.strip(":：、,，.。;； ")
+        if len(core) < 2 or core in _UNIT_WORDS or re.fullmatch(r"[A-Za-z]+", core):
+            return INF  # 年, 万元, 指标 left over from cells cut apart: no name
+        if core != s:
+            return 1.5
         if _LEVEL2_WORD.search(bare) or _LEVEL1_WORD.match(bare) or _POINTS.match(s):
             return 2.5
         return 0.0 if len(s) <= 40 else 1.0

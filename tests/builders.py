@@ -49,6 +49,20 @@ def split_blocks(text: str) -> list[Block]:
     i = 0
     while i < len(lines):
         line = lines[i]
+        if _is_tsv_row(line):  # one row per line, cells separated by tabs (a spreadsheet's export)
+            if rows is not None:  # a table in the tab form ends here
+                if row:
+                    rows.append(row)
+                    row = []
+                if rows:
+                    blocks.append(("table", rows))
+                rows, blanks = None, 0
+            tsv = []
+            while i < len(lines) and _is_tsv_row(lines[i]):
+                tsv.append(lines[i].split("\t"))
+                i += 1
+            blocks.append(("table", tsv))
+            continue
         if line.startswith("\t"):
             if rows is None:
                 rows = []
@@ -80,10 +94,17 @@ def split_blocks(text: str) -> list[Block]:
     return blocks
 
 
+def _is_tsv_row(line: str) -> bool:
+    """Two or more cells with text on one line, separated by tabs (empty cells between them kept)."""
+    return sum(1 for part in line.split("\t") if part.strip()) >= 2
+
+
 def _continues_cell(lines: list[str], i: int) -> bool:
     """True when the untabbed lines from `i` reach a tab line with no two blank lines in a row."""
     blank = False
     while i < len(lines) and not lines[i].startswith("\t"):
+        if len(lines[i].strip()) > 40 or lines[i].rstrip().endswith(("。", "：", ":")):
+            return False  # a paragraph of prose or a title line: the table ended before it
         if not lines[i].strip():
             if blank:
                 return False

@@ -123,7 +123,8 @@ def _rebuilt_tables(doc: Document, sections: list[Section]) -> tuple[list, set[i
                 use.append((sec, table))
                 money_superseded |= {id(t) for t in overlap}
             continue
-        own = sum(len(st.read_indicators(doc, t, sec.title)) for t in overlap)
+        own = sum(1 for t in overlap for r in st.read_indicators(doc, t, sec.title)
+                  if not any("错位" in i for i in r.issues))  # rows of a shifted grid do not count
         if len(st.read_indicators(doc, table, sec.title)) > own:
             use.append((sec, table))
             superseded |= {id(t) for t in overlap}

@@ -147,6 +147,13 @@ def read_indicators(doc: Document, table: Table, title: str) -> list[IndicatorRo
                 ind.confidence = min(ind.confidence, 0.5)
                 ind.issues.append(table.guessed[r][1])
             rows.append(ind)
+    shifted = [r for r in rows if any(i.startswith("三级指标名称“") for i in r.issues)]
+    if rows and len(shifted) * 3 >= len(rows):  # values in the name column: the whole table is shifted
+        for r in rows:
+            if r not in shifted:
+                r.status = REVIEW
+                r.confidence = min(r.confidence, 0.3)
+                r.issues.append("本表多行的三级指标名称是数值，表头与数据的列可能整体错位，请核对原表")
     return rows
 
 
@@ -184,7 +191,15 @@ def _read_row(text, row, cols, width, fill, subject) -> IndicatorRow | None:
     if not aligned:
         ind.status = REVIEW
         ind.issues.append("该行单元格数少于表头（有合并单元格），列对应关系为推断，请核对原表")
+    if ind.name and _QUANTITY.match(compact(ind.name) or ""):
+        ind.status = REVIEW
+        ind.confidence = min(ind.confidence, 0.3)
+        ind.issues.append(f"三级指标名称“{ind.name}”是一个数值，表头与数据的列可能错位，请核对原表")
     return ind
+
+
+# 13处, 92.5%, ≥95%: a value; a 三级指标 name is words
+_QUANTITY = re.compile(r"^[≥≤≧≦<>＞＜=＝]?\d+(?:\.\d+)?\s*(?:%|‰|[\u4e00-\u9fff]{1,3})?$")
 
 
 def _shorter_row_columns(row, cols) -> dict[str, int] | None:
