@@ -219,3 +219,32 @@ def _space_tables(text: str, lines: list[tuple[int, int]]) -> list[Table]:
             tables.append(Table(start=run[0][0].start, end=run[-1][-1].end, rows=run, origin="spaces"))
         run = []
     return tables
+
+
+def join_page_breaks(doc) -> None:
+    """Tables broken by a page, joined again: a table that starts the page after the one the table before it
+    ended on, with nothing between them but page furniture (a page number, a running header) and about as
+    many columns (a score table's rows may have one more than its money rows), is the rest of it. A header row repeated at the top of the next page is dropped."""
+    from .genre import is_furniture
+
+    out: list[Table] = []
+    for t in sorted(doc.tables, key=lambda t: t.start):
+        prev = out[-1] if out else None
+        if prev is not None and _goes_on(doc, prev, t, is_furniture):
+            rows = t.rows[1:] if [c.text for c in t.rows[0]] == [c.text for c in prev.rows[0]] else t.rows
+            prev.rows += rows
+            prev.end = t.end
+            continue
+        out.append(t)
+    doc.tables = out
+
+
+def _goes_on(doc, before: Table, table: Table, is_furniture) -> bool:
+    if not before.rows or not table.rows or table.start < before.end:
+        return False
+    if doc.page_at(table.start) != doc.page_at(max(before.end - 1, before.start)) + 1:
+        return False
+    if abs(max(map(len, before.rows)) - max(map(len, table.rows))) > 2:
+        return False
+    gap = doc.text[before.end:table.start]
+    return all(not line.strip() or is_furniture(line) for line in gap.split("\n"))

@@ -39,7 +39,9 @@ def extract(doc: Document, sections: list[Section], ocr_review_below: float = 0.
         found = money_block_candidates(doc, table) if is_money_block(table) else table_candidates(doc, table, sec.title)
         if id(table) in money_superseded:  # its money is read from the rebuilt block over it
             found = [c for c in found if c.field not in MONEY_COLUMNS]
-        read.append((sec, table, st.table_subject(table, sec.title, doc.text), found))
+        grid = next((t for t in doc.tables if table.origin == "stream" and t.start <= table.start < t.end), None)
+        subject = st.table_subject(grid or table, sec.title, doc.text)  # a rebuilt table is its grid's
+        read.append((sec, table, subject, found))
     # a table's execution row (年初预算数 … 分值 得分) may sit in another table of the same subject
     pooled: dict[str, dict] = {}
     doubts: dict[str, set] = {}  # per subject, the doubts of the money read for it
@@ -52,7 +54,7 @@ def extract(doc: Document, sections: list[Section], ocr_review_below: float = 0.
     for sec, table, subject, found in read:
         money = {**pooled.get(subject, {}), **{c.field: c.value for c in found if c.source == "table"}}
         total = st.table_total(table)
-        rows = [] if id(table) in superseded else st.read_indicators(doc, table, sec.title)
+        rows = [] if id(table) in superseded else st.read_indicators(doc, table, sec.title, subject)
         issues = check_score_table(rows, money, total[0] if total else None) if rows else []
         if table.origin == "stream":
             trust_rebuilt_rows(rows, money, total[0] if total else None)

@@ -127,12 +127,12 @@ def _subject_above(text: str, start: int) -> str | None:
     return None
 
 
-def read_indicators(doc: Document, table: Table, title: str) -> list[IndicatorRow]:
+def read_indicators(doc: Document, table: Table, title: str, subject: str | None = None) -> list[IndicatorRow]:
     found = find_header(table)
     if not found:
         return []
     r0, cols = found
-    subject = table_subject(table, title, doc.text)
+    subject = subject or table_subject(table, title, doc.text)
     width = max(cols.values()) + 1
     rows, fill = [], {"level1": None, "level2": None, "name": None}
     for r, row in enumerate(table.rows[r0 + 1:], start=r0 + 1):

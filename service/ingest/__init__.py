@@ -16,7 +16,7 @@ from ..errors import IngestError
 from ..settings import Settings, load_settings
 from ..stream_money import find_money_blocks
 from ..stream_tables import find_stream_tables
-from ..tables import find_tables
+from ..tables import find_tables, join_page_breaks
 from .detect import sniff
 
 
@@ -89,4 +89,5 @@ def _add_text_tables(doc: Document) -> None:
         if not any(s < t.end and t.start < e for s, e in native):
             doc.tables.append(t)
     doc.tables.sort(key=lambda t: t.start)
+    join_page_breaks(doc)
     doc.rebuilt = sorted(find_stream_tables(doc.text) + find_money_blocks(doc.text), key=lambda t: t.start)

@@ -23,7 +23,8 @@ from PIL import Image
 
 from ..document import DocumentBuilder
 from ..settings import Settings
-from .layout import Box, carried_separators, char_units, lay_out, write_blocks
+from .lattice import find_grids, grid_table
+from .layout import Box, TableBlock, carried_separators, char_units, lay_out, write_blocks
 
 log = logging.getLogger(__name__)
 
@@ -85,10 +86,35 @@ def ocr_image(image: Image.Image, page_number: int, builder: DocumentBuilder, se
         conf = min(max(float(score), 1e-6), 1.0)
         boxes += split_at_rules(Box(str(raw), float(quad[:, 0].min()), float(quad[:, 1].min()),
                                     float(quad[:, 0].max()), float(quad[:, 1].max()), conf))
-    blocks = lay_out(boxes, arr.shape[1], cell_gap=CELL_GAP, separators=carried_separators(builder, "ocr"),
+    carried = carried_separators(builder, "ocr")
+    grids = find_grids(arr)  # ruled tables: their cells from the rules, not from the words' positions
+    ruled = [(g, [b for b in boxes if g.contains(b)]) for g in grids]
+    free = [b for b in boxes if not any(g.contains(b) for g in grids)]
+    blocks = lay_out(free, arr.shape[1], cell_gap=CELL_GAP, separators=carried if not grids else None,
                      exact_heights=False)
+    tables = []
+    for g, inside in ruled:
+        block = grid_table(g, [b for b in inside if b.text.strip() not in ("|", "｜")])
+        if any(t for row in block.rows for t in row):
+            tables.append((g.ys[0], block))
+    if tables:
+        blocks = _in_reading_order(blocks, tables)
+        first = blocks[0]
+        if carried is not None and isinstance(first, TableBlock) and first.n_cols == len(carried) + 1:
+            first.continued = True  # the rest of the table the previous page ended with
     write_blocks(builder, blocks, page_number, origin="ocr", ocr=True,
                  map_box=lambda box: _map_box(box, to_page, image.size))
+
+
+def _in_reading_order(blocks: list, tables: list[tuple[float, TableBlock]]) -> list:
+    """Lines and word-position tables from `lay_out`, and the ruled tables, top to bottom."""
+    def top(block) -> float:
+        if isinstance(block, TableBlock):
+            ys = [b[1] for row in block.cell_boxes for b in row if b]
+            return min(ys, default=0.0)
+        return block.bbox[1]
+    placed = [(top(b), i, b) for i, b in enumerate(blocks)] + [(y, -1, t) for y, t in tables]
+    return [b for _y, _i, b in sorted(placed, key=lambda x: (x[0], x[1]))]
 
 
 def split_at_rules(box: Box) -> list[Box]:
