@@ -7,7 +7,7 @@ CJK_FONT_PACKAGE := fonts-wqy-zenhei
 BROWSER_PACKAGE := chromium
 DEBIAN_PACKAGES := $(CJK_FONT_PACKAGE) $(BROWSER_PACKAGE)
 
-.PHONY: demo test lint bench setup debian clean
+.PHONY: demo test lint bench bench-pdf-tables setup debian clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -38,6 +38,10 @@ test: debian $(STAMP) lint
 
 bench: $(STAMP)
 	$(BIN)/python benchmarks/run.py
+
+# the PDF table readers compared on the same pages: pdfplumber's ruling lines, and words by position
+bench-pdf-tables: $(STAMP)
+	$(BIN)/python benchmarks/pdf_tables_bench.py
 
 clean:
 	rm -rf $(VENV) jixiao.db jixiao.db-wal jixiao.db-shm

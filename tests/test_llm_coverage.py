@@ -36,8 +36,6 @@ KNOWN_UNMATCHABLE = {
     ("16_guangshui_jiaotongju_2021", "report_date"),  # 填报日期:2022 年 8 月 10, its 日 further on (PDF columns)
     ("r_a1", "report_date"),  # 二〇二四年三月十五日: a date in Chinese numerals
 }
-# texts whose tables the PDF builder cannot lay out (a cell taller than a page): no PDF of them is made
-NO_PDF = {"r_a4", "r_b1"}
 LINE = re.compile(r"^(?P<stem>\S+): fields (?P<f>\d+)/(?P<nf>\d+) rows (?P<r>\d+)/(?P<nr>\d+)"
                   r"(?: \| fields never sent: (?P<lost>[^|\n]+))?", re.M)
 
@@ -60,24 +58,15 @@ def documents(kind: str, src: Path, tmp: Path) -> list[Path]:
         return texts
     made = []
     for p in texts:
-        if kind == "pdf" and p.stem in NO_PDF:
-            continue
         text = p.read_text(encoding="utf-8")
         target = tmp / f"{p.stem}.{kind}"
         made.append(make_docx(text, target) if kind == "docx" else make_text_pdf(text, target))
     return made
 
 
-PDF_ROWS_LOST = pytest.mark.xfail(strict=True, reason=(
-    "r_b4 as PDF: its project table's wrapped cells come back interleaved from the text layer, so 8 row "
-    "names are not contiguous in any request (table reading, issue 11)"))
-
-
 @pytest.mark.parametrize("kind", ["txt", "docx", "pdf"])
 @pytest.mark.parametrize("name", list(SETS))
-def test_every_stated_value_and_score_row_reaches_a_request(name, kind, tmp_path, request):
-    if (name, kind) == ("new_layouts", "pdf"):
-        request.applymarker(PDF_ROWS_LOST)
+def test_every_stated_value_and_score_row_reaches_a_request(name, kind, tmp_path):
     if not COVERAGE.exists():
         pytest.skip(f"the coverage tool is not beside the repository ({COVERAGE})")
     src, gold = SETS[name]

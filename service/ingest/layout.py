@@ -716,3 +716,14 @@ def write_blocks(builder: DocumentBuilder, blocks: list[Block], page: int, origi
             table = previous
         _CARRY[builder] = _Carry(table=table, separators=block.separators, origin=origin)
         previous = None  # only the first block of a page can continue the previous page's table
+
+
+def in_reading_order(blocks: list[Block], tables: list[tuple[float, TableBlock]]) -> list[Block]:
+    """Lines and word-position tables of a page, and the ruled tables (each with its top), top to bottom."""
+    def top(block) -> float:
+        if isinstance(block, TableBlock):
+            ys = [b[1] for row in block.cell_boxes for b in row if b]
+            return min(ys, default=0.0)
+        return block.bbox[1]
+    placed = [(top(b), i, b) for i, b in enumerate(blocks)] + [(y, -1, t) for y, t in tables]
+    return [b for _y, _i, b in sorted(placed, key=lambda x: (x[0], x[1]))]

@@ -24,7 +24,7 @@ from PIL import Image
 from ..document import DocumentBuilder
 from ..settings import Settings
 from .lattice import find_grids, grid_table
-from .layout import Box, TableBlock, carried_separators, char_units, lay_out, write_blocks
+from .layout import Box, TableBlock, carried_separators, char_units, in_reading_order, lay_out, write_blocks
 
 log = logging.getLogger(__name__)
 
@@ -98,23 +98,12 @@ def ocr_image(image: Image.Image, page_number: int, builder: DocumentBuilder, se
         if any(t for row in block.rows for t in row):
             tables.append((g.ys[0], block))
     if tables:
-        blocks = _in_reading_order(blocks, tables)
+        blocks = in_reading_order(blocks, tables)
         first = blocks[0]
         if carried is not None and isinstance(first, TableBlock) and first.n_cols == len(carried) + 1:
             first.continued = True  # the rest of the table the previous page ended with
     write_blocks(builder, blocks, page_number, origin="ocr", ocr=True,
                  map_box=lambda box: _map_box(box, to_page, image.size))
-
-
-def _in_reading_order(blocks: list, tables: list[tuple[float, TableBlock]]) -> list:
-    """Lines and word-position tables from `lay_out`, and the ruled tables, top to bottom."""
-    def top(block) -> float:
-        if isinstance(block, TableBlock):
-            ys = [b[1] for row in block.cell_boxes for b in row if b]
-            return min(ys, default=0.0)
-        return block.bbox[1]
-    placed = [(top(b), i, b) for i, b in enumerate(blocks)] + [(y, -1, t) for y, t in tables]
-    return [b for _y, _i, b in sorted(placed, key=lambda x: (x[0], x[1]))]
 
 
 def split_at_rules(box: Box) -> list[Box]:
