@@ -640,12 +640,17 @@ def _blocks(items: list[_Line | _Region], exact: bool) -> list[Block]:
     return out
 
 
+_UNBREAKABLE_START = re.compile(r"[0-9A-Za-z.,%‰％:：/\-]+")
+
+
 def _wrapped_into(prev: _Line, line: _Line, left: float, right: float, exact: bool) -> bool:
     """Does `line` carry on the paragraph `prev` was wrapped out of at the right margin?"""
     if len(prev.cells) != 1 or len(line.cells) != 1:
         return False
     cw = prev.char_width()
-    if prev.x1 < right - 1.2 * cw or line.x0 > left + 0.5 * cw:
+    first = _UNBREAKABLE_START.match(line.text)  # a number or word that did not fit on the line above
+    room = 1.2 + (0.6 * len(first.group()) if first else 0.0)
+    if prev.x1 < right - room * cw or line.x0 > left + 0.5 * cw:
         return False  # the line above ended short, or this one is indented: a new paragraph
     spread = 0.1 if exact else 0.3  # OCR boxes' heights vary with the characters in them
     if not (1 - spread) * prev.height <= line.height <= (1 + spread) * prev.height:
