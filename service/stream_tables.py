@@ -511,6 +511,8 @@ def read_stream_table(text: str, header: tuple[int, int, list[tuple[str, int, in
     scrambled = words[0][0] == _SCRAMBLED
     words = [w for w in words if w[0] != _SCRAMBLED]
     cols = column_order([k for k, _s, _e in words])
+    if "name" in cols and any(k in cols[:cols.index("name")] for k in ("target", "actual", "weight", "score")):
+        scrambled, cols = True, list(_DEFAULT_ORDER)  # values before the names: the copy scattered the header
     if "name" not in cols or not {"weight", "score"} <= set(cols):
         return None
     blob = not _SEP.search(text, h_start, h_end)

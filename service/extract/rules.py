@@ -125,8 +125,9 @@ def _rebuilt_tables(doc: Document, sections: list[Section]) -> tuple[list, set[i
                 use.append((sec, table))
                 money_superseded |= {id(t) for t in overlap}
             continue
-        own = sum(1 for t in overlap for r in st.read_indicators(doc, t, sec.title)
-                  if not any("错位" in i for i in r.issues))  # rows of a shifted grid do not count
+        own = sum(1 for t in overlap for r in st.read_indicators(doc, t, sec.title)  # rows of a shifted
+                  if not any("错位" in i for i in r.issues) and (r.weight is not None or r.score is not None))
+        # grid, or rows without a number (a drifted row's pieces), do not count
         if len(st.read_indicators(doc, table, sec.title)) > own:
             use.append((sec, table))
             superseded |= {id(t) for t in overlap}

@@ -46,6 +46,7 @@ MAX_FACTS_CHARS = 12000
 MAX_TABLE_CHARS = 7000
 FURNITURE_TITLE = "页面信息（网站或文件附带的信息，不是报告正文）"
 SIGN_OFF_TITLE = "落款"
+REBUILT_TITLE = "上文表格按列整理（由文本中单元格的先后顺序还原，空单元格保留；数值以上文原文为准）"
 
 
 @dataclass
@@ -56,6 +57,8 @@ class Call:
     spans: list[tuple[int, int]] = field(default_factory=list)
     titles: list[str] = field(default_factory=list)
     fields: list[str] = field(default_factory=list)  # hints: what the text seems to state
+    # tables of these spans rebuilt in one canonical form (| rows, empty cells kept), sent after them
+    rebuilt: list[str] = field(default_factory=list)
 
     @property
     def title(self) -> str:
@@ -69,11 +72,14 @@ class Call:
         """The text the model reads; with several parts, each under its name in 【】."""
         parts = [doc.text[s:e].strip("\n") for s, e in self.spans]
         if len(set(self.titles)) <= 1:
-            return "\n".join(parts)
-        out, last = [], None
-        for title, part in zip(self.titles, parts, strict=True):
-            out += [f"【{title}】", part] if title != last else [part]
-            last = title
+            out = parts
+        else:
+            out, last = [], None
+            for title, part in zip(self.titles, parts, strict=True):
+                out += [f"【{title}】", part] if title != last else [part]
+                last = title
+        for table in self.rebuilt:
+            out += [f"【{REBUILT_TITLE}】", table]
         return "\n".join(out)
 
     def add(self, start: int, end: int, title: str) -> None:
@@ -93,6 +99,7 @@ def plan(doc: Document, sections: list[Section]) -> list[Call]:
     for p in pieces:
         p.kind = _kind(doc, p, any(p.spans[0][0] <= m < p.spans[-1][1] for m in marks))
     calls = _table_calls(doc, pieces) + _facts_calls(doc, pieces, furniture, sign_off)
+    _add_rebuilt(doc, calls)
     lists = Call("lists")
     titled = [p for p in pieces if p.is_lists]
     # no 问题/措施 heading: the pieces whose cells or lines are labelled 存在问题 / 改进措施
@@ -102,6 +109,24 @@ def plan(doc: Document, sections: list[Section]) -> list[Call]:
     if lists.spans:
         calls.append(lists)
     return calls
+
+
+def _add_rebuilt(doc: Document, calls: list[Call]) -> None:
+    """A table the text lost the grid of (one cell per line, drifting | rows, a blob), rebuilt by
+    `service.stream_tables` / `service.stream_money`, goes with the call that holds its header, in the
+    canonical | form, so the model reads its columns as a grid; where a grid of the text already stands
+    there, the text is sent as it is."""
+    for table in doc.rebuilt:
+        if any(t.start < table.end and table.start < t.end for t in doc.tables):
+            continue
+        call = next((c for c in calls if c.prompt != "lists" and any(s <= table.start < e for s, e in c.spans)), None)
+        if call is not None:
+            call.rebuilt.append(canonical(table))
+
+
+def canonical(table) -> str:
+    """A table as `|` rows, one per line, every cell in its column (empty cells kept)."""
+    return "\n".join("| " + " | ".join(" ".join(c.text.split()) for c in row) + " |" for row in table.rows)
 
 
 @dataclass
