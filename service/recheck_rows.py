@@ -4,7 +4,8 @@ Only a row's values are trusted: its table, 三级指标 name, 分值, 得分,
 年度指标值 and 实际完成值. Its evidence may be missing, wrong or made up. The
 rules extractor's reading of the same row (same table, same name) is the
 second opinion; where it has none, the row is looked for in the report's
-table grids: the name in one cell, and every value in a cell of the same
+table grids (and the tables rebuilt from the order of their cells where the
+text lost the grid, `Document.rebuilt`): the name in one cell, and every value in a cell of the same
 row, 得分 in a cell after 分值's. The signals combine into one confidence per
 row:
 
@@ -168,7 +169,7 @@ def _named_rows(doc: Document, row: dict) -> list[list]:
     if not key:
         return []
     ranked: dict[tuple[bool, bool], list] = {}
-    for table in doc.tables:
+    for table in [*doc.tables, *doc.rebuilt]:  # the grids, and the tables rebuilt where text lost the grid
         own = table_matches(row.get("table"), table_subject(table, "", doc.text))
         for cells in table.rows:
             cells = [c for c in cells if c.text.strip()]
