@@ -53,7 +53,7 @@ def plain(text: str) -> str:
 _SCORED_ROW = re.compile(r"(?:^|[|\t ])\d{1,2}(?:\.\d+)?\s*[|\t ]\s*\d{1,2}(?:\.\d+)?\s*\|?\s*$", re.M)
 
 
-def _squeezed(text: str) -> tuple[str, list[int]]:
+def squeezed(text: str) -> tuple[str, list[int]]:
     """`plain` text without whitespace or cell separators, and each character's offset in `text`."""
     glossed = {i for m in _GLOSS.finditer(text) for i in range(m.start(), m.end())}
     chars, where = [], []
@@ -70,7 +70,7 @@ def score_table_marks(text: str) -> list[int]:
     """Offsets in `text` where a score table shows itself: an indicator word near a score-column word (its
     header, even when its cells are spread over lines), a run of rows of weight and score under indicator
     words (the header before an excerpt), or an indicator scored in a sentence."""
-    words, where = _squeezed(text)
+    words, where = squeezed(text)
     indicators = [m.start() for m in _INDICATOR_WORDS.finditer(words)]
     scores = [m.start() for m in _SCORE_WORDS.finditer(words)]
     marks = [where[i] for i in indicators if any(abs(s - i) <= _WINDOW for s in scores)]

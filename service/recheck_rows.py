@@ -171,7 +171,9 @@ def _named_rows(doc: Document, row: dict) -> list[list]:
     ranked: dict[tuple[bool, bool], list] = {}
     for table in [*doc.tables, *doc.rebuilt]:  # the grids, and the tables rebuilt where text lost the grid
         own = table_matches(row.get("table"), table_subject(table, "", doc.text))
-        for cells in table.rows:
+        for r, cells in enumerate(table.rows):
+            if r in table.guessed:  # a rebuilt row whose columns were inferred confirms nothing
+                continue
             cells = [c for c in cells if c.text.strip()]
             names = [name_key(c.text) for c in cells]
             if key in names:

@@ -48,7 +48,7 @@ def find_money_blocks(text: str) -> list[Table]:
     out = []
     for cols in header_runs(text, _WORDS):
         keys = [k for k, _s, _e in cols if k != "other"]
-        if sum(k in AMOUNTS for k in keys) < 2 or not {"execution_weight", "execution_rate", "execution_score"} & set(keys):
+        if len(keys) > len(COLUMNS) or sum(k in AMOUNTS for k in keys) < 2 or not {"execution_weight", "execution_rate", "execution_score"} & set(keys):
             continue
         table = _block(text, cols, keys)
         if table is not None:

@@ -30,7 +30,7 @@ import re
 from dataclasses import dataclass
 
 from .document import Cell, Table
-from .genre import plain
+from .genre import squeezed
 
 # canonical layout of a rebuilt score table
 COLUMNS = ("level1", "level2", "name", "target", "actual", "weight", "score", "remark")
@@ -68,11 +68,13 @@ _QUANTITY = re.compile(r"^[≥≤≧≦<>＞＜=＝]?\d+(?:\.\d+)?\s*(?:%|[\u4e0
 _UNIT_WORDS = {"万元", "元", "年", "月", "日", "人", "个", "次", "种", "户", "米", "公里", "亩", "万亩", "指标"}
 _PROSE = re.compile(r"[，。；,;：:]")
 _NATURE = re.compile(r"^(?:[≥≤≧≦=＝<>＜＞═]{1,2}|定性|定量|正向|反向)$")
-_STOP = re.compile(r"^(?:其他需要说明的?事项|注[:：]|填表人|填报人|填报日期|联系人|[一二三四五六七八九十]+、)")
+_STOP = re.compile(r"^(?:其他需要说明的?事项|注[:：]|填表人|填报人|填报日期|联系人|[一二三四五六七八九十]+、"
+                   r"|[（(][一二三四五六七八九十]+[)）])")
 _TOTAL = re.compile(r"^(?:总分|合计得分|自评总分|总计|合计)$")
 _SEP = re.compile(r"[|\t\n \u3000\xa0]+")
 
-MAX_TOKENS = 700
+MAX_TOKENS = 2500
+MAX_COLUMNS = 12  # more names in one header run is no 自评表's header
 _HEADER_JUNK = 4  # characters of a header that are no column name, read over between two names
 INF = float("inf")
 
@@ -89,15 +91,9 @@ class Token:
 # -- header -------------------------------------------------------------------
 
 def _squeeze(text: str, start: int, end: int) -> tuple[str, list[int]]:
-    chars, where = [], []
-    folded = plain(text[start:end]) if len(plain(text[start:end])) == end - start else None
-    for i in range(start, end):
-        ch = folded[i - start] if folded is not None else text[i]
-        if ch.isspace() or ch == "|":
-            continue
-        chars.append(ch)
-        where.append(i)
-    return "".join(chars), where
+    """`text[start:end]` folded character by character, without whitespace or `|`, and each character's offset."""
+    words, where = squeezed(text[start:end])
+    return words, [w + start for w in where]
 
 
 def header_runs(text: str, words_rx: re.Pattern, junk_key=None) -> list[list[tuple[str, int, int]]]:
@@ -456,16 +452,18 @@ def align(toks: list[Token], cols: list[str]) -> list[_Row]:
         state = prev
     moves.reverse()
     rows, current, skipped = [], {}, []
-    for (i, _j, _f), move in moves:
+    for (i, j, _f), move in moves:
         if move[0] == "fill":
             _, k, span, gap = move
             current[cols[k]] = toks[i:i + span]
-            skipped += [g for g in gap if current and g in ("target", "actual", "weight", "score")]
+            skipped += [g for g in gap if g in ("target", "actual", "weight", "score")]
             if span > 1 and any(t.sep == "hard" for t in toks[i + 1:i + span]) and cols[k] != "other":
                 skipped.append("joined")
             skipped += ["blob" for t in toks[i:i + span] if t.sep == "blob"][:1]
             skipped += ["split" for t in toks[i:i + span] if t.split][:1]
         elif move[0] in ("row", "label"):
+            if move[0] == "row":  # columns left out after the row's last cell
+                skipped += [c for c in cols[j + 1:] if c in ("target", "actual", "weight", "score")]
             rows.append(_Row(cells=current, label_only=move[0] == "label", guessed=_why(skipped)))
             current, skipped = {}, []
     return rows
@@ -489,6 +487,8 @@ def _why(skipped: list[str]) -> tuple[str, str] | None:
     if empty:
         parts.append("、".join(dict.fromkeys(empty)) + "单元格缺失")
     kind = next(k for k in ("blob", "split", "joined", "empty") if k in skipped or (k == "empty" and empty))
+    if kind == "empty" and set(skipped) == {"target", "actual"}:
+        kind = "no_values"  # 指标值 and 完成值 both left empty: only 分值 and 得分 were placed, which sums can check
     return kind, "表格由文本还原：" + "，".join(parts) + "，列对应关系按内容推断，请核对原表"
 
 
@@ -515,8 +515,12 @@ def read_stream_table(text: str, header: tuple[int, int, list[tuple[str, int, in
         scrambled, cols = True, list(_DEFAULT_ORDER)  # values before the names: the copy scattered the header
     if "name" not in cols or not {"weight", "score"} <= set(cols):
         return None
+    if len(cols) > MAX_COLUMNS:
+        return None
     blob = not _SEP.search(text, h_start, h_end)
-    toks = tokens(text, h_end, end, blob=blob)[:MAX_TOKENS]
+    toks = tokens(text, h_end, end, blob=blob)
+    cut_short = len(toks) > MAX_TOKENS
+    toks = toks[:MAX_TOKENS]
     n_data, total_at = _data_end(toks)
     rows = align(toks[:n_data], cols)
     body, guessed = [], {}
@@ -571,6 +575,8 @@ def read_stream_table(text: str, header: tuple[int, int, list[tuple[str, int, in
             if any(t.sep == "blob" or t.split for t in (label, *nums[:2])):
                 guessed[len(body)] = ("blob", "总分由连写的文本按位数拆分得到，请核对原表")
             last = s.end
+    if cut_short and total_at is None:
+        guessed[len(body)] = ("cut", f"表格过长，只还原了前 {MAX_TOKENS} 个单元格，其后的行未读取，请核对原表")
     return Table(start=h_start, end=max(last, body[-1][-1].end), rows=[header_cells, *body], origin="stream",
                  guessed=guessed)
 
@@ -587,7 +593,7 @@ def find_stream_tables(text: str) -> list[Table]:
     return out
 
 
-_DEFAULT_ORDER = ("level1", "level2", "name", "target", "actual", "weight", "score", "remark")
+_DEFAULT_ORDER = COLUMNS
 _CLUSTER_GAP = 80  # characters (without whitespace) between two header words of one scrambled header
 _SCRAMBLED = "scrambled"
 

@@ -135,3 +135,17 @@ def test_a_table_rebuilt_from_its_cells_goes_to_the_model_in_canonical_rows_and_
            "\t产出指标\n\t数量指标\n\t巡河次数\n\t20\n\t20\n\n")
     doc = load_bytes(tab.encode("utf-8"), "y.txt", load_settings(env={}))
     assert REBUILT_TITLE not in "\n".join(c.text(doc) for c in plan(doc, split_sections(doc)))
+
+
+def test_a_row_missing_one_of_its_values_stays_in_review_even_when_the_table_adds_up():
+    text = _one_cell_per_line().replace("100%\n\n96%\n\n20\n\n18", "96%\n\n20\n\n18")  # 问题整改率 lost its 指标值
+    _doc, record = record_of_text(text)
+    row = next(r for r in record["indicators"] if r["name"] == "问题整改率")
+    assert (row["weight"], row["score"]) == (20, 18)
+    assert row["status"] == "review"  # 96% may be its 指标值 or its 完成值: the sums cannot tell
+    assert all(r["status"] == "accepted" for r in record["indicators"] if r["name"] != "问题整改率")
+
+
+def test_a_sentence_about_a_department_is_no_unit_name():
+    _doc, record = record_of_text("部门决算由县财政局审核后公开。\n" * 3 + "某某县水利局2023年度部门整体支出绩效自评报告\n")
+    assert values(record).get("unit_name") != "决算由县财政局"

@@ -122,3 +122,14 @@ def test_the_rules_engine_on_the_real_excerpts_keeps_its_figures(tmp_path):
     assert s["field_accuracy"] >= 0.80 and s["made_up_values"] == 0
     assert s["field_escape_rate"] <= 0.005 and s["indicator_escapes"] == 0
     assert s["indicator_row_f1"] >= 0.74  # 0.0 before the rows were rebuilt from their cells (issue 11)
+
+
+def test_a_frame_around_the_page_is_not_a_table_around_the_table():
+    bgr, _xs, _ys = _ruled_page(merge_first_row=False)
+    framed = bgr.copy()
+    framed[20:24, 20:1180] = 0
+    framed[876:880, 20:1180] = 0
+    framed[20:880, 20:24] = 0
+    framed[20:880, 1176:1180] = 0
+    grids = find_grids(framed)
+    assert len(grids) == 1 and len(grids[0].xs) == 5 and len(grids[0].ys) == 4

@@ -233,7 +233,7 @@ _BLOCK_ROWS = {"基本支出": "expense_basic", "项目支出": "expense_project
 
 def money_block_candidates(doc: Document, table: Table) -> list[Candidate]:
     """A money block rebuilt from flattened text (`service.stream_money`): the 年度资金总额 row gives the
-    budget, spending and 预算执行率 fields; 基本支出 / 项目支出 rows their 执行数 (else 预算数); 年度资金总额's
+    budget, spending and 预算执行率 fields; 基本支出 / 项目支出 rows their 执行数 (never a 预算数); 年度资金总额's
     执行数 is the 支出合计 when those two add up to it. A row whose columns were inferred sends its values
     to review with the reason."""
     unit = table_unit(doc, table)
@@ -251,16 +251,15 @@ def money_block_candidates(doc: Document, table: Table) -> list[Candidate]:
                     c.issue = issue
                     out.append(c)
         elif label in _BLOCK_ROWS:
-            cell = next((row[i] for i in (3, 2, 1) if row[i].text), None)
+            cell = row[3] if row[3].text else None  # the 执行数: a budget is not the spending
             c = cell_value(doc, _BLOCK_ROWS[label], cell, unit, header[3]) if cell else None
             if c:
                 c.issue = issue
                 c.evidence = Evidence(doc.text[row[0].start:cell.end], row[0].start, cell.end)
                 out.append(c)
-                parts[label] = (c.value, cell is row[3])
+                parts[label] = c.value
     spent = next((c for c in out if c.field == "spending_actual"), None)
-    if spent and len(parts) == 2 and all(actual for _v, actual in parts.values()) and abs(
-            sum(v for v, _a in parts.values()) - spent.value) < 0.006:
+    if spent and len(parts) == 2 and abs(sum(parts.values()) - spent.value) < 0.006:
         out.append(Candidate("expense_total", spent.value, spent.evidence, 1, "table", issue=spent.issue))
     return out
 

@@ -29,16 +29,16 @@ def check_score_table(rows: list[IndicatorRow], money: dict, stated_total) -> li
                       money.get("execution_weight"), money.get("execution_score"), stated_total)
 
 
-def trust_rebuilt_rows(rows: list[IndicatorRow], money: dict, stated_total) -> None:
+def trust_rebuilt_rows(rows: list[IndicatorRow], money: dict, stated_total, trustable: set[str]) -> None:
     """Rows of a score table rebuilt from the order of its cells are trusted only when the table adds up:
     its weights (with 预算执行率's) make 100 and its scores the stated total, which shows every number in
-    its column. A row whose cells had to be cut out of a run-together blob stays in review even then."""
+    its column. Only the rows whose doubts are all `trustable` (their 指标值 and 完成值 both empty, so only
+    分值 and 得分 were placed) are then accepted; a row whose text columns were inferred stays in review."""
     counted = [r for r in rows if not (r.level1 or "").startswith("扣分")]
     fits = table_adds_up([r.weight for r in counted], [r.score for r in counted],
                          money.get("execution_weight"), money.get("execution_score"), stated_total)
     for r in rows:
-        blob = any(i.startswith("表格由文本还原") and ("连写" in i or "合并" in i) for i in r.issues)
-        if fits and not blob and r.status == REVIEW and all(i.startswith("表格由文本还原") for i in r.issues):
+        if fits and r.status == REVIEW and r.issues and all(i in trustable for i in r.issues):
             r.status, r.confidence, r.issues = ACCEPTED, 0.8, []
         elif not fits and r.status != REVIEW:
             r.status = REVIEW

@@ -57,13 +57,13 @@ def _ev(doc: Document, start: int, end: int) -> Evidence:
 _ORG_END = UNIT_ORG.pattern.strip("()$")
 _UNIT_BY_LABEL = [  # (tier, label): the unit that wrote the report, then the one above it
     (1, r"(?:项目)?实施单位|项目单位|部门[(（]单位[)）]名称|(?:一级|级)?预算(?:部门|单位)(?:、单位)?名称"
-        r"|单位名称|部门名称|单位[(（]盖章[)）]|填报单位|报送单位|(?<![\u4e00-\u9fff])部门"),
+        r"|单位名称|部门名称|单位[(（]盖章[)）]|填报单位|报送单位|(?<![\u4e00-\u9fff])部门(?=\s*[:：|])"),
     (2, r"(?:项目)?主管(?:部门|单位)"),
 ]
 _NEXT_LABEL = _tr(r"主管部门|主管单位|实施单位|项目负责人|负责人|联系人|联系电话|填报日期|资金情况|项目资金|自评总分"
                   r"|部门联系人|项目名称|项目属性|单位|绩效指标|一级指标|年度总体目标|年初预算")
 _UNIT_LABEL_RX = [(tier, re.compile(
-    rf"(?:{_tr(label)})\s*(?:[(（]盖章[)）])?\s*[:：|]?[\s|:：]*(?P<v>[^\s|:：，。；,;\d()（）]{{2,40}}?(?:{_ORG_END}))"
+    rf"(?:{_tr(label)})[\s|:：]*+(?:[(（]盖章[)）][\s|:：]*+)?(?P<v>[^\s|:：，。；,;\d()（）]{{2,40}}?(?:{_ORG_END}))"
     rf"(?=[\s|:：，。；,;]|$|{_NEXT_LABEL})")) for tier, label in _UNIT_BY_LABEL]
 _QUOTES = "《》「」“”\"'〈〉【】•·● \ufffd"
 

@@ -57,7 +57,8 @@ def extract(doc: Document, sections: list[Section], ocr_review_below: float = 0.
         rows = [] if id(table) in superseded else st.read_indicators(doc, table, sec.title, subject)
         issues = check_score_table(rows, money, total[0] if total else None) if rows else []
         if table.origin == "stream":
-            trust_rebuilt_rows(rows, money, total[0] if total else None)
+            trust_rebuilt_rows(rows, money, total[0] if total else None,
+                               {why for kind, why in table.guessed.values() if kind == "no_values"})
         if subject == "整体":
             cands += found + _execution_row(rows)
             if total and rows:

@@ -56,16 +56,25 @@ def find_grids(bgr: np.ndarray) -> list[Grid]:
     horizontal = cv2.dilate(horizontal, np.ones((3, 3), np.uint8))
     vertical = cv2.dilate(vertical, np.ones((3, 3), np.uint8))
     joined = cv2.dilate(cv2.bitwise_or(horizontal, vertical), np.ones((5, 5), np.uint8))
-    n, _labels, stats, _ = cv2.connectedComponentsWithStats(joined, connectivity=8)
+    n, labels, stats, _ = cv2.connectedComponentsWithStats(joined, connectivity=8)
     grids = []
     for i in range(1, n):
         x, y, bw, bh, _area = stats[i]
         if bw < w * 0.2 or bh < 20:
             continue
-        grid = _grid(horizontal[y:y + bh, x:x + bw], vertical[y:y + bh, x:x + bw], x, y)
+        own = labels[y:y + bh, x:x + bw] == i  # this component's strokes only, not another table's inside it
+        grid = _grid(np.where(own, horizontal[y:y + bh, x:x + bw], 0), np.where(own, vertical[y:y + bh, x:x + bw], 0),
+                     x, y)
         if grid is not None:
             grids.append(grid)
+    # a page's frame around a table is no table: a grid holding another grid is dropped
+    grids = [g for g in grids if not any(o is not g and _holds(g, o) for o in grids)]
     return sorted(grids, key=lambda g: g.ys[0])
+
+
+def _holds(outer: Grid, inner: Grid) -> bool:
+    a, b = outer.bbox, inner.bbox
+    return a[0] <= b[0] and a[1] <= b[1] and a[2] >= b[2] and a[3] >= b[3]
 
 
 def _positions(profile: np.ndarray, min_run: float) -> list[float]:

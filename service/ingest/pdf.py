@@ -107,7 +107,9 @@ def ruled_tables(data: bytes) -> dict[int, list[RuledTable]]:
     try:
         with pdfplumber.open(io.BytesIO(data)) as pdf:
             for index, page in enumerate(pdf.pages):
-                for table in page.find_tables():
+                found = page.find_tables()
+                page.close()  # pdfplumber keeps a page's objects cached until closed
+                for table in found:
                     rows = [[_cell(c) for c in row] for row in table.extract()]
                     if rows and max(map(len, rows)) >= (2 if len(rows) > 1 else 3) and any(any(r) for r in rows):
                         width = max(map(len, rows))
