@@ -73,7 +73,7 @@ def words_by_position(path: Path) -> tuple[list[list[str]], int]:
     from service.ingest import pdf as pdf_reader
 
     ruled = pdf_reader.ruled_tables
-    pdf_reader.ruled_tables = lambda data: {}
+    pdf_reader.ruled_tables = lambda data, pages: {}
     try:
         return product(path)
     finally:

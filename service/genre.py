@@ -33,7 +33,16 @@ def has_lists_label(text: str) -> bool:
 
 
 _GLOSS = re.compile(r"\([a-zāáǎàēéěèīíǐìōóǒòūúǔùǖǘǚǜü]{1,8}\)")
-_TRAD = str.maketrans("標級權評價項際總計額問題進議", "标级权评价项际总计额问题进议")
+# simplified -> traditional, for the characters of this genre's labels that mirror sites print traditional
+TRADITIONAL = {"标": "標", "级": "級", "权": "權", "评": "評", "价": "價", "项": "項", "际": "際", "总": "總",
+               "计": "計", "额": "額", "问": "問", "题": "題", "进": "進", "议": "議", "单": "單", "门": "門",
+               "实": "實", "报": "報", "称": "稱", "预": "預", "编": "編", "责": "責", "联": "聯", "电": "電",
+               "话": "話", "资": "資", "县": "縣", "园": "園", "财": "財", "务": "務"}
+_TRAD = str.maketrans({t: s for s, t in TRADITIONAL.items()})
+# a score table's total row, by its first cell
+TOTAL_ROW = re.compile(r"^(?:总分|合计得分|自评总分|部门整体自评得分|整体自评得分|自评得分合计|合计|总计)$")
+# a cell that is a value, not words: 13处, 92.5%, ≥95% (a 三级指标 name never is one)
+VALUE_CELL = re.compile(r"^[≥≤≧≦<>＞＜=＝]?\d+(?:\.\d+)?\s*(?:%|‰|[\u4e00-\u9fff]{1,3})?$")
 # 指标 words of a score table's header (a 三级指标 column, or the names of the framework's groups)
 _INDICATOR_WORDS = re.compile(r"一级指标|二级指标|三级指标|绩效指标|指标名称|评价指标|指标内容|具体指标|考核指标|"
                               r"产出指标|效益指标|满意度指标|指标值|评分项目|评价内容")
@@ -54,16 +63,21 @@ _SCORED_ROW = re.compile(r"(?:^|[|\t ])\d{1,2}(?:\.\d+)?\s*[|\t ]\s*\d{1,2}(?:\.
 
 
 def squeezed(text: str) -> tuple[str, list[int]]:
-    """`plain` text without whitespace or cell separators, and each character's offset in `text`."""
+    """`plain` text without whitespace or cell separators, and each character's offset in `text`.
+
+    Folded character by character, so that every offset stays exact; a character NFKC leaves alone (most of a
+    report: ASCII and the CJK ideographs) is not normalized at all, which keeps this fast on long reports."""
     glossed = {i for m in _GLOSS.finditer(text) for i in range(m.start(), m.end())}
     chars, where = [], []
     for i, ch in enumerate(text):
-        if i in glossed or ch.isspace() or ch == "|":
+        if ch.isspace() or ch == "|" or (glossed and i in glossed):
             continue
-        folded = unicodedata.normalize("NFKC", ch)
-        chars.append((folded if len(folded) == 1 else ch).translate(_TRAD))
+        if not (ch < "\x7f" or "\u4e00" <= ch <= "\u9fff"):
+            folded = unicodedata.normalize("NFKC", ch)
+            ch = folded if len(folded) == 1 else ch
+        chars.append(ch)
         where.append(i)
-    return "".join(chars), where
+    return "".join(chars).translate(_TRAD), where
 
 
 def score_table_marks(text: str) -> list[int]:

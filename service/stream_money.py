@@ -17,6 +17,7 @@ import re
 from itertools import combinations
 
 from .document import Cell, Table
+from .genre import squeezed
 from .stream_tables import Token, header_runs, tokens
 
 COLUMNS = ("budget_initial", "budget_full_year", "spending_actual", "execution_weight", "execution_rate",
@@ -36,7 +37,7 @@ _WORDS = re.compile("|".join(f"(?P<{k}__{i}>{p})" for i, (k, p) in enumerate([
 ])))
 _ROW_LABEL = re.compile(r"^(?:年度资金总额|资金总额|年度总金额|基本支出|项目支出|其中[:：]?(?:当年|本年)?财政拨款"
                         r"|(?:当年|本年)?财政拨款|上年结转(?:资金)?|其他资金)[:：]?$")
-_TOTAL_LABEL = re.compile(r"^(?:年度资金总额|资金总额|年度总金额)[:：]?$")
+TOTAL_LABEL = re.compile(r"^(?:年度资金总额|资金总额|年度总金额)[:：]?$")
 _AMOUNT = re.compile(r"^(\d{1,3}(?:,\d{3})+|\d+)(?:\.\d+)?(?:万元|元|分)?$")
 _PERCENT = re.compile(r"^\d{1,3}(?:\.\d+)?[%％]$")
 _EMPTY = re.compile(r"^[-—－/／]+$")
@@ -44,9 +45,10 @@ _LABEL_GAP = 12  # cells between the header and a row's label, at most
 _STRAY = 2  # cells of words between two rows, at most
 
 
-def find_money_blocks(text: str) -> list[Table]:
+def find_money_blocks(text: str, folded: tuple[str, list[int]] | None = None) -> list[Table]:
+    """Every money block of `text` (`folded`: `genre.squeezed(text)`)."""
     out = []
-    for cols in header_runs(text, _WORDS):
+    for cols in header_runs(folded or squeezed(text), _WORDS):
         keys = [k for k, _s, _e in cols if k != "other"]
         if len(keys) > len(COLUMNS) or sum(k in AMOUNTS for k in keys) < 2 or not {"execution_weight", "execution_rate", "execution_score"} & set(keys):
             continue
@@ -78,7 +80,7 @@ def _block(text: str, cols, keys: list[str]) -> Table | None:
         while j < len(toks) and len(values) < len(keys) and (_value(toks[j].text) or _EMPTY.match(toks[j].text)):
             values.append(toks[j])
             j += 1
-        total_row = unlabelled or bool(_TOTAL_LABEL.match(re.sub(r"\s", "", t.text)))
+        total_row = unlabelled or bool(TOTAL_LABEL.match(re.sub(r"\s", "", t.text)))
         placed, why, used = place(values, keys)
         j = (i + 1 if label else i) + used
         if not total_row:  # 其中：财政拨款 / 上年结转 / 其他资金 / 基本支出: their amounts only

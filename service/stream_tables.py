@@ -30,7 +30,7 @@ import re
 from dataclasses import dataclass
 
 from .document import Cell, Table
-from .genre import squeezed
+from .genre import TOTAL_ROW, VALUE_CELL, squeezed
 
 # canonical layout of a rebuilt score table
 COLUMNS = ("level1", "level2", "name", "target", "actual", "weight", "score", "remark")
@@ -61,16 +61,14 @@ _NUMBERED = re.compile(r"^指标\d+[:：]")
 _POINTS = re.compile(r"^[(（]?\d+(?:\.\d+)?分?[)）]$")
 _HAS_POINTS = re.compile(r"[(（]\s*\d+(?:\.\d+)?\s*分?\s*[)）]")
 _LEVEL1_WORD = re.compile(r"^(?:项目)?(?:产出|效益|满意度|成本|决策|过程|管理|规划|执行|履职效能|管理效率|绩效)(?:指标)?$")
-_LEVEL2_WORD = re.compile(r"(?:数量|质量|时效|成本|经济效益|社会效益|生态效益|可持续影响|服务对象满意度|满意度|"
-                          r"社会成本|经济成本|生态环境成本)指标(?:等)?$")
-_LEVEL2_INSIDE = re.compile(r"(?:数量|质量|时效|成本|经济效益|社会效益|生态效益|可持续影响|满意度)指标")
-_QUANTITY = re.compile(r"^[≥≤≧≦<>＞＜=＝]?\d+(?:\.\d+)?\s*(?:%|[\u4e00-\u9fff]{1,3})?$")
+_LEVEL2_STEMS = "数量|质量|时效|成本|经济效益|社会效益|生态效益|可持续影响|服务对象满意度|满意度"  # …指标
+_LEVEL2_WORD = re.compile(rf"(?:{_LEVEL2_STEMS}|社会成本|经济成本|生态环境成本)指标(?:等)?$")
+_LEVEL2_INSIDE = re.compile(rf"(?:{_LEVEL2_STEMS})指标")
 _UNIT_WORDS = {"万元", "元", "年", "月", "日", "人", "个", "次", "种", "户", "米", "公里", "亩", "万亩", "指标"}
 _PROSE = re.compile(r"[，。；,;：:]")
 _NATURE = re.compile(r"^(?:[≥≤≧≦=＝<>＜＞═]{1,2}|定性|定量|正向|反向)$")
 _STOP = re.compile(r"^(?:其他需要说明的?事项|注[:：]|填表人|填报人|填报日期|联系人|[一二三四五六七八九十]+、"
                    r"|[（(][一二三四五六七八九十]+[)）])")
-_TOTAL = re.compile(r"^(?:总分|合计得分|自评总分|总计|合计)$")
 _SEP = re.compile(r"[|\t\n \u3000\xa0]+")
 
 MAX_TOKENS = 2500
@@ -90,19 +88,14 @@ class Token:
 
 # -- header -------------------------------------------------------------------
 
-def _squeeze(text: str, start: int, end: int) -> tuple[str, list[int]]:
-    """`text[start:end]` folded character by character, without whitespace or `|`, and each character's offset."""
-    words, where = squeezed(text[start:end])
-    return words, [w + start for w in where]
-
-
-def header_runs(text: str, words_rx: re.Pattern, junk_key=None) -> list[list[tuple[str, int, int]]]:
+def header_runs(folded: tuple[str, list[int]], words_rx: re.Pattern, junk_key=None) -> list[list[tuple[str, int, int]]]:
     """Runs of column names one after another, however the cells are separated: [(key, start, end), …].
 
     `words_rx` has one named group per name (KEY__N); a few characters that are no name (an OCR misreading,
     考值参分) are read over between two names, as the column `junk_key(chunk, keys so far)` says (None: not
-    a column); 指标 / (分) / 全年 left over from a name printed in two pieces are never a column."""
-    words, where = _squeeze(text, 0, len(text))
+    a column); 指标 / (分) / 全年 left over from a name printed in two pieces are never a column. `folded`
+    is `genre.squeezed(text)`: the text folded once, each character's offset in it."""
+    words, where = folded
     out, i = [], 0
     while True:
         m = words_rx.search(words, i)
@@ -136,11 +129,11 @@ def _score_junk(junk: str, keys: set[str]) -> str:
     return "weight" if "分" in junk and "weight" not in keys else "other"
 
 
-def find_headers(text: str) -> list[tuple[int, int, list[tuple[str, int, int]]]]:
+def find_headers(folded: tuple[str, list[int]]) -> list[tuple[int, int, list[tuple[str, int, int]]]]:
     """(start, end, [(key, start, end), …]) of every score-table header: an indicator column and a weight or
     score column among three names or more."""
     out = []
-    for cols in header_runs(text, _HEADER_RX, _score_junk):
+    for cols in header_runs(folded, _HEADER_RX, _score_junk):
         keys = {k for k, _s, _e in cols}
         if len(cols) >= 3 and keys & {"name", "level1", "level2"} and keys & {"weight", "score"}:
             out.append((cols[0][1], cols[-1][2], cols))
@@ -174,7 +167,7 @@ def column_order(cols: list[str]) -> list[str]:
 def _dedupe(cols: list[str]) -> list[str]:
     out = []
     for c in cols:
-        if c in out and c not in ("other",):
+        if c in out and c != "other":
             continue
         out.append(c)
     return out
@@ -206,8 +199,7 @@ _BLOB = 16  # a run this long without separators, holding numbers and words, is 
 
 
 _BLOB_POINTS = re.compile(r"[(（]\d+(?:\.\d+)?分[)）]")
-_BLOB_WORDS = re.compile(r"(?:产出|效益|满意度|成本|数量|质量|时效|经济效益|社会效益|生态效益|可持续影响|服务对象满意度)指标"
-                         r"|总分|合计|[.…。·]{2,}")
+_BLOB_WORDS = re.compile(rf"(?:产出|效益|{_LEVEL2_STEMS})指标|总分|合计|[.…。·]{{2,}}")
 
 
 def _pieces(tok: Token) -> list[Token]:
@@ -309,7 +301,7 @@ def _fit(col: str, s: str) -> float:
     if col == "name":
         if placeholder:
             return INF
-        if _QUANTITY.match(s) and n is None:
+        if VALUE_CELL.match(s) and n is None:
             return INF  # 37442人, 28种: a value, never an indicator's name
         if n is not None:
             return 4.0
@@ -351,8 +343,8 @@ _JOIN = {"soft": 0.15, "line": 0.35, "hard": 1.3, "blob": 0.05}
 _MAX_SPAN = {"name": 5, "level1": 3, "level2": 3, "target": 3, "actual": 3, "remark": 6, "other": 12}
 _MAX_BLOB_SPAN = 9
 _JUNK, _JUNK_PLACEHOLDER, _LABEL_ROW = 1.0, 0.05, 0.2
-_ROW_MID_LINE = 0.3
-_ROW = -1.0  # every row read: without it, two rows run into one would cost less than two rows  # a row closed with the next cell on the same line of a space-separated table
+_ROW_MID_LINE = 0.3  # a row closed with the next cell on the same line of a space-separated table
+_ROW = -1.0  # every row read: without it, two rows run into one would cost less than two rows
 
 
 def _span_cost(col: str, toks: list[Token]) -> float:
@@ -433,7 +425,7 @@ def align(toks: list[Token], cols: list[str]) -> list[_Row]:
                     skip = sum(_SKIP[cols[x]] for x in range(j + 1, k))
                     if skip == INF:
                         break
-                    for span in range(1, max(_MAX_SPAN.get(cols[k], 1), _MAX_BLOB_SPAN) + 1):
+                    for span in range(1, (_MAX_BLOB_SPAN if cols[k] in _MAX_SPAN else 1) + 1):  # a number: one cell
                         if i + span > n:
                             break
                         c = _span_cost(cols[k], toks[i:i + span])
@@ -497,10 +489,10 @@ def _why(skipped: list[str]) -> tuple[str, str] | None:
 def _data_end(toks: list[Token]) -> tuple[int, int | None]:
     """(number of data tokens, index of the 总分/合计 token or None)."""
     for i, t in enumerate(toks):
-        if _TOTAL.match(t.text.replace(" ", "")):
+        if TOTAL_ROW.match(t.text.replace(" ", "")):
             return i, i
         if t.sep != "soft" and _STOP.match(t.text):  # the table's end; its 总分 may follow the note
-            later = next((j for j in range(i + 1, min(len(toks), i + 8)) if _TOTAL.match(toks[j].text)), None)
+            later = next((j for j in range(i + 1, min(len(toks), i + 8)) if TOTAL_ROW.match(toks[j].text)), None)
             return i, later
     return len(toks), None
 
@@ -512,7 +504,7 @@ def read_stream_table(text: str, header: tuple[int, int, list[tuple[str, int, in
     words = [w for w in words if w[0] != _SCRAMBLED]
     cols = column_order([k for k, _s, _e in words])
     if "name" in cols and any(k in cols[:cols.index("name")] for k in ("target", "actual", "weight", "score")):
-        scrambled, cols = True, list(_DEFAULT_ORDER)  # values before the names: the copy scattered the header
+        scrambled, cols = True, list(COLUMNS)  # values before the names: the copy scattered the header
     if "name" not in cols or not {"weight", "score"} <= set(cols):
         return None
     if len(cols) > MAX_COLUMNS:
@@ -528,8 +520,7 @@ def read_stream_table(text: str, header: tuple[int, int, list[tuple[str, int, in
     header_cells = []
     for key in COLUMNS:
         at = next(((s, e) for k, s, e in words if k == key), (h_start, h_start))
-        header_cells.append(Cell(HEADER_TEXT[key], at[0], at[0]) if at[0] == at[1] else
-                            Cell(HEADER_TEXT[key], at[0], at[1]))
+        header_cells.append(Cell(HEADER_TEXT[key], *at))
     for row in rows:
         levels_given = [k for k in ("level1", "level2") if k in row.cells]
         if "level1" in row.cells:
@@ -581,11 +572,23 @@ def read_stream_table(text: str, header: tuple[int, int, list[tuple[str, int, in
                  guessed=guessed)
 
 
-def find_stream_tables(text: str) -> list[Table]:
-    """Every score table of `text` read from its header on, in order."""
-    headers = sorted(find_headers(text) + scrambled_headers(text), key=lambda h: h[0])
+# grids whose cells are the table's as printed: a header inside one needs no rebuilding (and the programme
+# costs tens of milliseconds a table); `|` rows and space runs may have drifted, so they are rebuilt
+TRUE_GRIDS = {"docx", "pdf", "ocr", "tab", "tsv"}
+
+
+def find_stream_tables(text: str, folded: tuple[str, list[int]] | None = None,
+                       grids: list[Table] = ()) -> list[Table]:
+    """Every score table of `text` read from its header on, in order (`folded`: `genre.squeezed(text)`),
+    except those whose header stands inside one of `grids` of a kind in `TRUE_GRIDS`."""
+    folded = folded or squeezed(text)
+    found = find_headers(folded)
+    headers = sorted(found + scrambled_headers(folded, found), key=lambda h: h[0])
+    true = [(t.start, t.end) for t in grids if t.origin in TRUE_GRIDS]
     out = []
     for i, h in enumerate(headers):
+        if any(s <= h[0] < e for s, e in true):
+            continue
         end = headers[i + 1][0] if i + 1 < len(headers) else len(text)
         st = read_stream_table(text, h, end)
         if st is not None:
@@ -593,17 +596,16 @@ def find_stream_tables(text: str) -> list[Table]:
     return out
 
 
-_DEFAULT_ORDER = COLUMNS
 _CLUSTER_GAP = 80  # characters (without whitespace) between two header words of one scrambled header
 _SCRAMBLED = "scrambled"
 
 
-def scrambled_headers(text: str) -> list[tuple[int, int, list[tuple[str, int, int]]]]:
+def scrambled_headers(folded: tuple[str, list[int]], found: list) -> list[tuple[int, int, list[tuple[str, int, int]]]]:
     """Headers whose words a spreadsheet or PDF copy scattered among other cells (年度 实际 指标值 完成值 …
     二级指标 三级指标 … 分值 得分): the names are there, their order is not. The columns are then taken in the
-    genre's usual order, and every row says its columns are an inference."""
-    words, where = _squeeze(text, 0, len(text))
-    found = {(h[0], h[1]) for h in find_headers(text)}
+    genre's usual order, and every row says its columns are an inference. `found`: the headers read in order."""
+    words, where = folded
+    found = {(h[0], h[1]) for h in found}
     out, cluster = [], []
     for m in [*_HEADER_RX.finditer(words), None]:
         if m is not None and (not cluster or m.start() - cluster[-1].end() <= _CLUSTER_GAP):
@@ -613,6 +615,6 @@ def scrambled_headers(text: str) -> list[tuple[int, int, list[tuple[str, int, in
         start, end = (where[cluster[0].start()], where[cluster[-1].end() - 1] + 1) if cluster else (0, 0)
         inside = any(a < end and start < b for a, b in found)
         if cluster and {"name", "weight", "score"} <= keys and not inside:
-            out.append((start, end, [(_SCRAMBLED, start, start), *[(k, start, start) for k in _DEFAULT_ORDER]]))
+            out.append((start, end, [(_SCRAMBLED, start, start), *[(k, start, start) for k in COLUMNS]]))
         cluster = [m] if m is not None else []
     return out

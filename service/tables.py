@@ -25,7 +25,8 @@ from __future__ import annotations
 
 import re
 
-from .document import Cell, Table
+from .document import Cell, Document, Table
+from .genre import is_furniture
 
 _WS = " \t\u3000\xa0"
 _SPACE_SPLIT = re.compile(r"(?:[ \u3000\xa0]{2,}|\t+)")
@@ -221,16 +222,15 @@ def _space_tables(text: str, lines: list[tuple[int, int]]) -> list[Table]:
     return tables
 
 
-def join_page_breaks(doc) -> None:
+def join_page_breaks(doc: Document) -> None:
     """Tables broken by a page, joined again: a table that starts the page after the one the table before it
     ended on, with nothing between them but page furniture (a page number, a running header) and about as
-    many columns (a score table's rows may have one more than its money rows), is the rest of it. A header row repeated at the top of the next page is dropped."""
-    from .genre import is_furniture
-
+    many columns (a score table's rows may have one more than its money rows), is the rest of it. A header
+    row repeated at the top of the next page is dropped. Every reader's tables go through this one step."""
     out: list[Table] = []
     for t in sorted(doc.tables, key=lambda t: t.start):
         prev = out[-1] if out else None
-        if prev is not None and _goes_on(doc, prev, t, is_furniture):
+        if prev is not None and _goes_on(doc, prev, t):
             rows = t.rows[1:] if [c.text for c in t.rows[0]] == [c.text for c in prev.rows[0]] else t.rows
             prev.rows += rows
             prev.end = t.end
@@ -239,7 +239,7 @@ def join_page_breaks(doc) -> None:
     doc.tables = out
 
 
-def _goes_on(doc, before: Table, table: Table, is_furniture) -> bool:
+def _goes_on(doc: Document, before: Table, table: Table) -> bool:
     if not before.rows or not table.rows or table.start < before.end:
         return False
     if doc.page_at(table.start) != doc.page_at(max(before.end - 1, before.start)) + 1:

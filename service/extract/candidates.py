@@ -12,6 +12,7 @@ import re
 import unicodedata
 from dataclasses import dataclass
 
+from .. import stream_money
 from ..document import Document, Table
 from ..fields import BY_KEY
 from ..models import Evidence, Section
@@ -237,22 +238,20 @@ def money_block_candidates(doc: Document, table: Table) -> list[Candidate]:
     执行数 is the 支出合计 when those two add up to it. A row whose columns were inferred sends its values
     to review with the reason."""
     unit = table_unit(doc, table)
-    header = [squeeze(c.text) for c in table.rows[0]]
     out = []
     parts = {}
     for r, row in enumerate(table.rows[1:], start=1):
         label = re.sub(r"[:：\s]", "", row[0].text)
         issue = table.guessed.get(r, (None, None))[1]
-        if label in ("年度资金总额", "资金总额", "年度总金额"):
-            for i, cell in enumerate(row[1:], start=1):
-                field = next((f for rx, f in lx.COLUMN_LABELS if re.match(rx, header[i])), None)
-                c = cell_value(doc, field, cell, unit, header[i]) if field and cell.text else None
+        if stream_money.TOTAL_LABEL.match(label):
+            for field, cell in zip(stream_money.COLUMNS, row[1:], strict=True):  # the block's columns, in order
+                c = cell_value(doc, field, cell, unit, "") if cell.text else None
                 if c:
                     c.issue = issue
                     out.append(c)
         elif label in _BLOCK_ROWS:
             cell = row[3] if row[3].text else None  # the 执行数: a budget is not the spending
-            c = cell_value(doc, _BLOCK_ROWS[label], cell, unit, header[3]) if cell else None
+            c = cell_value(doc, _BLOCK_ROWS[label], cell, unit, "") if cell else None
             if c:
                 c.issue = issue
                 c.evidence = Evidence(doc.text[row[0].start:cell.end], row[0].start, cell.end)

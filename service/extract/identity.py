@@ -6,7 +6,7 @@ import re
 from collections import Counter
 
 from ..document import Document
-from ..genre import furniture_spans
+from ..genre import TRADITIONAL, furniture_spans
 from ..models import Evidence, Section
 from .candidates import Candidate
 from .lexicon import UNIT_ORG
@@ -15,13 +15,9 @@ from .numbers import compact
 
 def _tr(pattern: str) -> str:
     """A label pattern that also matches its traditional characters (mirror sites print 實施單位)."""
-    return "".join(f"[{ch}{_TRADITIONAL[ch]}]" if ch in _TRADITIONAL else ch for ch in pattern)
+    return "".join(f"[{ch}{TRADITIONAL[ch]}]" if ch in TRADITIONAL else ch for ch in pattern)
 
 
-_TRADITIONAL = {"单": "單", "项": "項", "门": "門", "实": "實", "报": "報", "称": "稱", "预": "預", "级": "級",
-                "编": "編", "责": "責", "联": "聯", "电": "電", "话": "話", "资": "資", "额": "額", "评": "評",
-                "县": "縣", "园": "園", "财": "財", "务": "務"}
-_NAME_LABEL = re.compile(r"(?:部门（单位）名称|部门\(单位\)名称|单位名称|预算部门名称|预算部门、单位名称|部门名称)\s*[:：]\s*(?P<v>[^\n，。；]{2,40})")
 _TITLE = re.compile(r"^\s*(?:\d、)?[《「“]?(?:(?P<year>20\d\d)\s*年度?)?\s*(?P<unit>[^\d\s]{2,40}?)\s*"
                     r"(?:20\d\d\s*年度?[^\n。]{0,30}?)?"
                     r"(?:部门整体支出|整体支出|部门整体|整体和项目|部门支出|预算绩效|绩效自评|绩效评价|项目支出绩效|项目自评"
@@ -38,7 +34,8 @@ _DATE_LINE = re.compile(r"^\s*(?P<y>20\d\d|二[〇零][一二三四五六七八�
                         r"(?P<d>\d{1,2}|[一二三四五六七八九十]{1,3})\s*日\s*$")
 _DATE_LABEL = re.compile(_tr(r"(?:填报日期|报告日期|填表日期|报送日期|评价日期|自评日期)") + r"\s*[:：]?\s*"
                          r"(?P<y>20\d\d)\s*年\s*(?P<m>\d{1,2})\s*月\s*(?P<d>\d{1,2})(?!\d)(?:\s*日)?")
-_SIGNED_DATE = re.compile(r"(?:" + UNIT_ORG.pattern.strip("()$") + r")\s*"
+_ORG_END = UNIT_ORG.pattern.strip("()$")  # the endings of a unit's name, as a group to embed
+_SIGNED_DATE = re.compile(rf"(?:{_ORG_END})\s*"
                           r"(?P<y>20\d\d)\s*年\s*(?P<m>\d{1,2})\s*月\s*(?P<d>\d{1,2})\s*日")
 _RATING = re.compile(r"(?:评价等级|评价结论|自评等级|评价结果|自评结果|等级|结论|绩效自评为|自评为|评定为|评价为)\s*"
                      r"(?:为|是|：|:)?\s*[“\"「]?(?P<v>优\s?秀|优|良\s?好|良|中|合\s?格|差|不合格)[”\"」]?"
@@ -54,7 +51,6 @@ def _ev(doc: Document, start: int, end: int) -> Evidence:
     return Evidence(doc.text[start:end], start, end)
 
 
-_ORG_END = UNIT_ORG.pattern.strip("()$")
 _UNIT_BY_LABEL = [  # (tier, label): the unit that wrote the report, then the one above it
     (1, r"(?:项目)?实施单位|项目单位|部门[(（]单位[)）]名称|(?:一级|级)?预算(?:部门|单位)(?:、单位)?名称"
         r"|单位名称|部门名称|单位[(（]盖章[)）]|填报单位|报送单位|(?<![\u4e00-\u9fff])部门(?=\s*[:：|])"),
@@ -93,10 +89,6 @@ def _cut_short(text: str, name: str) -> str | None:
 def _unit_names(doc, sections, table_cells) -> list[Candidate]:
     text = doc.text
     out = _labelled_units(doc)
-    for m in _NAME_LABEL.finditer(text):
-        v = compact(m.group("v"))
-        if v and not any(t.start <= m.start() < t.end for t in doc.tables):
-            out.append(Candidate("unit_name", v, _ev(doc, m.start("v"), m.start("v") + len(m.group("v").rstrip())), 1, "text"))
     for label, value in table_cells:
         if re.match(r"^(预算部门|预算单位|部门|单位|预算部门、单位)(名称)?$", re.sub(r"\s", "", label.text)):
             v = compact(value.text)

@@ -117,6 +117,5 @@ COLUMN_LABELS: list[tuple[str, str]] = [
     (r"^(?:\d{4}年)?(?:实有)?离退休人数$", "retirees"),
 ]
 HEADER_ANCHORS = {"budget_initial", "budget_full_year", "spending_actual", "staff_authorized", "staff_actual"}
-TOTAL_ROW = re.compile(r"^(?:总分|合计得分|自评总分|部门整体自评得分|整体自评得分|自评得分合计|合计)$")
 UNIT_ORG = re.compile(r"(人民政府|便民服务中心|服务中心|委员会|办公室|管理局|局|中心|院|所|站|队|馆|协会|学校|医院|公司|办事处|部"
                       r"|中学|小学|幼儿园|学院|大学|林场|农场|政府|社|厅|委|办)$")

@@ -14,8 +14,8 @@ from __future__ import annotations
 import re
 
 from ..document import Document, Table
+from ..genre import TOTAL_ROW
 from ..models import REVIEW, Evidence, Project, Section
-from . import lexicon as lx
 from .candidates import cell_value, table_unit
 from .numbers import NUMBER, cell_number, compact, money_to_wan, squeeze
 
@@ -63,7 +63,7 @@ def read_project_list(doc: Document, table: Table) -> list[Project] | None:
     out = []
     for row in table.rows[r0 + 1:]:
         name = compact(row[cols["name"]].text) if cols["name"] < len(row) else None
-        if not name or lx.TOTAL_ROW.match(name) or re.match(r"^(?:小计|总计|其中)", name):
+        if not name or TOTAL_ROW.match(name) or re.match(r"^(?:小计|总计|其中)", name):
             continue
         cells = [c for c in row if c.text.strip()]
         p = Project(name=name, evidence=Evidence(doc.text[cells[0].start:cells[-1].end], cells[0].start,

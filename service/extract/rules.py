@@ -30,16 +30,24 @@ def extract(doc: Document, sections: list[Section], ocr_review_below: float = 0.
     cands: list[Candidate] = text_candidates(doc, sections)
     label_cells = []
     read = []
-    rebuilt, superseded, money_superseded = _rebuilt_tables(doc, sections)
+    found_in: dict[int, list[Candidate]] = {}  # each table's candidates, read once
+
+    def candidates_of(sec, table) -> list[Candidate]:
+        if id(table) not in found_in:
+            found_in[id(table)] = (money_block_candidates(doc, table) if is_money_block(table)
+                                   else table_candidates(doc, table, sec.title))
+        return found_in[id(table)]
+
+    rebuilt, superseded, money_superseded = _rebuilt_tables(doc, sections, candidates_of)
     for sec, table in [*_tables_with_sections(doc, sections), *rebuilt]:
         listed = read_project_list(doc, table)
         if listed is not None:  # 项目名称 | 年初预算数 | …: projects, never the department's figures
             ex.projects += listed
             continue
-        found = money_block_candidates(doc, table) if is_money_block(table) else table_candidates(doc, table, sec.title)
+        found = candidates_of(sec, table)
         if id(table) in money_superseded:  # its money is read from the rebuilt block over it
             found = [c for c in found if c.field not in MONEY_COLUMNS]
-        grid = next((t for t in doc.tables if table.origin == "stream" and t.start <= table.start < t.end), None)
+        grid = next((t for t in doc.tables if t.start <= table.start < t.end), None) if table.origin == "stream" else None
         subject = st.table_subject(grid or table, sec.title, doc.text)  # a rebuilt table is its grid's
         read.append((sec, table, subject, found))
     # a table's execution row (年初预算数 … 分值 得分) may sit in another table of the same subject
@@ -108,17 +116,26 @@ def _tables_with_sections(doc: Document, sections: list[Section], tables=None):
         yield sec, table
 
 
-def _rebuilt_tables(doc: Document, sections: list[Section]) -> tuple[list, set[int], set[int]]:
+def _rebuilt_tables(doc: Document, sections: list[Section], candidates_of) -> tuple[list, set[int], set[int]]:
     """The rebuilt tables to read, and (by id) the grids they stand over: a rebuilt score table that reads
     more rows than the grids it overlaps (their rows are then read from it, their money and labels still from
     the grid); a rebuilt money block where the grids give no money columns, or only misaligned ones."""
     use, superseded, money_superseded = [], set(), set()
+    sections_of = {id(t): sec for sec, t in _tables_with_sections(doc, sections)}
+    counted: dict[int, int] = {}  # per grid, the rows it reads that count
+
+    def grid_rows(t) -> int:
+        if id(t) not in counted:  # rows of a shifted grid, or rows without a number (a drifted row's pieces), do not
+            counted[id(t)] = sum(1 for r in st.read_indicators(doc, t, sections_of[id(t)].title)
+                                 if not st.name_is_a_value(r) and (r.weight is not None or r.score is not None))
+        return counted[id(t)]
+
     for sec, table in _tables_with_sections(doc, sections, doc.rebuilt):
         overlap = [t for t in doc.tables if t.start < table.end and table.start < t.end]
         if is_money_block(table):
-            own = {c.field: c.value for t in overlap for c in table_candidates(doc, t, sec.title)
+            own = {c.field: c.value for t in overlap for c in candidates_of(sections_of[id(t)], t)
                    if c.field in MONEY_COLUMNS and not c.issue}
-            mine = {c.field: c.value for c in money_block_candidates(doc, table)}
+            mine = {c.field: c.value for c in candidates_of(sec, table)}
             flattened = all(t.origin in FLATTENED for t in overlap)
             conflict = any(k in mine and mine[k] != v for k, v in own.items())
             if not own or (flattened and conflict):  # a grid of text read by position misreads a label
@@ -126,10 +143,7 @@ def _rebuilt_tables(doc: Document, sections: list[Section]) -> tuple[list, set[i
                 use.append((sec, table))
                 money_superseded |= {id(t) for t in overlap}
             continue
-        own = sum(1 for t in overlap for r in st.read_indicators(doc, t, sec.title)  # rows of a shifted
-                  if not any("错位" in i for i in r.issues) and (r.weight is not None or r.score is not None))
-        # grid, or rows without a number (a drifted row's pieces), do not count
-        if len(st.read_indicators(doc, table, sec.title)) > own:
+        if len(st.read_indicators(doc, table, sec.title)) > sum(grid_rows(t) for t in overlap):
             use.append((sec, table))
             superseded |= {id(t) for t in overlap}
     return use, superseded, money_superseded

@@ -12,8 +12,8 @@ from __future__ import annotations
 import re
 
 from ..document import Cell, Document, Table
+from ..genre import TOTAL_ROW, VALUE_CELL
 from ..models import REVIEW, Evidence, IndicatorRow, Project
-from . import lexicon as lx
 from .numbers import cell_number, compact, squeeze
 
 COLUMN_HEADERS = [
@@ -101,9 +101,8 @@ def table_subject(table: Table, title: str, text: str | None = None) -> str:
     return "整体" if ("项目" not in title or "整体" in title) else compact(title) or "项目"
 
 
-_PROJECT_LINE = re.compile(r"^\s*(?:项目支出名称|项目名称)\s*[:：\t|]\s*([^\t|]+)")
 # 项目名称 and its cell, however the row was flattened: `项目名称 | X |`, `项目名称 X 主管部门 …`, run together
-_PROJECT_CELL = re.compile(r"(?:项目支出名称|项目名称)[\s|:：]*(?!主管部门|实施单位|项目负责人|预算单位)(?P<name>[^|\t\n]+?)\s*(?=[|\t\n]|\s(?:主管部门|实施单位)"
+_PROJECT_CELL = re.compile(r"(?:项目支出名称|项目名称)[\s|:：]*+(?!主管部门|实施单位|项目负责人|预算单位)(?P<name>[^|\t\n]+?)\s*(?=[|\t\n]|\s(?:主管部门|实施单位)"
                            r"|主管部门|实施单位|项目负责人|项目单位|预算单位|项目资金|资金情况|$)")
 _DEPARTMENT_LINE = re.compile(r"部门整体支出|整体支出绩效")
 _STOP_LINE = re.compile(r"^\s*(附件\s*[0-9一二三四五六七八九十]*\s*[:：]?\s*$|[一二三四五六七八九十]+、)")
@@ -113,11 +112,8 @@ _LOOK_BACK = 800  # characters above a table in which its subject may be named
 def _subject_above(text: str, start: int) -> str | None:
     lines = text[max(0, start - _LOOK_BACK):start].split("\n")
     for line in reversed(lines):
-        m = _PROJECT_LINE.match(line)
-        if m and compact(m.group(1)):
-            return compact(m.group(1))
         found = [compact(x.group("name")) for x in _PROJECT_CELL.finditer(line)]
-        found = [f for f in found if f and not lx.TOTAL_ROW.match(f)]
+        found = [f for f in found if f and not TOTAL_ROW.match(f)]
         if found:
             return found[-1]
         if _DEPARTMENT_LINE.search(line):
@@ -147,7 +143,7 @@ def read_indicators(doc: Document, table: Table, title: str, subject: str | None
                 ind.confidence = min(ind.confidence, 0.5)
                 ind.issues.append(table.guessed[r][1])
             rows.append(ind)
-    shifted = [r for r in rows if any(i.startswith("三级指标名称“") for i in r.issues)]
+    shifted = [r for r in rows if name_is_a_value(r)]
     if rows and len(shifted) * 3 >= len(rows):  # values in the name column: the whole table is shifted
         for r in rows:
             if r not in shifted:
@@ -191,15 +187,16 @@ def _read_row(text, row, cols, width, fill, subject) -> IndicatorRow | None:
     if not aligned:
         ind.status = REVIEW
         ind.issues.append("该行单元格数少于表头（有合并单元格），列对应关系为推断，请核对原表")
-    if ind.name and _QUANTITY.match(compact(ind.name) or ""):
+    if name_is_a_value(ind):
         ind.status = REVIEW
         ind.confidence = min(ind.confidence, 0.3)
         ind.issues.append(f"三级指标名称“{ind.name}”是一个数值，表头与数据的列可能错位，请核对原表")
     return ind
 
 
-# 13处, 92.5%, ≥95%: a value; a 三级指标 name is words
-_QUANTITY = re.compile(r"^[≥≤≧≦<>＞＜=＝]?\d+(?:\.\d+)?\s*(?:%|‰|[\u4e00-\u9fff]{1,3})?$")
+def name_is_a_value(row: IndicatorRow) -> bool:
+    """A 三级指标 that reads 13处 or 92.5%: the grid's columns are shifted under its header."""
+    return bool(row.name and VALUE_CELL.match(compact(row.name) or ""))
 
 
 def _shorter_row_columns(row, cols) -> dict[str, int] | None:
@@ -229,7 +226,7 @@ def _num(s: str | None):
 
 def _is_total_row(row) -> bool:
     first = next((c for c in row if c.text.strip()), None)
-    return first is not None and bool(lx.TOTAL_ROW.match(squeeze(first.text)))
+    return first is not None and bool(TOTAL_ROW.match(squeeze(first.text)))
 
 
 def table_total(table: Table) -> tuple[float | int, Evidence] | None:

@@ -13,6 +13,7 @@ from pathlib import Path
 
 from ..document import Document, DocumentBuilder
 from ..errors import IngestError
+from ..genre import squeezed
 from ..settings import Settings, load_settings
 from ..stream_money import find_money_blocks
 from ..stream_tables import find_stream_tables
@@ -90,4 +91,6 @@ def _add_text_tables(doc: Document) -> None:
             doc.tables.append(t)
     doc.tables.sort(key=lambda t: t.start)
     join_page_breaks(doc)
-    doc.rebuilt = sorted(find_stream_tables(doc.text) + find_money_blocks(doc.text), key=lambda t: t.start)
+    folded = squeezed(doc.text)  # one folding of the text for both readers
+    doc.rebuilt = sorted(find_stream_tables(doc.text, folded, doc.tables) + find_money_blocks(doc.text, folded),
+                         key=lambda t: t.start)

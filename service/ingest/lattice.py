@@ -19,7 +19,7 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
-from .layout import Box, TableBlock, _join, _join_boxes
+from .layout import Box, TableBlock, _join_boxes, centre_inside, unwrap
 
 MIN_LINE_FRACTION = 1 / 40  # a stroke at least this share of the page's width (height) is a rule
 MIN_TABLE_ROWS = 1  # a row taller than the page stands alone on it
@@ -39,9 +39,7 @@ class Grid:
         return self.xs[0], self.ys[0], self.xs[-1], self.ys[-1]
 
     def contains(self, box: Box) -> bool:
-        x, y = (box.x0 + box.x1) / 2, (box.y0 + box.y1) / 2
-        x0, y0, x1, y1 = self.bbox
-        return x0 <= x <= x1 and y0 <= y <= y1
+        return centre_inside(box, self.bbox)
 
 
 def find_grids(bgr: np.ndarray) -> list[Grid]:
@@ -184,7 +182,4 @@ def _cell_text(boxes: list[Box]) -> str:
             lines[-1].append(b)
         else:
             lines.append([b])
-    text = ""
-    for line in lines:  # a cell's lines are its text wrapped at the column's width: joined as one text
-        text = _join(text, _join_boxes(sorted(line, key=lambda b: b.x0)), letters_only=True)
-    return text
+    return unwrap([_join_boxes(sorted(line, key=lambda b: b.x0)) for line in lines])

@@ -723,6 +723,20 @@ def write_blocks(builder: DocumentBuilder, blocks: list[Block], page: int, origi
         previous = None  # only the first block of a page can continue the previous page's table
 
 
+def unwrap(lines: list[str]) -> str:
+    """A cell's lines, which are its text wrapped at the column's width, as one text again."""
+    text = ""
+    for line in lines:
+        text = _join(text, line.strip(), letters_only=True)
+    return text
+
+
+def centre_inside(box: Box, bbox: tuple[float, float, float, float]) -> bool:
+    """Does the box's centre fall inside `bbox` (x0, y0, x1, y1)?"""
+    x, y = (box.x0 + box.x1) / 2, (box.y0 + box.y1) / 2
+    return bbox[0] <= x <= bbox[2] and bbox[1] <= y <= bbox[3]
+
+
 def in_reading_order(blocks: list[Block], tables: list[tuple[float, TableBlock]]) -> list[Block]:
     """Lines and word-position tables of a page, and the ruled tables (each with its top), top to bottom."""
     def top(block) -> float:

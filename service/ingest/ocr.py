@@ -24,7 +24,7 @@ from PIL import Image
 from ..document import DocumentBuilder
 from ..settings import Settings
 from .lattice import find_grids, grid_table
-from .layout import Box, TableBlock, carried_separators, char_units, in_reading_order, lay_out, write_blocks
+from .layout import RULES, Box, carried_separators, char_units, in_reading_order, lay_out, write_blocks
 
 log = logging.getLogger(__name__)
 
@@ -86,22 +86,18 @@ def ocr_image(image: Image.Image, page_number: int, builder: DocumentBuilder, se
         conf = min(max(float(score), 1e-6), 1.0)
         boxes += split_at_rules(Box(str(raw), float(quad[:, 0].min()), float(quad[:, 1].min()),
                                     float(quad[:, 0].max()), float(quad[:, 1].max()), conf))
-    carried = carried_separators(builder, "ocr")
     grids = find_grids(arr)  # ruled tables: their cells from the rules, not from the words' positions
     ruled = [(g, [b for b in boxes if g.contains(b)]) for g in grids]
     free = [b for b in boxes if not any(g.contains(b) for g in grids)]
-    blocks = lay_out(free, arr.shape[1], cell_gap=CELL_GAP, separators=carried if not grids else None,
+    blocks = lay_out(free, arr.shape[1], cell_gap=CELL_GAP, separators=None if grids else carried_separators(builder, "ocr"),
                      exact_heights=False)
     tables = []
     for g, inside in ruled:
-        block = grid_table(g, [b for b in inside if b.text.strip() not in ("|", "｜")])
+        block = grid_table(g, [b for b in inside if b.text.strip() not in RULES])
         if any(t for row in block.rows for t in row):
             tables.append((g.ys[0], block))
-    if tables:
+    if tables:  # a ruled table going on from the previous page is joined at ingest (tables.join_page_breaks)
         blocks = in_reading_order(blocks, tables)
-        first = blocks[0]
-        if carried is not None and isinstance(first, TableBlock) and first.n_cols == len(carried) + 1:
-            first.continued = True  # the rest of the table the previous page ended with
     write_blocks(builder, blocks, page_number, origin="ocr", ocr=True,
                  map_box=lambda box: _map_box(box, to_page, image.size))
 

@@ -24,7 +24,7 @@ import pypdfium2.raw as pdfium_c
 from ..document import DocumentBuilder
 from ..errors import IngestError
 from ..settings import Settings
-from .layout import Box, TableBlock, _join, in_reading_order, lay_out_pages, write_blocks
+from .layout import Box, TableBlock, centre_inside, in_reading_order, lay_out_pages, unwrap, write_blocks
 
 log = logging.getLogger(__name__)
 
@@ -44,19 +44,21 @@ def read_pdf(data: bytes, name: str, builder: DocumentBuilder, settings: Setting
     """Every page into the builder: ruled tables by their lines (pdfplumber), the rest laid out together
     (a table without rules may cross pages), scans OCRed."""
     pdf = _open(data, name)
-    ruled = ruled_tables(data)
     try:
         pages: list[tuple[list[Box], float] | str] = []  # a text page's boxes and width, or "blank"/"scan"
+        lined: list[int] = []  # text pages that draw lines: only they can hold a ruled table
         for index in range(len(pdf)):
             page = _page(pdf, index, name)
             try:
-                content = _text_or_kind(page, name, settings)
+                pages.append(_text_or_kind(page, name, settings))
+                if isinstance(pages[-1], tuple) and has_paths(page):
+                    lined.append(index)
             finally:
                 page.close()
-            if isinstance(content, tuple) and ruled.get(index):
-                boxes, width = content
-                content = ([b for b in boxes if not any(_inside(b, t.bbox) for t in ruled[index])], width)
-            pages.append(content)
+        ruled = ruled_tables(data, lined) if lined else {}
+        for index, tables in ruled.items():  # the words of a ruled table are its cells', not the layout's
+            boxes, width = pages[index]
+            pages[index] = ([b for b in boxes if not any(centre_inside(b, t.bbox) for t in tables)], width)
         laid: dict[int, list] = {}
         run: list[int] = []
         for index, content in enumerate([*pages, "end"]):
@@ -94,8 +96,9 @@ class RuledTable:
     block: TableBlock
 
 
-def ruled_tables(data: bytes) -> dict[int, list[RuledTable]]:
-    """Per page index, the tables drawn with ruling lines, read by pdfplumber's line strategy.
+def ruled_tables(data: bytes, pages: list[int]) -> dict[int, list[RuledTable]]:
+    """Per page index (of those in `pages`), the tables drawn with ruling lines, read by pdfplumber's line
+    strategy.
 
     Measured on the builders' PDFs (BENCHMARKS.md) it puts more cells right than laying out the words by
     their positions: a rule says where a cell ends even when its text wraps or stays empty. Where it finds
@@ -106,11 +109,12 @@ def ruled_tables(data: bytes) -> dict[int, list[RuledTable]]:
     out: dict[int, list[RuledTable]] = {}
     try:
         with pdfplumber.open(io.BytesIO(data)) as pdf:
-            for index, page in enumerate(pdf.pages):
+            for index in pages:
+                page = pdf.pages[index]
                 found = page.find_tables()
                 page.close()  # pdfplumber keeps a page's objects cached until closed
                 for table in found:
-                    rows = [[_cell(c) for c in row] for row in table.extract()]
+                    rows = [[unwrap((c or "").split("\n")) for c in row] for row in table.extract()]
                     if rows and max(map(len, rows)) >= (2 if len(rows) > 1 else 3) and any(any(r) for r in rows):
                         width = max(map(len, rows))
                         rows = [r + [""] * (width - len(r)) for r in rows]
@@ -121,19 +125,6 @@ def ruled_tables(data: bytes) -> dict[int, list[RuledTable]]:
         log.info("pdfplumber found no ruled tables: %s", e)
         return {}
     return out
-
-
-def _cell(text: str | None) -> str:
-    """A cell's lines are its text wrapped at the column's width: one text again."""
-    out = ""
-    for line in (text or "").split("\n"):
-        out = _join(out, line.strip(), letters_only=True)
-    return out
-
-
-def _inside(box: Box, bbox: tuple[float, float, float, float]) -> bool:
-    x, y = (box.x0 + box.x1) / 2, (box.y0 + box.y1) / 2
-    return bbox[0] <= x <= bbox[2] and bbox[1] <= y <= bbox[3]
 
 
 def _page(pdf: pdfium.PdfDocument, index: int, name: str):
@@ -230,6 +221,11 @@ def text_boxes(textpage, page_height: float) -> list[Box]:
         chars.append(ch)
     close()
     return boxes
+
+
+def has_paths(page) -> bool:
+    """True when the page draws vector paths (lines, rectangles): a ruled table needs them."""
+    return any(True for _ in page.get_objects(filter=[pdfium_c.FPDF_PAGEOBJ_PATH], max_depth=1))
 
 
 def has_image(page) -> bool:

@@ -29,7 +29,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 
-from ..document import Document
+from ..document import Document, Table
 from ..fields import IDENTITY, hinted_fields
 from ..genre import (
     LISTS_TITLE,
@@ -121,10 +121,10 @@ def _add_rebuilt(doc: Document, calls: list[Call]) -> None:
             continue
         call = next((c for c in calls if c.prompt != "lists" and any(s <= table.start < e for s, e in c.spans)), None)
         if call is not None:
-            call.rebuilt.append(canonical(table))
+            call.rebuilt.append(_canonical(table))
 
 
-def canonical(table) -> str:
+def _canonical(table: Table) -> str:
     """A table as `|` rows, one per line, every cell in its column (empty cells kept)."""
     return "\n".join("| " + " | ".join(" ".join(c.text.split()) for c in row) + " |" for row in table.rows)
 
