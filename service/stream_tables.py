@@ -596,6 +596,20 @@ def find_stream_tables(text: str, folded: tuple[str, list[int]] | None = None,
     return out
 
 
+def rebuild_within(text: str, start: int, end: int) -> list[Table]:
+    """The score tables whose header stands in text[start:end], rebuilt (offsets in `text`): for a grid of
+    `TRUE_GRIDS` that reads badly after all (its columns shifted under the header), on demand."""
+    words, where = squeezed(text[start:end])
+    found = [(s + start, e + start, [(k, a + start, b + start) for k, a, b in cols])
+             for s, e, cols in find_headers((words, where))]
+    out = []
+    for i, h in enumerate(found):
+        table = read_stream_table(text, h, found[i + 1][0] if i + 1 < len(found) else end)
+        if table is not None:
+            out.append(table)
+    return out
+
+
 _CLUSTER_GAP = 80  # characters (without whitespace) between two header words of one scrambled header
 _SCRAMBLED = "scrambled"
 

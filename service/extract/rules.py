@@ -14,6 +14,7 @@ from ..document import Document
 from ..models import REVIEW, Extraction, Section
 from ..stream_money import COLUMNS as MONEY_COLUMNS
 from ..stream_money import is_money_block
+from ..stream_tables import TRUE_GRIDS, rebuild_within
 from . import score_tables as st
 from .candidates import Candidate, money_block_candidates, table_candidates, text_candidates
 from .finish import check_score_table, merge_candidates, trust_rebuilt_rows
@@ -116,6 +117,20 @@ def _tables_with_sections(doc: Document, sections: list[Section], tables=None):
         yield sec, table
 
 
+def _shifted_grids_rebuilt(doc: Document, sections: list[Section]) -> list:
+    """Tables rebuilt from the cells of a true grid (`stream_tables.TRUE_GRIDS`, not rebuilt at ingest) whose
+    columns turn out shifted under its header: a third of its rows have a value for a 三级指标 name, or no
+    分值 and no 得分."""
+    out = []
+    for sec, t in _tables_with_sections(doc, sections):
+        if t.origin in TRUE_GRIDS:
+            rows = st.read_indicators(doc, t, sec.title)
+            bad = [r for r in rows if st.name_is_a_value(r) or (r.weight is None and r.score is None)]
+            if rows and 3 * len(bad) >= len(rows):
+                out += rebuild_within(doc.text, t.start, t.end)
+    return out
+
+
 def _rebuilt_tables(doc: Document, sections: list[Section], candidates_of) -> tuple[list, set[int], set[int]]:
     """The rebuilt tables to read, and (by id) the grids they stand over: a rebuilt score table that reads
     more rows than the grids it overlaps (their rows are then read from it, their money and labels still from
@@ -130,7 +145,7 @@ def _rebuilt_tables(doc: Document, sections: list[Section], candidates_of) -> tu
                                  if not st.name_is_a_value(r) and (r.weight is not None or r.score is not None))
         return counted[id(t)]
 
-    for sec, table in _tables_with_sections(doc, sections, doc.rebuilt):
+    for sec, table in _tables_with_sections(doc, sections, [*doc.rebuilt, *_shifted_grids_rebuilt(doc, sections)]):
         overlap = [t for t in doc.tables if t.start < table.end and table.start < t.end]
         if is_money_block(table):
             own = {c.field: c.value for t in overlap for c in candidates_of(sections_of[id(t)], t)
