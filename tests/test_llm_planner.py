@@ -237,3 +237,30 @@ def test_the_department_tables_money_block_gives_its_fields_located_by_their_num
         == {"budget_initial": 1172.55, "spending_actual": 1268.72, "execution_rate": 97.58, "execution_score": 9.76}
     ev = fields["spending_actual"].evidence
     assert doc.text[ev.start:ev.end] == "1268.72"
+
+
+RUN_TOGETHER = ("项目支出绩效自评表\n项目名称：某某河道整治\n"
+                "一级指标二级指标三级指标年度指标值实际完成值分值得分偏差原因分析及改进措施"
+                "产出指标(60分)数量指标整治河道长度≥12公里≥12公里3030质量指标工程验收合格率100%100%3030"
+                "效益指标(30分)社会效益指标群众生产生活条件改善3028"
+                "满意度指标(10分)服务对象满意度指标群众满意度≥95%96%1010总分10098\n")
+
+
+def test_a_run_together_table_is_sent_as_a_grid_only_when_its_cut_numbers_add_up():
+    doc, calls = calls_of(RUN_TOGETHER)
+    table = next(c for c in calls if c.prompt == "score_table")
+    assert "| 产出指标(60分) | 数量指标 | 整治河道长度 | ≥12公里 | ≥12公里 | 30 | 30 |" in table.rebuilt[0]
+    assert "| 总分 |  |  |  |  | 100 | 98 |" in table.rebuilt[0]
+
+    doc, calls = calls_of(RUN_TOGETHER.replace("3028", "3020"))  # 30+30+20+10 is not the 总分 98
+    table = next(c for c in calls if c.prompt == "score_table")
+    assert table.rebuilt == []
+    assert "群众生产生活条件改善3020" in table.text(doc)  # the text itself still goes, for the model to read
+
+
+def test_a_table_title_of_only_cell_separators_is_no_title():
+    doc, calls = calls_of("培训人次 | = | 300 | 人次 | 320 | 20 | 20 |\n| |||\n合格率 | ≥ | 95 | % | 97 | 20 | 19 |\n"
+                          "| ||\n满意度指标 | 服务对象满意度指标 | 满意度 | ≥ | 90 | % | 95 | 60 | 60 |\n| |\n"
+                          "合计 | 100 | 99 |\n")  # an excerpt starting inside a table; a line "| |" between rows
+    table = next(c for c in calls if c.prompt == "score_table")
+    assert table.title == "评分表"

@@ -29,10 +29,11 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 
-from ..document import Document, Table
+from ..document import Cell, Document, Table
 from ..fields import IDENTITY, hinted_fields
 from ..genre import (
     LISTS_TITLE,
+    TOTAL_ROW,
     furniture_spans,
     has_lists_label,
     may_state_a_fact,
@@ -120,13 +121,63 @@ def _add_rebuilt(doc: Document, calls: list[Call]) -> None:
         if any(t.start < table.end and table.start < t.end for t in doc.tables):
             continue
         call = next((c for c in calls if c.prompt != "lists" and any(s <= table.start < e for s, e in c.spans)), None)
-        if call is not None:
-            call.rebuilt.append(_canonical(table))
+        rows = _sendable_rows(table)
+        if call is not None and len(rows) > 1:
+            call.rebuilt.append(_canonical(rows))
 
 
-def _canonical(table: Table) -> str:
+# a rebuilt row whose columns were inferred from run-together text, or from a scrambled header
+_RUN_TOGETHER = {"blob", "split", "joined"}
+_SCORE_COLUMNS = (5, 6)  # 分值, 得分 in `stream_tables.COLUMNS`
+_NAME = re.compile(r"[\u4e00-\u9fff]{2}")
+
+
+def _sendable_rows(table: Table) -> list[list[Cell]]:
+    """The rows worth showing the model as a grid: a wrong grid beside the text misleads the model more
+    than the text alone, which it reads anyway. Rows cut out of run-together text are kept only when the
+    table adds up (分值 and 得分 sum to its 总分 row, or the 分值 to 100); rows of a scrambled header only
+    when the row itself is plausible (a name, 分值 and 得分 numbers, 得分 ≤ 分值)."""
+    keep = []
+    for r, row in enumerate(table.rows):
+        kind = table.guessed.get(r, ("", ""))[0]
+        if kind in _RUN_TOGETHER and not _adds_up(table.rows[1:]):
+            continue
+        if kind == "scrambled" and not _plausible(row):
+            continue
+        keep.append(row)
+    return keep
+
+
+def _plausible(row: list[Cell]) -> bool:
+    if len(row) <= max(_SCORE_COLUMNS) or not _NAME.search(row[2].text):
+        return False
+    weight, score = (_number(row[k].text) for k in _SCORE_COLUMNS)
+    return weight is not None and score is not None and score <= weight
+
+
+def _adds_up(body: list[list[Cell]]) -> bool:
+    if not body or any(len(row) <= max(_SCORE_COLUMNS) for row in body):
+        return False
+    total = body[-1] if TOTAL_ROW.match(body[-1][0].text.replace(" ", "")) else None
+    rows = body[:-1] if total else body
+    if not rows or not all(_plausible(row) for row in rows):
+        return False
+    weights, scores = ([_number(row[k].text) for row in rows] for k in _SCORE_COLUMNS)
+    if total is None:
+        return abs(sum(weights) - 100) < 1e-6
+    stated_weight, stated_score = (_number(total[k].text) for k in _SCORE_COLUMNS)
+    return stated_score is not None and abs(sum(scores) - stated_score) < 1e-6 and \
+        (stated_weight is None or abs(sum(weights) - stated_weight) < 1e-6)
+
+
+def _number(text: str) -> float | None:
+    m = re.fullmatch(r"\s*(\d{1,3}(?:\.\d{1,2})?)\s*分?\s*", text)
+    return float(m.group(1)) if m else None
+
+
+def _canonical(rows: list[list[Cell]]) -> str:
     """A table as `|` rows, one per line, every cell in its column (empty cells kept)."""
-    return "\n".join("| " + " | ".join(" ".join(c.text.split()) for c in row) + " |" for row in table.rows)
+    return "\n".join("| " + " | ".join(" ".join(c.text.split()) for c in row) + " |" for row in rows)
 
 
 @dataclass
@@ -209,11 +260,14 @@ def _is_title(p: _Piece) -> bool:
     return p.spans[-1][1] - p.spans[0][0] <= 120
 
 
+_WORD = re.compile(r"[\u4e00-\u9fffA-Za-z0-9]")  # a title of only cell separators (| |) is none
+
+
 def _table_calls(doc: Document, pieces: list[_Piece]) -> list[Call]:
     calls: list[Call] = []
     for run in _runs(pieces):
         spans = [(s, e) for p in run for s, e in p.spans]
-        title = next((p.sec.title for p in run if p.sec.title and p.sec.title != "表格"), "评分表")
+        title = next((p.sec.title for p in run if p.sec.title != "表格" and _WORD.search(p.sec.title)), "评分表")
         chunks = _split(doc, spans)
         for n, chunk in enumerate(chunks):
             last = calls[-1] if calls else None
