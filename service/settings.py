@@ -32,8 +32,15 @@ SETTINGS: list[Setting] = [
     Setting("db", "./jixiao.db", "SQLite database file"),
     Setting("instance", "./instance", "folder for the web app's secret key and the uploaded files"),
     Setting("job_lease_s", 900, "a job claimed longer ago than this (its worker died) is queued again, in seconds"),
+    Setting("job_max_attempts", 3, "a job claimed this many times without finishing is parked as failed"),
+    Setting("job_timeout_s", 1800, "time limit for extracting one document (its child process is stopped), in seconds"),
+    Setting("job_memory_mb", 4096, "memory limit of the child process extracting one document, in MB"),
+    Setting("lanes", "text,scan", "worker lanes run by jixiao serve: text (text files, .docx, text PDFs) and scan "
+            "(images, image-only PDFs), each its own worker, so a long scan never holds up a text report"),
     Setting("max_upload_mb", 50, "largest input file accepted, in MB"),
     Setting("max_unpacked_mb", 200, "largest total unpacked size of a .docx (zip bomb guard), in MB"),
+    Setting("max_pages", 300, "most pages of one PDF accepted (checked before any page is decoded)"),
+    Setting("max_image_mpx", 60, "largest image or rendered page accepted, in megapixels (checked before decoding)"),
     Setting("ocr", True, "OCR scanned pages and images (off: such files are rejected with a message)"),
     Setting("ocr_dpi", 200, "resolution at which image-only PDF pages are rendered for OCR"),
     Setting("ocr_review_below", 0.90, "OCR line confidence under which values read from that line go to review"),
@@ -45,6 +52,8 @@ SETTINGS: list[Setting] = [
     Setting("model", "", "LLM model name at the OpenAI-compatible endpoint (OPENAI_BASE_URL, OPENAI_API_KEY)"),
     Setting("llm_mode", "tools", "how instructor asks for structured output: tools, json or md_json"),
     Setting("llm_timeout_s", 60, "time limit for one LLM request, in seconds"),
+    Setting("llm_deadline_s", 300, "total time for one LLM call, its retries and Retry-After waits included, in seconds"),
+    Setting("llm_max_answer_kb", 256, "largest LLM answer read, in KB (a larger one is refused and its fields go to review)"),
     Setting("llm_concurrency", 4, "LLM requests in flight at once, across sections and documents"),
     Setting("llm_max_retries", 2, "re-asks after a response fails validation (quote not in section, …)"),
     Setting("llm_http_retries", 4, "retries, with exponential backoff and jitter, after 429/5xx/timeouts"),
@@ -58,8 +67,14 @@ class Settings:
     db: str
     instance: str
     job_lease_s: int
+    job_max_attempts: int
+    job_timeout_s: int
+    job_memory_mb: int
+    lanes: str
     max_upload_mb: int
     max_unpacked_mb: int
+    max_pages: int
+    max_image_mpx: int
     ocr: bool
     ocr_dpi: int
     ocr_review_below: float
@@ -71,6 +86,8 @@ class Settings:
     model: str
     llm_mode: str
     llm_timeout_s: int
+    llm_deadline_s: int
+    llm_max_answer_kb: int
     llm_concurrency: int
     llm_max_retries: int
     llm_http_retries: int
