@@ -363,6 +363,7 @@ def check(report: Path, records: tuple[Path, ...], out_dir: Path | None) -> None
     """Re-check the values of RECORDS (record JSON from any source) against REPORT."""
     from .ingest import load
     from .pipeline import write_json
+    from .presence import check_presence
     from .recheck import recheck
     from .sections import split_sections
 
@@ -382,8 +383,8 @@ def check(report: Path, records: tuple[Path, ...], out_dir: Path | None) -> None
             err_console.print(f"[red]错误[/red] {path.name}：无法读取记录（{e}）", soft_wrap=True)
             failed += 1
             continue
-        checked = recheck(doc, sections, record, accept_at=settings.threshold,
-                          ocr_review_below=settings.ocr_review_below)
+        checked = check_presence(doc.text, recheck(doc, sections, record, accept_at=settings.threshold,
+                                                   ocr_review_below=settings.ocr_review_below))
         _print_check(path.name, checked)
         if out_dir is not None:
             write_json(out_dir / path.name, checked)

@@ -10,8 +10,10 @@ import hashlib
 import json
 import logging
 import os
+import re
 import tempfile
 import time
+import unicodedata
 from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass, field
@@ -22,6 +24,7 @@ from .errors import JixiaoError
 from .extract import rules
 from .ingest import load
 from .models import Extraction, Section
+from .presence import check_presence
 from .recheck import recheck
 from .record import to_record
 from .sections import split_sections
@@ -71,8 +74,29 @@ def second_look(doc: Document, sections: list[Section], record: dict, settings: 
         _escalate(value, checked["fields"].get(key) or {})
     for row, again in zip(record.get("indicators") or [], checked.get("indicators") or [], strict=False):
         _escalate(row, again)
-    _propose_what_the_engine_missed(record, to_record(doc, second)["fields"])
+    rules_record = to_record(doc, second)
+    _propose_what_the_engine_missed(record, rules_record["fields"])
+    _propose_rows_the_engine_missed(record, rules_record["indicators"])
     return record
+
+
+def _row_key(row: dict) -> str:
+    return re.sub(r"[\s\W_]+", "", unicodedata.normalize("NFKC", row.get("name") or ""))
+
+
+def _propose_rows_the_engine_missed(record: dict, rules_rows: list[dict]) -> None:
+    """Score rows the rules extractor reads and trusts that the model did not return go to review as
+    proposals, so a table the model read short is never trusted short (rows the rules extractor doubts
+    itself are mostly text it could not place, and would only bury the reviewer)."""
+    rows = record.setdefault("indicators", [])
+    have = {_row_key(r) for r in rows}
+    for r in rules_rows:
+        key = _row_key(r)
+        if r.get("status") == "review" or not key or key in have or any(key in k or k in key for k in have if len(k) >= 4 and len(key) >= 4):
+            continue
+        have.add(key)
+        rows.append({**r, "status": "review", "confidence": min(r.get("confidence") or 0.0, 0.5),
+                     "issues": [*r.get("issues", []), "大模型没有读出此行；规则提取在原文读到此行（建议值），请核对或删除"]})
 
 
 def _propose_what_the_engine_missed(record: dict, second: dict) -> None:
@@ -100,7 +124,7 @@ def extract_record(doc: Document, sections: list[Section], engine: Engine,
     record = to_record(doc, ex)
     if getattr(engine, "name", "rules") == "llm":  # the LLM's values, re-checked by value and second opinion
         record = second_look(doc, sections, record, settings)
-    return ex, stats, record
+    return ex, stats, check_presence(doc.text, record)
 
 
 def already_done(path: Path, store: Store | None, out_file: Path | None, engine) -> bool:
