@@ -196,25 +196,22 @@ def _demo_login(store: Store) -> str:
 def _serve(settings: Settings, host: str, port: int, worker: bool) -> None:
     from review_ui import create_app
 
-    from .worker import start_worker_thread
+    from .worker import lanes_of, start_worker_thread
 
     app = create_app(settings=settings)
-    stop = start_worker_thread(settings.db, settings, _web_engine(settings)) if worker else None
-    console.print(f"审核界面已启动：http://{host}:{port}/  （Ctrl+C 停止）" + ("，后台提取进程已启动" if worker else ""))
+    try:
+        lanes = lanes_of(settings) if worker else []
+    except JixiaoError as e:
+        raise click.ClickException(str(e)) from None
+    stops = [start_worker_thread(settings.db, settings, lanes=lane, isolate=True) for lane in lanes]
+    names = "、".join("全部" if lane is None else {"text": "文本", "scan": "扫描件"}[lane[0]] for lane in lanes)
+    console.print(f"审核界面已启动：http://{host}:{port}/  （Ctrl+C 停止）"
+                  + (f"，后台提取进程已启动（{names}）" if worker else ""), soft_wrap=True)
     try:
         app.run(host=host, port=port, threaded=True, use_reloader=False)
     finally:
-        if stop is not None:
+        for stop in stops:
             stop.set()
-
-
-def _web_engine(settings: Settings):
-    """Uploads are extracted by the LLM when one is configured, else by the offline rules."""
-    if resolve_engine(settings) == "llm":
-        from .llm.runner import LLMEngine
-
-        return LLMEngine(settings)
-    return None
 
 
 @cli.command()
@@ -232,7 +229,9 @@ def serve(db: str | None, host: str, port: int, no_worker: bool) -> None:
 @cli.command()
 @click.option("--db", type=click.Path(dir_okay=False), default=None, help="SQLite database (JIXIAO_DB).")
 @click.option("--until-empty", is_flag=True, help="Stop when no job is queued instead of waiting for more.")
-def worker(db: str | None, until_empty: bool) -> None:
+@click.option("--lane", type=click.Choice(["all", "text", "scan"]), default="all", show_default=True,
+              help="Which jobs: text files, .docx and text PDFs (text), images and scanned PDFs (scan), or all.")
+def worker(db: str | None, until_empty: bool, lane: str) -> None:
     """Extract uploaded reports from the job queue (the same queue `jixiao serve` feeds)."""
     from .worker import run_worker
 
@@ -240,7 +239,8 @@ def worker(db: str | None, until_empty: bool) -> None:
     store = _open_store(settings)
     console.print(f"后台提取进程已启动，数据库 {settings.db}" + ("" if until_empty else "（Ctrl+C 停止）"))
     try:
-        done = run_worker(store, settings, _web_engine(settings), until_empty=until_empty)
+        done = run_worker(store, settings, until_empty=until_empty, lanes=None if lane == "all" else (lane,),
+                          isolate=True)
     except KeyboardInterrupt:
         done = None
     if done is not None:
@@ -278,7 +278,7 @@ def submit(files: tuple[Path, ...], user: str | None, run_now: bool, db: str | N
             continue
         results.append(submit_one(store, uploads, path.name, data, user, settings))
     if run_now and any(r["job"] for r in results):
-        run_worker(store, settings, _web_engine(settings), until_empty=True)
+        run_worker(store, settings, until_empty=True, isolate=True)
     names = {"queued": "已排队", "duplicate": "已上传过", "rejected": "已拒绝"}
     table = Table(title="提交结果")
     for col in ("文件", "结果", "状态", "待复核", "说明"):

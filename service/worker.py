@@ -20,6 +20,8 @@ from pathlib import Path
 
 from .errors import IngestError, JixiaoError
 from .ingest import check_upload, load
+from .ingest.detect import sniff
+from .isolate import ChildRunner, JobStopped
 from .pipeline import Engine, RulesEngine, extract_record
 from .review import items_from_record, summary
 from .sections import split_sections
@@ -31,6 +33,38 @@ log = logging.getLogger(__name__)
 
 def worker_id() -> str:
     return f"{socket.gethostname()}:{os.getpid()}:{threading.get_ident()}"
+
+
+TEXT_LANE, SCAN_LANE = "text", "scan"
+
+
+def lane_of(data: bytes, name: str) -> str:
+    """The lane a file is extracted in: `scan` for images and PDFs without a text layer (OCR, slow), else
+    `text`. Decided from the first pages only; a file the checks refuse goes to `text` (it fails fast)."""
+    try:
+        kind = sniff(data, name)
+    except IngestError:
+        return TEXT_LANE
+    if kind == "image":
+        return SCAN_LANE
+    if kind != "pdf":
+        return TEXT_LANE
+    import pypdfium2
+
+    try:
+        pdf = pypdfium2.PdfDocument(data)
+    except pypdfium2.PdfiumError:
+        return TEXT_LANE
+    try:
+        for i in range(min(3, len(pdf))):
+            page = pdf[i]
+            text = page.get_textpage().get_text_range()
+            page.close()
+            if len(text.strip()) > 20:
+                return TEXT_LANE
+        return SCAN_LANE
+    finally:
+        pdf.close()
 
 
 def store_upload(store: Store, uploads: Path, name: str, data: bytes, user: str) -> tuple[dict, bool]:
@@ -46,7 +80,7 @@ def store_upload(store: Store, uploads: Path, name: str, data: bytes, user: str)
     tmp.write_bytes(data)
     os.replace(tmp, path)
     try:
-        return store.enqueue(sha, name, str(path), len(data), user)
+        return store.enqueue(sha, name, str(path), len(data), user, lane_of(data, name))
     except Exception:
         shutil.rmtree(folder, ignore_errors=True)
         raise
@@ -73,58 +107,122 @@ def _safe_name(name: str) -> str:
     return "".join(ch for ch in base if ch not in '<>:"|?*\x00') or "upload"
 
 
+def extract(sha256: str, path: Path, settings: Settings, engine: Engine):
+    """One job's document extracted: what `Store.complete_job` keeps (runs in the child when isolated)."""
+    t0 = time.perf_counter()
+    doc = load(path, settings)
+    sections = split_sections(doc)
+    ex, stats, record = extract_record(doc, sections, engine, settings)
+    items = [i.row() for i in items_from_record(record)]
+    meta = {"source_path": str(path), "engine": ex.engine, "seconds": round(time.perf_counter() - t0, 3), **stats}
+    return doc, sections, ex, meta, items
+
+
+class _Heartbeat(threading.Thread):
+    """Renews the job's lease while it is worked on; `lost` is set when the job was cancelled or taken."""
+
+    def __init__(self, store: Store, sha256: str, worker: str, every_s: float):
+        super().__init__(name=f"jixiao-heartbeat-{sha256[:8]}", daemon=True)
+        self.store, self.sha256, self.worker, self.every_s = store, sha256, worker, every_s
+        self.lost, self._done = threading.Event(), threading.Event()
+
+    def run(self) -> None:
+        while not self._done.wait(self.every_s):
+            try:
+                if not self.store.renew_lease(self.sha256, self.worker):
+                    self.lost.set()
+                    return
+            except JixiaoError as e:  # a busy database: try again at the next beat
+                log.warning("lease of %s not renewed: %s", self.sha256[:12], e)
+
+    def finish(self) -> None:
+        self._done.set()
+        self.join(timeout=5)
+
+
 def process_next(store: Store, settings: Settings, engine: Engine | None = None,
-                 worker: str | None = None) -> dict | None:
-    """Claim one job and extract it; the job (after), or None when the queue is empty."""
+                 worker: str | None = None, lanes: tuple[str, ...] | None = None,
+                 runner: ChildRunner | None = None) -> dict | None:
+    """Claim one job of `lanes` and extract it (in `runner`'s child process when given, else here with
+    `engine`); the job (after), or None when the queue is empty."""
     worker = worker or worker_id()
-    job = store.claim_job(worker, settings.job_lease_s)
+    job = store.claim_job(worker, settings.job_lease_s, settings.job_max_attempts, lanes)
     if job is None:
         return None
-    engine = engine or RulesEngine(settings)
-    t0 = time.perf_counter()
+    sha, name = job["sha256"], job["name"]
+    beat = _Heartbeat(store, sha, worker, max(0.5, settings.job_lease_s / 3))
+    beat.start()
     try:
-        doc = load(Path(job["path"]), settings)
-        sections = split_sections(doc)
-        ex, stats, record = extract_record(doc, sections, engine, settings)
-        items = [i.row() for i in items_from_record(record)]
-        meta = {"source_path": job["path"], "engine": ex.engine, "seconds": round(time.perf_counter() - t0, 3),
-                **stats}
-        store.complete_job(job["sha256"], worker, doc, sections, ex, meta, items, summary(items))
+        if runner is not None:
+            doc, sections, ex, meta, items = runner.run(sha, job["path"], name, beat.lost)
+        else:
+            doc, sections, ex, meta, items = extract(sha, Path(job["path"]), settings,
+                                                     engine or RulesEngine(settings))
+        beat.finish()
+        if store.cancel_requested(sha):
+            raise JobStopped(f"{name}：任务已取消")
+        store.complete_job(sha, worker, doc, sections, ex, meta, items, summary(items))
+    except JobStopped as e:
+        beat.finish()
+        if store.cancel_requested(sha):
+            store.fail_job(sha, worker, f"{name}：任务已由操作员取消")
+        else:
+            log.info("job %s is no longer ours: %s", sha[:12], e)
     except JixiaoError as e:
-        log.info("job %s failed: %s", job["sha256"][:12], e)
-        store.fail_job(job["sha256"], worker, str(e))
+        beat.finish()
+        log.info("job %s failed: %s", sha[:12], e)
+        store.fail_job(sha, worker, str(e))
     except Exception as e:  # a bug must not stop the worker; the operator sees why and can retry
-        log.exception("job %s failed unexpectedly", job["sha256"][:12])
-        store.fail_job(job["sha256"], worker, f"{job['name']}：处理时发生内部错误（{type(e).__name__}: {e}），"
-                                              "请联系维护人员")
-    return store.job(job["sha256"])
+        beat.finish()
+        log.exception("job %s failed unexpectedly", sha[:12])
+        store.fail_job(sha, worker, f"{name}：处理时发生内部错误（{type(e).__name__}: {e}），请联系维护人员")
+    return store.job(sha)
 
 
 def run_worker(store: Store, settings: Settings, engine: Engine | None = None,
-               stop: threading.Event | None = None, poll_s: float = 1.0, until_empty: bool = False) -> int:
-    """Process jobs until `stop` is set (or, with `until_empty`, until none is queued); jobs processed."""
+               stop: threading.Event | None = None, poll_s: float = 1.0, until_empty: bool = False,
+               lanes: tuple[str, ...] | None = None, isolate: bool = False) -> int:
+    """Process jobs of `lanes` until `stop` is set (or, with `until_empty`, until none is queued); jobs
+    processed. With `isolate`, each document is extracted in a child process under the job limits."""
     stop = stop or threading.Event()
     worker, done = worker_id(), 0
-    while not stop.is_set():
-        if process_next(store, settings, engine, worker) is not None:
-            done += 1
-            continue
-        if until_empty:
-            break
-        stop.wait(poll_s)
+    runner = ChildRunner(settings) if isolate else None
+    try:
+        while not stop.is_set():
+            if process_next(store, settings, engine, worker, lanes, runner) is not None:
+                done += 1
+                continue
+            if until_empty:
+                break
+            stop.wait(poll_s)
+    finally:
+        if runner is not None:
+            runner.close()
     return done
 
 
-def start_worker_thread(db_path: str, settings: Settings, engine: Engine | None = None) -> threading.Event:
-    """A daemon thread working the queue with its own connection; set the returned event to stop it."""
+def lanes_of(settings: Settings) -> list[tuple[str, ...] | None]:
+    """The lanes `jixiao serve` gives a worker each (`lanes` setting); [None] (one worker, every lane) when
+    the setting names fewer than two."""
+    named = tuple(dict.fromkeys(x.strip() for x in settings.lanes.split(",") if x.strip()))
+    unknown = set(named) - {TEXT_LANE, SCAN_LANE}
+    if unknown:
+        raise JixiaoError(f"配置项 lanes 中有未知的处理通道：{'、'.join(sorted(unknown))}（可用：text、scan）")
+    return [(lane,) for lane in named] if len(named) > 1 else [None]
+
+
+def start_worker_thread(db_path: str, settings: Settings, engine: Engine | None = None,
+                        lanes: tuple[str, ...] | None = None, isolate: bool = False) -> threading.Event:
+    """A daemon thread working the queue (`lanes` of it) with its own connection; set the event to stop it."""
     stop = threading.Event()
 
     def loop() -> None:
         store = Store(db_path)
         try:
-            run_worker(store, settings, engine, stop)
+            run_worker(store, settings, engine, stop, lanes=lanes, isolate=isolate)
         finally:
             store.close()
 
-    threading.Thread(target=loop, name="jixiao-worker", daemon=True).start()
+    label = "-".join(lanes) if lanes else "all"
+    threading.Thread(target=loop, name=f"jixiao-worker-{label}", daemon=True).start()
     return stop

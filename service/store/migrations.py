@@ -239,3 +239,13 @@ def m006_queue_order_index(db: Database) -> None:
     """The review queue's exact order, so a page of it needs no sort (100,000 documents: 384 ms -> 23 ms)."""
     db.execute("CREATE INDEX idx_jobs_queue_order ON jobs "
                "(state, flagged DESC, coalesce(min_confidence, 1), uploaded_at)")
+
+
+@migration
+def m007_job_lanes_progress_cancel(db: Database) -> None:
+    """A job's lane (text or scan, each with its own worker), its progress (OCR page by page), and an
+    operator's request to cancel it while it runs."""
+    db["jobs"].add_column("lane", str, not_null_default="text")
+    db["jobs"].add_column("progress", str)
+    db["jobs"].add_column("cancel_requested", int, not_null_default=0)
+    db.execute("CREATE INDEX idx_jobs_lane_claim ON jobs (state, lane, uploaded_at)")

@@ -9,15 +9,17 @@ the document's key is its SHA-256, so a retried job never duplicates it.
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from ..document import Document
 from ..errors import StoreError
-from ..models import REVIEW, Extraction, Section
+from ..models import CONFIRMED, CORRECTED, REVIEW, Extraction, Section
 from . import rows
 
 QUEUED, EXTRACTING, IN_REVIEW, CONFIRMED_STATE, FAILED = "queued", "extracting", "review", "confirmed", "failed"
+DELETED = "deleted"  # review.DELETED: a score row or project a reviewer said is not one
 SYSTEM = "系统"
 
 
@@ -75,8 +77,9 @@ class WorkflowMixin:
 
     # -- jobs ----------------------------------------------------------------
 
-    def enqueue(self, sha256: str, name: str, path: str, size: int, user: str) -> tuple[dict[str, Any], bool]:
-        """Queue a stored upload for extraction; (job, False) when these bytes were uploaded before."""
+    def enqueue(self, sha256: str, name: str, path: str, size: int, user: str,
+                lane: str = "text") -> tuple[dict[str, Any], bool]:
+        """Queue a stored upload for extraction in `lane`; (job, False) when these bytes were uploaded before."""
         with self.write():
             existing = self.job(sha256)
             if existing is not None:
@@ -84,7 +87,7 @@ class WorkflowMixin:
             stamp = rows.now()
             self.db["jobs"].insert({"sha256": sha256, "name": name, "path": path, "size": size, "state": QUEUED,
                                     "attempts": 0, "uploaded_by": user, "uploaded_at": stamp,
-                                    "updated_at": stamp, "flagged": 0})
+                                    "updated_at": stamp, "flagged": 0, "lane": lane})
             self._audit(sha256, None, "upload", None, name, user)
             return self.job(sha256), True
 
@@ -100,21 +103,83 @@ class WorkflowMixin:
             return list(self.db["jobs"].rows_where(order_by="uploaded_at desc, rowid desc", limit=limit,
                                                    offset=offset))
 
-    def claim_job(self, worker: str, lease_s: float) -> dict[str, Any] | None:
-        """Take the oldest queued job (or one whose worker stopped answering) for `worker`."""
+    def claim_job(self, worker: str, lease_s: float, max_attempts: int = 0,
+                  lanes: tuple[str, ...] | None = None) -> dict[str, Any] | None:
+        """Take the oldest queued job of `lanes` (any lane when None) for `worker`. A job whose worker stopped
+        renewing its lease is queued again, unless it was claimed `max_attempts` times already: then it is
+        parked as failed with the reason, so one poison file cannot come back forever."""
         now = datetime.now(UTC)
         cutoff = (now - timedelta(seconds=lease_s)).isoformat(timespec="seconds")
         with self.write():
-            self.db.execute("UPDATE jobs SET state = ?, claimed_by = NULL, updated_at = ? "
+            if max_attempts:
+                stuck = self.db.execute("SELECT sha256, attempts FROM jobs WHERE state = ? AND claimed_at <= ? "
+                                        "AND attempts >= ?", [EXTRACTING, cutoff, max_attempts]).fetchall()
+                for sha, attempts in stuck:
+                    error = (f"已处理 {attempts} 次均未完成（处理进程每次都中断：可能内存不足、超时或被终止），"
+                             "已停止自动重试；请检查文件后由管理员重试")
+                    self.db.execute("UPDATE jobs SET state = ?, error = ?, claimed_by = NULL, progress = NULL, "
+                                    "updated_at = ? WHERE sha256 = ?", [FAILED, error, rows.now(), sha])
+                    self._audit(sha, None, "failed", None, error, SYSTEM)
+            self.db.execute("UPDATE jobs SET state = ?, claimed_by = NULL, progress = NULL, updated_at = ? "
                             "WHERE state = ? AND claimed_at <= ?", [QUEUED, rows.now(), EXTRACTING, cutoff])
+            lane_sql, lane_args = "", []
+            if lanes is not None:
+                lane_sql = f" AND lane IN ({','.join('?' * len(lanes))})"
+                lane_args = list(lanes)
             cur = self.db.execute(
                 "UPDATE jobs SET state = ?, claimed_by = ?, claimed_at = ?, attempts = attempts + 1, "
-                "updated_at = ?, error = NULL "
-                "WHERE sha256 = (SELECT sha256 FROM jobs WHERE state = ? ORDER BY uploaded_at, rowid LIMIT 1) "
-                "AND state = ? RETURNING sha256",
-                [EXTRACTING, worker, now.isoformat(timespec="seconds"), rows.now(), QUEUED, QUEUED])
+                "updated_at = ?, error = NULL, progress = NULL, cancel_requested = 0 "
+                f"WHERE sha256 = (SELECT sha256 FROM jobs WHERE state = ?{lane_sql} ORDER BY uploaded_at, rowid "
+                "LIMIT 1) AND state = ? RETURNING sha256",
+                [EXTRACTING, worker, now.isoformat(timespec="seconds"), rows.now(), QUEUED, *lane_args, QUEUED])
             found = cur.fetchone()
         return self.job(found[0]) if found else None
+
+    def renew_lease(self, sha256: str, worker: str) -> bool:
+        """The worker's heartbeat: its claim is fresh again. False when the job is no longer this worker's
+        or an operator asked to cancel it (the worker then stops working on it)."""
+        with self.write():
+            cur = self.db.execute("UPDATE jobs SET claimed_at = ? WHERE sha256 = ? AND claimed_by = ? AND state = ? "
+                                  "AND cancel_requested = 0",
+                                  [datetime.now(UTC).isoformat(timespec="seconds"), sha256, worker, EXTRACTING])
+            return bool(cur.rowcount)
+
+    def set_progress(self, sha256: str, progress: str | None) -> None:
+        """What the job is doing now, for the operator (「OCR 识别第 3/4 页」)."""
+        with self.write():
+            self.db.execute("UPDATE jobs SET progress = ? WHERE sha256 = ? AND state = ?",
+                            [progress, sha256, EXTRACTING])
+
+    def cancel_job(self, sha256: str, user: str) -> bool:
+        """An operator stops a job: a queued one fails at once, a running one when its worker next beats."""
+        with self.write():
+            job = self.job(sha256)
+            if job is None or job["state"] not in (QUEUED, EXTRACTING):
+                return False
+            reason = f"已由 {user} 取消"
+            if job["state"] == QUEUED:
+                self.db.execute("UPDATE jobs SET state = ?, error = ?, updated_at = ? WHERE sha256 = ? AND state = ?",
+                                [FAILED, reason, rows.now(), sha256, QUEUED])
+            else:
+                self.db.execute("UPDATE jobs SET cancel_requested = 1, updated_at = ? WHERE sha256 = ?",
+                                [rows.now(), sha256])
+            self._audit(sha256, None, "cancel", None, reason, user)
+            return True
+
+    def cancel_requested(self, sha256: str) -> bool:
+        job = self.job(sha256)
+        return bool(job and job.get("cancel_requested"))
+
+    def reextract_job(self, sha256: str, user: str) -> bool:
+        """Queue a document again (after an LLM outage, or for another engine or model): a failed one or one
+        in review. What reviewers confirmed or corrected is kept when the new run lands (`complete_job`)."""
+        with self.write():
+            cur = self.db.execute("UPDATE jobs SET state = ?, error = NULL, claimed_by = NULL, attempts = 0, "
+                                  "cancel_requested = 0, updated_at = ? WHERE sha256 = ? AND state IN (?, ?)",
+                                  [QUEUED, rows.now(), sha256, FAILED, IN_REVIEW])
+            if cur.rowcount:
+                self._audit(sha256, None, "reextract", None, None, user)
+            return bool(cur.rowcount)
 
     def complete_job(self, sha256: str, worker: str, doc: Document, sections: list[Section],
                      extraction: Extraction, meta: dict[str, Any], items: list[dict[str, Any]],
@@ -132,17 +197,23 @@ class WorkflowMixin:
                 "AND state = ?",
                 [IN_REVIEW, run_id, summary["unit_name"], summary["fiscal_year"], summary["flagged"],
                  summary["min_confidence"], rows.now(), sha256, worker, EXTRACTING])
+            reviewed = {r["item"]: r for r in self.db["review_items"].rows_where(
+                "document_sha256 = ? AND status IN (?, ?, ?)", [sha256, CONFIRMED, CORRECTED, DELETED])}
             self.db.execute("DELETE FROM review_items WHERE document_sha256 = ?", [sha256])
             stamp = rows.now()
             self.db["review_items"].insert_all(
                 {"document_sha256": sha256, **{k: _json_if(k, v) for k, v in item.items()}, "version": 1,
-                 "updated_by": None, "updated_at": stamp} for item in items)
-            self._audit(sha256, None, "extracted", None, f"run {run_id}", SYSTEM)
+                 "updated_by": None, "updated_at": stamp} for item in _beside_reviewed(items, reviewed))
+            if reviewed:  # a re-extraction keeps what a person confirmed, corrected or deleted
+                self.db["review_items"].insert_all({**r, "version": r["version"] + 1} for r in reviewed.values())
+                self._refresh_summary(sha256)
+            self._audit(sha256, None, "extracted", None,
+                        f"run {run_id}" + (f"（保留人工确认/更正的 {len(reviewed)} 项）" if reviewed else ""), SYSTEM)
             return run_id
 
     def fail_job(self, sha256: str, worker: str, error: str) -> None:
         with self.write():
-            self.db.execute("UPDATE jobs SET state = ?, error = ?, updated_at = ? WHERE sha256 = ? "
+            self.db.execute("UPDATE jobs SET state = ?, error = ?, progress = NULL, updated_at = ? WHERE sha256 = ? "
                             "AND claimed_by = ?", [FAILED, error, rows.now(), sha256, worker])
             self._audit(sha256, None, "failed", None, error, SYSTEM)
 
@@ -345,6 +416,32 @@ class WorkflowMixin:
 
 _FIRST_POSITION = {"indicator": 1000, "project": 5000}  # as service.review.items_from_record numbers them
 _ITEM_JSON = ("value", "extracted", "evidence", "issues", "candidates")
+
+
+def _row_identity(kind: str, value: Any) -> tuple | None:
+    if kind not in ("indicator", "project") or not isinstance(value, dict):
+        return None
+    return kind, value.get("table"), value.get("name")
+
+
+def _beside_reviewed(items: list[dict[str, Any]], reviewed: dict[str, dict[str, Any]]) -> list[dict[str, Any]]:
+    """A new run's items without those a reviewer already settled: a field or list by its key, a score row
+    or project by its table and name; a new row whose key a kept row holds gets the next free key."""
+    kept_rows = {_row_identity(r["kind"], json.loads(r["value"]) if r["value"] else None)
+                 for r in reviewed.values()} - {None}
+    used = set(reviewed)
+    out = []
+    for item in items:
+        ident = _row_identity(item["kind"], item["value"])
+        if item["item"] in reviewed and ident is None or ident in kept_rows:
+            continue
+        if item["item"] in used:
+            kind = item["kind"]
+            n = 1 + max(int(k.partition(":")[2]) for k in used | {i["item"] for i in items} if k.startswith(kind + ":"))
+            item = {**item, "item": f"{kind}:{n}"}
+        used.add(item["item"])
+        out.append(item)
+    return out
 
 
 def _json_if(key: str, value: Any) -> Any:

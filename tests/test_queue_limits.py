@@ -1,0 +1,167 @@
+"""The queue cannot be stalled: leases renewed while a job runs, a cap on attempts, a child process with time
+and memory limits, cancel, lanes for scans and text, and re-extraction that keeps what reviewers settled."""
+
+from __future__ import annotations
+
+import threading
+import time
+
+import pytest
+
+from service.pipeline import RulesEngine
+from service.settings import load_settings
+from service.store import Store
+from service.worker import SCAN_LANE, TEXT_LANE, lanes_of, process_next, run_worker, store_upload
+from tests.conftest import SAMPLES
+from tests.scans import find_cjk_font, render_pages
+
+REPORT = SAMPLES / "000_8d720d4fc0889d24.txt"
+OTHER = SAMPLES / "002_6ebd5ff7b055c059.txt"
+
+
+@pytest.fixture
+def settings(tmp_path):
+    return load_settings(env={}, db=str(tmp_path / "jixiao.db"), instance=str(tmp_path / "instance"),
+                         engine="rules")
+
+
+@pytest.fixture
+def store(settings):
+    s = Store(settings.db)
+    yield s
+    s.close()
+
+
+def upload(store, tmp_path, path=REPORT, name=None, data=None):
+    data = data if data is not None else path.read_bytes()
+    return store_upload(store, tmp_path / "uploads", name or path.name, data, "oper")[0]
+
+
+class SlowEngine(RulesEngine):
+    """The rules engine, taking `seconds` longer, as a long scan or a slow model would."""
+
+    def __init__(self, settings, seconds: float):
+        super().__init__(settings)
+        self.seconds, self.runs = seconds, 0
+
+    def __call__(self, doc, sections):
+        self.runs += 1
+        time.sleep(self.seconds)
+        return super().__call__(doc, sections)
+
+
+@pytest.fixture(scope="module")
+def scan_png(tmp_path_factory) -> bytes:
+    font = find_cjk_font()
+    if font is None:
+        pytest.skip("no CJK font installed (make test installs fonts-wqy-zenhei)")
+    path = tmp_path_factory.mktemp("scan") / "scan.png"
+    render_pages(REPORT.read_text(encoding="utf-8")[:1500], font)[0].save(path)
+    return path.read_bytes()
+
+
+def test_a_job_longer_than_its_lease_finishes_once_while_two_workers_run(store, settings, tmp_path):
+    settings = settings.replace(job_lease_s=1)
+    job = upload(store, tmp_path)
+    engine = SlowEngine(settings, 3.0)  # three leases long
+    workers = [threading.Thread(target=run_worker, args=(Store(settings.db), settings, engine),
+                                kwargs={"until_empty": True, "poll_s": 0.1}) for _ in range(2)]
+    for w in workers:
+        w.start()
+        time.sleep(0.3)
+    for w in workers:
+        w.join(timeout=30)
+    done = store.job(job["sha256"])
+    assert done["state"] == "review" and done["attempts"] == 1 and engine.runs == 1
+    actions = [a["action"] for a in store.audit_entries(job["sha256"])]
+    assert "failed" not in actions and actions.count("extracted") == 1
+
+
+def test_a_job_whose_worker_keeps_dying_is_parked_as_failed_and_the_queue_goes_on(store, settings, tmp_path):
+    poison = upload(store, tmp_path)
+    for n in range(settings.job_max_attempts):  # each claim's worker dies: nobody renews its lease
+        assert store.claim_job(f"dead-{n}", lease_s=0, max_attempts=settings.job_max_attempts)["sha256"] == \
+            poison["sha256"]
+    after = upload(store, tmp_path, OTHER)
+    done = process_next(store, settings.replace(job_lease_s=0))
+    assert done["sha256"] == after["sha256"] and done["state"] == "review"
+    parked = store.job(poison["sha256"])
+    assert parked["state"] == "failed" and f"已处理 {settings.job_max_attempts} 次均未完成" in parked["error"]
+    assert process_next(store, settings) is None  # it does not come back by itself
+
+
+def test_a_scan_past_the_time_limit_is_stopped_in_its_child_and_the_next_job_runs(store, settings, tmp_path,
+                                                                                  scan_png):
+    settings = settings.replace(job_timeout_s=1)
+    scan = upload(store, tmp_path, name="scan.png", data=scan_png)
+    text = upload(store, tmp_path)
+    assert run_worker(store, settings, until_empty=True, isolate=True, poll_s=0.1) == 2
+    failed = store.job(scan["sha256"])
+    assert failed["state"] == "failed" and "处理超过时限（1 秒" in failed["error"]
+    assert store.job(text["sha256"])["state"] == "review"  # the same worker, a fresh child
+
+
+def test_a_document_needing_more_memory_than_the_limit_fails_alone(store, settings, tmp_path):
+    big = upload(store, tmp_path, name="big.txt", data=("部门整体支出绩效自评报告 " * 2_000_000).encode("utf-8"))
+    text = upload(store, tmp_path)
+    settings = settings.replace(job_memory_mb=600, max_upload_mb=200)
+    assert run_worker(store, settings, until_empty=True, isolate=True, poll_s=0.1) == 2
+    failed = store.job(big["sha256"])
+    assert failed["state"] == "failed" and "内存" in failed["error"] and "job_memory_mb" in failed["error"]
+    assert store.job(text["sha256"])["state"] == "review"
+
+
+def test_an_operator_cancels_a_running_job_and_nothing_of_it_is_written(store, settings, tmp_path):
+    job = upload(store, tmp_path)
+    engine = SlowEngine(settings, 2.0)
+    worker = threading.Thread(target=process_next, args=(Store(settings.db), settings, engine))
+    worker.start()
+    for _ in range(50):
+        if store.job(job["sha256"])["state"] == "extracting":
+            break
+        time.sleep(0.05)
+    assert store.cancel_job(job["sha256"], "oper")
+    worker.join(timeout=30)
+    done = store.job(job["sha256"])
+    assert done["state"] == "failed" and "取消" in done["error"] and done["run_id"] is None
+    assert store.review_items(job["sha256"]) == []
+    assert "cancel" in [a["action"] for a in store.audit_entries(job["sha256"])]
+
+
+def test_a_queued_job_cancelled_never_runs(store, settings, tmp_path):
+    job = upload(store, tmp_path)
+    assert store.cancel_job(job["sha256"], "oper")
+    assert process_next(store, settings) is None
+    assert store.job(job["sha256"])["error"] == "已由 oper 取消"
+
+
+def test_a_text_report_is_not_held_up_by_a_scan_queued_before_it(store, settings, tmp_path, scan_png):
+    scan = upload(store, tmp_path, name="scan.png", data=scan_png)
+    text = upload(store, tmp_path)
+    assert (store.job(scan["sha256"])["lane"], store.job(text["sha256"])["lane"]) == (SCAN_LANE, TEXT_LANE)
+    done = process_next(store, settings, lanes=(TEXT_LANE,))
+    assert done["sha256"] == text["sha256"] and done["state"] == "review"
+    assert store.job(scan["sha256"])["state"] == "queued"
+    assert process_next(store, settings, lanes=(TEXT_LANE,)) is None
+    assert lanes_of(settings) == [(TEXT_LANE,), (SCAN_LANE,)]  # jixiao serve runs one worker for each
+
+
+def test_re_extraction_keeps_what_a_reviewer_confirmed_or_corrected(store, settings, tmp_path):
+    job = upload(store, tmp_path)
+    sha = job["sha256"]
+    process_next(store, settings)
+    items = {i["item"]: i for i in store.review_items(sha)}
+    unit, year = items["field:unit_name"], items["field:fiscal_year"]
+    store.save_item(sha, "field:unit_name", unit["version"], "衡山县岭坡乡人民政府（更正）", "corrected", "rev",
+                    "correct")
+    store.save_item(sha, "field:fiscal_year", year["version"], year["value"], "confirmed", "rev", "accept")
+    assert store.reextract_job(sha, "admin")
+    done = process_next(store, settings)
+    assert done["state"] == "review"
+    after = {i["item"]: i for i in store.review_items(sha)}
+    assert after["field:unit_name"]["value"] == "衡山县岭坡乡人民政府（更正）"
+    assert after["field:unit_name"]["status"] == "corrected"
+    assert after["field:fiscal_year"]["status"] == "confirmed"
+    assert len(after) == len(items)  # no item lost or doubled
+    actions = [a["action"] for a in store.audit_entries(sha)]
+    assert actions.count("extracted") == 2 and "reextract" in actions
