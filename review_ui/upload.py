@@ -86,6 +86,42 @@ def retry(sha256: str):
     return redirect(request.referrer if request.referrer else url_for("upload.job", sha256=sha256))
 
 
+@bp.route("/jobs/<sha256>/cancel", methods=("POST",))
+@login_required(*UPLOADERS)
+def cancel(sha256: str):
+    """An operator stops a queued or running job (a running one stops within a second or two)."""
+    store = get_store()
+    if store.job(sha256) is None:
+        abort(404)
+    if not PlainForm().validate_on_submit():
+        abort(400)
+    if store.cancel_job(sha256, g.user["name"]):
+        flash("已取消：排队中的任务不再处理，正在处理的任务即将停止", "ok")
+    else:
+        flash("只有排队中或处理中的任务可以取消", "error")
+    return redirect(request.referrer if request.referrer else url_for("upload.job", sha256=sha256))
+
+
+@bp.route("/jobs/<sha256>/reextract", methods=("POST",))
+@login_required(*UPLOADERS)
+def reextract(sha256: str):
+    """Extract a document again (after an LLM outage, or with another engine or model): an administrator,
+    or the operator who uploaded it. What reviewers confirmed or corrected is kept."""
+    store = get_store()
+    found = store.job(sha256)
+    if found is None:
+        abort(404)
+    if not PlainForm().validate_on_submit():
+        abort(400)
+    if g.user["role"] != "admin" and found["uploaded_by"] != g.user["name"]:
+        abort(403)
+    if store.reextract_job(sha256, g.user["name"]):
+        flash("已重新加入处理队列；审核人已确认或更正的内容会保留", "ok")
+    else:
+        flash("只有待审核或处理失败的文件可以重新提取（已确认的请先重新打开）", "error")
+    return redirect(request.referrer if request.referrer else url_for("upload.job", sha256=sha256))
+
+
 @bp.route("/api/jobs")
 @login_required()
 def states():
@@ -94,4 +130,5 @@ def states():
     found = get_store().jobs(shas)
     return jsonify({j["sha256"]: {"state": j["state"], "label": STATE_NAMES.get(j["state"], j["state"]),
                                   "error": j["error"], "flagged": j["flagged"], "unit_name": j["unit_name"],
+                                  "progress": j.get("progress") if j["state"] == "extracting" else None,
                                   "fiscal_year": j["fiscal_year"]} for j in found})

@@ -720,3 +720,55 @@ def test_jixiao_serve_starts_the_app_and_its_worker(tmp_path):
         proc.terminate()
         out = proc.communicate(timeout=20)[0]
     assert "后台提取进程已启动" in out
+
+
+# -- cancel and re-extract ------------------------------------------------------------
+
+def test_an_operator_cancels_a_queued_upload_from_its_page(app):
+    client = as_user(app, "oper")
+    assert upload(client, ("r.txt", REPORT.read_bytes())).status_code == 200
+    store = store_of(app)
+    sha = store.jobs()[0]["sha256"]
+    page = client.get(f"/jobs/{sha}").get_data(as_text=True)
+    assert "取消处理" in page
+    resp = client.post(f"/jobs/{sha}/cancel", data={"csrf_token": csrf_token(client, f"/jobs/{sha}")})
+    assert resp.status_code == 302
+    job = store.job(sha)
+    store.close()
+    assert job["state"] == "failed" and job["error"] == "已由 oper 取消"
+
+
+def test_the_uploader_re_extracts_a_document_in_review_and_a_reviewers_correction_stays(app, doc):
+    reviewer = as_user(app, "rev")
+    item = flagged(app, doc)[0]
+    kept = "某某县人民政府" if item["item"] == "field:unit_name" else None
+    resp = api_save(reviewer, doc, item, "not_stated") if kept is None else api_save(reviewer, doc, item, "correct",
+                                                                                      kept)
+    assert resp.status_code == 200
+    oper = as_user(app, "oper")
+    resp = oper.post(f"/jobs/{doc}/reextract", data={"csrf_token": csrf_token(oper, f"/jobs/{doc}")})
+    assert resp.status_code == 302
+    store = store_of(app)
+    try:
+        assert store.job(doc)["state"] == "queued"
+        from service.worker import process_next
+
+        process_next(store, app.config["SETTINGS"])
+        again = {i["item"]: i for i in store.review_items(doc)}
+    finally:
+        store.close()
+    assert again[item["item"]]["status"] in ("confirmed", "corrected")
+    assert again[item["item"]]["updated_by"] == "rev"
+
+
+def test_only_an_admin_or_the_uploader_may_re_extract(app, doc):
+    store = store_of(app)
+    store.add_user("oper2", "operator", store.get_user("oper")["password_hash"])
+    store.close()
+    other = as_user(app, "oper2")
+    assert other.post(f"/jobs/{doc}/reextract", data={"csrf_token": csrf_token(other, "/upload")}).status_code == 403
+    reviewer = as_user(app, "rev")
+    assert reviewer.post(f"/jobs/{doc}/reextract",
+                         data={"csrf_token": csrf_token(reviewer, "/queue")}).status_code == 403
+    boss = as_user(app, "boss")
+    assert boss.post(f"/jobs/{doc}/reextract", data={"csrf_token": csrf_token(boss, "/upload")}).status_code == 302

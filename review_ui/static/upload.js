@@ -39,16 +39,20 @@
       if (el.id === "job-state") {
         if (el.textContent.trim() !== s.label && !LIVE.includes(s.state)) finishedOnJobPage = true;
         el.textContent = s.label; el.className = `state state-${s.state}`;
+        const progress = document.getElementById("job-progress");
+        if (progress) progress.textContent = s.progress || "—";
         return;
       }
       el.dataset.state = s.state;
       const pill = el.querySelector(".state");
       pill.textContent = s.label; pill.className = `state state-${s.state}`;
       el.querySelector(".error").textContent = s.error || "";
+      el.querySelector(".progress").textContent = s.progress || "";
       el.querySelector(".unit").textContent = s.unit_name || "";
       el.querySelector(".year").textContent = s.fiscal_year || "";
       el.querySelector(".flagged").textContent = ["review", "confirmed"].includes(s.state) ? s.flagged : "";
       if (s.state === "failed") el.querySelector(".retry").innerHTML = "<a href=''>刷新后可重试</a>";
+      else if (!LIVE.includes(s.state)) el.querySelector(".retry").innerHTML = "";
     });
     if (finishedOnJobPage) window.location.reload();
   }
