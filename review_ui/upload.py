@@ -37,15 +37,21 @@ def index():
             flash("请选择要上传的文件", "error")
         else:
             results = [_accept(f.filename or "", f.read()) for f in request.files.getlist(form.files.name)]
-            status = 400 if results and all(r["outcome"] == "rejected" for r in results) else 200
             if _wants_json():
-                return jsonify({"results": results}), status
+                return jsonify({"results": results}), _status(results)
     page = max(request.args.get("page", 1, type=int), 1)
     per_page = current_app.config["PER_PAGE"]
     jobs = get_store().jobs(limit=per_page, offset=(page - 1) * per_page)
-    code = 400 if results and all(r["outcome"] == "rejected" for r in results) else 200
     return render_template("upload/index.html", form=form, results=results, jobs=jobs, page=page,
-                           per_page=per_page, retry_form=PlainForm()), code
+                           per_page=per_page, retry_form=PlainForm()), _status(results)
+
+
+def _status(results: list[dict]) -> int:
+    """200 when some file was queued (or was there already); 400 when every file was refused; 507 when the
+    server could not store them (a full disk)."""
+    if not results or any(r["outcome"] in ("queued", "duplicate") for r in results):
+        return 200
+    return 507 if any(r["outcome"] == "failed" for r in results) else 400
 
 
 def _accept(name: str, data: bytes) -> dict:

@@ -279,7 +279,7 @@ def submit(files: tuple[Path, ...], user: str | None, run_now: bool, db: str | N
         results.append(submit_one(store, uploads, path.name, data, user, settings))
     if run_now and any(r["job"] for r in results):
         run_worker(store, settings, until_empty=True, isolate=True)
-    names = {"queued": "已排队", "duplicate": "已上传过", "rejected": "已拒绝"}
+    names = {"queued": "已排队", "duplicate": "已上传过", "rejected": "已拒绝", "failed": "未保存"}
     table = Table(title="提交结果")
     for col in ("文件", "结果", "状态", "待复核", "说明"):
         table.add_column(col)
@@ -292,11 +292,12 @@ def submit(files: tuple[Path, ...], user: str | None, run_now: bool, db: str | N
     console.print(table)
     counts = {k: sum(r["outcome"] == k for r in results) for k in names}
     then = "已处理完毕" if run_now else "由 jixiao serve 或 jixiao worker 在后台处理"
-    console.print(f"新排队 {counts['queued']} 个，已上传过 {counts['duplicate']} 个，拒绝 {counts['rejected']} 个；{then}。"
-                  f"数据库 {settings.db}", soft_wrap=True)
+    not_stored = f"，未能保存 {counts['failed']} 个（见说明）" if counts["failed"] else ""
+    console.print(f"新排队 {counts['queued']} 个，已上传过 {counts['duplicate']} 个，拒绝 {counts['rejected']} 个"
+                  f"{not_stored}；{then}。数据库 {settings.db}", soft_wrap=True)
     store.close()
     failed = [j for j in jobs.values() if j["state"] == "failed"]
-    if counts["rejected"] or failed:
+    if counts["rejected"] or counts["failed"] or failed:
         raise SystemExit(1)
 
 

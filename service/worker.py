@@ -9,6 +9,7 @@ is written in one transaction, so nothing is lost or duplicated.
 
 from __future__ import annotations
 
+import errno
 import hashlib
 import logging
 import os
@@ -18,7 +19,7 @@ import threading
 import time
 from pathlib import Path
 
-from .errors import IngestError, JixiaoError
+from .errors import IngestError, JixiaoError, StoreError
 from .ingest import check_upload, load
 from .ingest.detect import sniff
 from .isolate import ChildRunner, JobStopped
@@ -74,11 +75,16 @@ def store_upload(store: Store, uploads: Path, name: str, data: bytes, user: str)
     if existing is not None:
         return existing, False
     folder = uploads / sha
-    folder.mkdir(parents=True, exist_ok=True)
     path = folder / _safe_name(name)
     tmp = folder / f".{path.name}.part"
-    tmp.write_bytes(data)
-    os.replace(tmp, path)
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        tmp.write_bytes(data)
+        os.replace(tmp, path)
+    except OSError as e:  # a full disk above all: nothing half-written stays behind
+        shutil.rmtree(folder, ignore_errors=True)
+        reason = "磁盘已满" if e.errno == errno.ENOSPC else f"{e.strerror or e}"
+        raise StoreError(f"无法保存上传的文件（{reason}），该文件未加入队列") from None
     try:
         return store.enqueue(sha, name, str(path), len(data), user, lane_of(data, name))
     except Exception:
@@ -86,7 +92,7 @@ def store_upload(store: Store, uploads: Path, name: str, data: bytes, user: str)
         raise
 
 
-QUEUED, DUPLICATE, REJECTED = "queued", "duplicate", "rejected"
+QUEUED, DUPLICATE, REJECTED, FAILED = "queued", "duplicate", "rejected", "failed"
 
 
 def submit(store: Store, uploads: Path, name: str, data: bytes, user: str, settings: Settings) -> dict:
@@ -96,7 +102,10 @@ def submit(store: Store, uploads: Path, name: str, data: bytes, user: str, setti
         check_upload(data, name, settings)
     except IngestError as e:
         return {"name": name, "outcome": REJECTED, "message": e.reason, "job": None}
-    job, created = store_upload(store, uploads, name, data, user)
+    try:
+        job, created = store_upload(store, uploads, name, data, user)
+    except StoreError as e:  # the rest of a batch goes on; this file says why it was not stored
+        return {"name": name, "outcome": FAILED, "message": str(e), "job": None}
     if not created:
         return {"name": name, "outcome": DUPLICATE, "message": f"已上传过（{job['name']}）", "job": job}
     return {"name": name, "outcome": QUEUED, "message": "已加入处理队列", "job": job}
@@ -171,12 +180,21 @@ def process_next(store: Store, settings: Settings, engine: Engine | None = None,
     except JixiaoError as e:
         beat.finish()
         log.info("job %s failed: %s", sha[:12], e)
-        store.fail_job(sha, worker, str(e))
+        _fail(store, sha, worker, str(e))
     except Exception as e:  # a bug must not stop the worker; the operator sees why and can retry
         beat.finish()
         log.exception("job %s failed unexpectedly", sha[:12])
-        store.fail_job(sha, worker, f"{name}：处理时发生内部错误（{type(e).__name__}: {e}），请联系维护人员")
+        _fail(store, sha, worker, f"{name}：处理时发生内部错误（{type(e).__name__}: {e}），请联系维护人员")
     return store.job(sha)
+
+
+def _fail(store: Store, sha: str, worker: str, error: str) -> None:
+    """Mark the job failed; when even that cannot be written (a full disk), leave it: its lease runs out and
+    it is tried again, up to job_max_attempts."""
+    try:
+        store.fail_job(sha, worker, error)
+    except StoreError as e:
+        log.error("job %s: could not record its failure (%s): %s", sha[:12], error, e)
 
 
 def run_worker(store: Store, settings: Settings, engine: Engine | None = None,
@@ -189,9 +207,12 @@ def run_worker(store: Store, settings: Settings, engine: Engine | None = None,
     runner = ChildRunner(settings) if isolate else None
     try:
         while not stop.is_set():
-            if process_next(store, settings, engine, worker, lanes, runner) is not None:
-                done += 1
-                continue
+            try:
+                if process_next(store, settings, engine, worker, lanes, runner) is not None:
+                    done += 1
+                    continue
+            except StoreError as e:  # the database cannot be written now (full disk): wait, then go on
+                log.error("worker %s: %s", worker, e)
             if until_empty:
                 break
             stop.wait(poll_s)

@@ -46,6 +46,9 @@ def open_db(path: str, migrate_now: bool = True) -> Database:
     return db
 
 
+DISK_FULL = "数据库所在磁盘已满，本次写入未保存（数据库未做任何更改）；请清理磁盘空间后重试"
+
+
 class Store(WorkflowMixin):
     """Documents and extraction runs in one SQLite database."""
 
@@ -69,14 +72,21 @@ class Store(WorkflowMixin):
                 with self.db.atomic():
                     yield
                 return
-            self.db.execute("BEGIN IMMEDIATE")
             try:
-                yield
-            except BaseException:
+                self.db.execute("BEGIN IMMEDIATE")
+                try:
+                    yield
+                except BaseException:
+                    if self.db.conn.in_transaction:
+                        self.db.execute("ROLLBACK")
+                    raise
+                self.db.execute("COMMIT")
+            except sqlite3.OperationalError as e:
                 if self.db.conn.in_transaction:
                     self.db.execute("ROLLBACK")
+                if "full" in str(e):  # SQLITE_FULL: the disk (or the database's size limit) is full
+                    raise StoreError(DISK_FULL) from e
                 raise
-            self.db.execute("COMMIT")
 
     # -- writing -------------------------------------------------------------
 
