@@ -203,6 +203,20 @@ def one_row_wrong(rows: list[dict], seed: int = 0) -> list[RowMistake]:
     return out
 
 
+LEFT_OUT = "stated field left out (null)"
+
+
+def left_out(doc: Document, sections: list[Section], record: dict, key: str) -> dict:
+    """The record with `key` emptied, as an engine that missed it returns it, through what every LLM record
+    goes through: the second look (re-check, the rules extractor's proposals) and the presence check."""
+    from .pipeline import second_look
+    from .presence import check_presence
+    from .settings import load_settings
+
+    perturbed = copy.deepcopy({**record, "fields": {**record["fields"], key: {"value": None}}})
+    return check_presence(doc.text, second_look(doc, sections, perturbed, load_settings(env={})))
+
+
 def row_mistakes(rows: list[dict], seed: int = 0) -> list[RowMistake]:
     """Every score-table row mistake that applies to these rows."""
     return [*shifted_rows(rows), *row_left_out(rows), *one_row_wrong(rows, seed)]
@@ -220,6 +234,10 @@ def calibrate(doc: Document, sections: list[Section], gold: dict, tallies: dict[
         perturbed = {**record, "fields": {**record["fields"], key: {"value": wrong}}}
         status = recheck(doc, sections, perturbed)["fields"][key].get("status")
         tallies.setdefault(kind, Tally()).add(status == "review", f"{doc.name}:{key}={wrong}")
+    for key, f in record["fields"].items():
+        if f.get("value") is not None:
+            status = left_out(doc, sections, record, key)["fields"][key].get("status")
+            tallies.setdefault(LEFT_OUT, Tally()).add(status == "review", f"{doc.name}:{key} left out")
 
     def check_rows(rows: list[dict]) -> list[dict]:
         return recheck(doc, sections, {**record, "indicators": rows})["indicators"]

@@ -61,6 +61,7 @@ MENTIONS: dict[str, str] = {
 }
 # a number near the label: not a year, a date, a list number or an ordinal
 _NUMBER = re.compile(r"(?<![\d.])(\d[\d,]*(?:\.\d+)?)\s*(万元|万|亿元|元|%|％|人|名|辆|分)?(?![\d.,])(?!\s*[年月日号届期、])")
+_NONE = re.compile(r"^(?:情况|支出|经费|费用|金额)?[\s:：为是]{0,3}无(?![\u4e00-\u9fff])")  # 项目支出情况 无: a zero
 _DIGITS = re.compile(r"(?<!\d)\d[\d.,]{2,}")  # cells run together (736.55185.53032.07): a number, unread
 _NEAR = 14
 _UNITS = {"money": {"万元", "万"}, "percent": {"%", "％"}, "int": {"人", "名", "辆"}, "score": {"分", None}}
@@ -89,6 +90,9 @@ def mention(text: str, key: str) -> tuple[int, int, float | None] | None:
         window = flat[m.end():m.end() + _NEAR]
         cut = re.search(r"[。；;]", window)
         window = window[:cut.start()] if cut else window
+        none = _NONE.match(window) if kind in ("money", "int") else None
+        if none is not None:
+            return m.start(), m.end() + none.end(), 0
         numbers = list(_NUMBER.finditer(window))
         fits = [n for n in numbers if n.group(2) in _FITTING[kind]]
         if fits:
