@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import logging
+from datetime import UTC, datetime, timedelta
+from email.utils import format_datetime
 
 import pytest
 
@@ -10,7 +12,7 @@ from service.llm.client import LLMClient
 from service.llm.config import Endpoint
 from service.llm.schema import SectionFacts
 from service.settings import load_settings
-from tests.llm_server import FakeOpenAI, HTTPFailure
+from tests.llm_server import Drip, FakeOpenAI, HTTPFailure, NoAnswer, Verbatim, huge_facts
 
 logging.getLogger("instructor").setLevel(logging.CRITICAL)
 
@@ -21,11 +23,28 @@ NOT_IN_SECTION = {"facts": [{"key": "income_total", "value": 2769.17439, "unit":
                              "quote": "收入合计2769.17439万元"}]}
 
 
-def ask(answers, mode="tools", **env):
+class Clock:
+    """A clock that moves only when slept on (or by `tick` on every reading): waits are recorded, never made."""
+
+    def __init__(self, tick: float = 0.0):
+        self.now, self.tick, self.slept = 0.0, tick, []
+
+    def __call__(self) -> float:
+        self.now += self.tick
+        return self.now
+
+    def sleep(self, seconds: float) -> None:
+        self.slept.append(seconds)
+        self.now += seconds
+
+
+def ask(answers, mode="tools", clock=None, **env):
     settings = load_settings(env={"JIXIAO_LLM_MODE": mode, **env})
     queue = list(answers)
+    clock = clock or Clock()
     with FakeOpenAI(lambda req: queue.pop(0) if len(queue) > 1 else queue[0]) as server:
-        client = LLMClient(Endpoint(server.base_url, "test-key", "test-model"), settings, sleep=lambda s: None)
+        client = LLMClient(Endpoint(server.base_url, "test-key", "test-model"), settings, sleep=clock.sleep,
+                           clock=clock)
         return client.structured("提示", SectionFacts, {"section": SECTION}), server.requests
 
 
@@ -78,3 +97,116 @@ def test_timeout_is_retried_then_reported():
                            JIXIAO_LLM_HTTP_RETRIES="1")
     assert result.value is None and "超时" in result.error
     assert len(requests) == 2
+
+
+# -- answers of any shape are judged ---------------------------------------------------
+
+WRONG_SHAPES = {
+    "a list": ([GOOD["facts"][0]], "应为 JSON 对象，却是列表"),
+    "a string": (Verbatim('"决算总收入2769.17439万元"'), "应为 JSON 对象，却是字符串"),
+    "a number": (2769.17439, "应为 JSON 对象，却是数字"),
+    "null": (None, "应为 JSON 对象，却是空值"),
+    "an object missing required keys": ({"facts": [{"key": "income_total", "value": 2769.17439}]},
+                                        "缺少 facts.0.quote"),
+    "facts that are not a list": ({"facts": "决算总收入2769.17439万元"}, "facts 的类型不对"),
+    "facts that are not objects": ({"facts": [2769.17439]}, "facts.0 的类型不对"),
+    "a value of the wrong type": ({"facts": [{**GOOD["facts"][0], "value": [2769.17439]}]}, "facts.0.value"),
+}
+
+
+@pytest.mark.parametrize("mode", ["tools", "json"])
+@pytest.mark.parametrize("shape", list(WRONG_SHAPES))
+def test_answer_of_the_wrong_shape_is_a_failed_call_with_the_reason(shape, mode):
+    answer, reason = WRONG_SHAPES[shape]
+    result, requests = ask([answer], mode)
+    assert result.value is None and result.raw is None  # nothing of it is read as an answer
+    assert "结构不对" in result.error and reason in result.error
+    assert len(requests) == 3  # re-asked with the error first
+
+
+@pytest.mark.parametrize("mode", ["tools", "json"])
+@pytest.mark.parametrize("answer", [NoAnswer(), Verbatim(""), Verbatim("  ", tool_call=False)],
+                         ids=["no tool call", "empty arguments", "blank content"])
+def test_empty_answer_is_a_failed_call_saying_there_was_no_answer(answer, mode):
+    result, _ = ask([answer], mode)
+    assert result.value is None and result.raw is None
+    assert "没有给出回答" in result.error
+
+
+def test_answer_cut_off_at_the_length_limit_is_a_failed_call():
+    result, requests = ask([Verbatim('{"facts": [{"key": "income_total", "val', finish_reason="length")])
+    assert result.value is None and result.raw is None and "截断" in result.error
+    assert result.usage.requests == 1
+
+
+# -- time limits -------------------------------------------------------------------------
+
+def test_answer_dripping_past_the_timeout_is_given_up():
+    result, requests = ask([Drip(GOOD, every_s=0.3, drip_bytes=20)], JIXIAO_LLM_TIMEOUT_S="1",
+                           JIXIAO_LLM_HTTP_RETRIES="0")
+    assert result.value is None and "超时" in result.error
+    assert len(requests) == 1 and result.usage.requests == 1
+
+
+def test_deadline_ends_retries_and_backoff_with_the_reason():
+    clock = Clock()
+    result, requests = ask([HTTPFailure(500)], clock=clock, JIXIAO_LLM_HTTP_RETRIES="20",
+                           JIXIAO_LLM_DEADLINE_S="10")
+    assert result.value is None and "超过总时限" in result.error and "HTTP 500" in result.error
+    assert len(requests) < 21 and sum(clock.slept) < 10
+
+
+def test_deadline_ends_re_asks_with_the_reason():
+    clock = Clock(tick=1.0)  # every reading of the clock is a second later
+    result, requests = ask([MADE_UP], clock=clock, JIXIAO_LLM_MAX_RETRIES="20", JIXIAO_LLM_DEADLINE_S="5")
+    assert result.value is None and "超过总时限" in result.error
+    assert 1 <= len(requests) < 6
+
+
+def test_retry_after_in_seconds_is_waited_before_retrying():
+    clock = Clock()
+    result, requests = ask([HTTPFailure(429, headers={"Retry-After": "5"}), GOOD], clock=clock)
+    assert result.value is not None and len(requests) == 2
+    assert clock.slept == [5.0]
+
+
+def test_retry_after_as_an_http_date_is_waited_before_retrying():
+    clock = Clock()
+    when = format_datetime(datetime.now(UTC) + timedelta(seconds=5), usegmt=True)
+    result, _ = ask([HTTPFailure(503, headers={"Retry-After": when}), GOOD], clock=clock)
+    assert result.value is not None
+    assert len(clock.slept) == 1 and 3 <= clock.slept[0] <= 5
+
+
+def test_retry_after_past_the_deadline_fails_at_once_with_the_reason():
+    clock = Clock()
+    result, requests = ask([HTTPFailure(429, headers={"Retry-After": "600"})], clock=clock,
+                           JIXIAO_LLM_DEADLINE_S="60")
+    assert result.value is None and len(requests) == 1 and clock.slept == []
+    assert "超过总时限" in result.error and "Retry-After" in result.error
+
+
+# -- usage and size ------------------------------------------------------------------------
+
+@pytest.mark.parametrize("failure, env", [
+    (HTTPFailure(500), {}),
+    (HTTPFailure(429, headers={"Retry-After": "1"}), {}),
+    (HTTPFailure(200, delay_s=2.0), {"JIXIAO_LLM_TIMEOUT_S": "0.5"}),
+], ids=["http 500", "http 429", "timeout"])
+def test_every_attempt_sent_counts_in_usage(failure, env):
+    result, requests = ask([failure], JIXIAO_LLM_HTTP_RETRIES="2", **env)
+    assert result.value is None and len(requests) == 3
+    assert result.usage.requests == 3
+
+
+@pytest.mark.parametrize("max_kb, facts", [(64, 3000), (1, 3000)], ids=["answer over the cap", "body over the cap"])
+def test_answer_larger_than_the_cap_is_refused_unread_and_not_re_asked(max_kb, facts):
+    result, requests = ask([huge_facts(facts)], JIXIAO_LLM_MAX_ANSWER_KB=str(max_kb))
+    assert result.value is None and result.raw is None and "回答过大" in result.error
+    assert len(requests) == 1  # no re-ask carrying it
+
+
+def test_answer_with_more_facts_than_any_report_states_is_a_failed_call():
+    result, _ = ask([huge_facts(301)])
+    assert result.value is None and result.raw is None
+    assert "facts 有 301 条，超过上限 300 条" in result.error

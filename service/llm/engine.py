@@ -5,8 +5,9 @@ template, sent through `LLMClient` (concurrently), and its answer turned into
 the same `Candidate`s, score rows and lists the rules extractor makes: every
 quote is located in the document's text, so evidence offsets point at the
 characters it was read from. A value whose answer never passed validation is
-kept for review with the reason; a call that failed outright marks the fields
-it was asked for as review with the error.
+kept for review with the reason; a call that failed outright (an HTTP error, an
+answer of the wrong shape or too large, the deadline passed) marks the fields
+it was asked for as review with the error, and the rest of the document goes on.
 """
 
 from __future__ import annotations
@@ -15,6 +16,8 @@ import hashlib
 import json
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
+
+from pydantic import ValidationError
 
 from ..document import Document
 from ..extract.candidates import Candidate
@@ -89,7 +92,8 @@ def extract(doc: Document, sections: list[Section], client: LLMClient, ocr_revie
                              "prompt_tokens": result.usage.prompt_tokens,
                              "completion_tokens": result.usage.completion_tokens, "cached": result.cached,
                              "error": result.error})
-        if result.value is None and result.raw is None:
+        if result.value is None and not isinstance(result.raw, dict):  # nothing of the schema's shape to read
+            result.error = result.error or "大模型没有给出可用的回答"
             run.failures.append(f"{call.title}：{result.error}")
             for key in call.fields:
                 failed_fields.setdefault(key, f"章节“{call.title}”的大模型请求失败：{result.error}")
@@ -130,7 +134,10 @@ def _from_cache(cache, key: str, call: Call, doc: Document) -> CallResult | None
     hit = cache.cached_answer(key) if cache is not None else None
     if hit is None:
         return None
-    value = _model_for(call).model_validate(hit["response"], context={"section": call.text(doc)})
+    try:
+        value = _model_for(call).model_validate(hit["response"], context={"section": call.text(doc)})
+    except ValidationError:  # cached before a validator changed: asked again
+        return None
     return CallResult(value=value, usage=Usage(), attempts=0, cached=True)
 
 

@@ -12,15 +12,19 @@ import contextlib
 import re
 import unicodedata
 from decimal import Decimal, InvalidOperation
-from typing import Literal
+from typing import Annotated, Literal
 
-from pydantic import BaseModel, Field, ValidationInfo, field_validator, model_validator
+from pydantic import BaseModel, BeforeValidator, Field, ValidationInfo, field_validator, model_validator
+from pydantic_core import PydanticCustomError
 
 from ..fields import BY_KEY
 from .align import occurs
 
 Unit = Literal["万元", "元", "亿元", "人", "辆", "%", "分"]
 NUMBER = re.compile(r"-?\d+(?:,\d{3})*(?:\.\d+)?")
+# Most items one answer may hold (the spec has some 30 fields; a real score table some tens of rows):
+# an answer past them is of the wrong shape, its call failed, its fields for review.
+MAX_FACTS, MAX_TABLES, MAX_ROWS, MAX_ITEMS = 300, 50, 300, 100
 # 无公务用车 / 公务用车：无 / 未配备: a zero stated in words
 _STATED_NONE = re.compile(r"(?:^|[:：\s|，,])(?:无|没有|未配备|未发生|不存在)|^无")
 
@@ -51,6 +55,19 @@ def _compact(node):
         out.pop("anyOf")
         out["type"] = [o["type"] for o in options]
     return out
+
+
+def at_most(limit: int) -> BeforeValidator:
+    """A list of at most `limit` items, checked before any item is validated; the JSON schema is unchanged
+    (no maxItems: the schema sent with every request stays as recorded)."""
+
+    def check(items):
+        if isinstance(items, list) and len(items) > limit:
+            raise PydanticCustomError("too_many_items", "有 {count} 条，超过上限 {limit} 条",
+                                      {"count": len(items), "limit": limit})
+        return items
+
+    return BeforeValidator(check)
 
 
 def _section(info: ValidationInfo) -> str | None:
@@ -146,7 +163,7 @@ class Fact(Answer):
 class SectionFacts(Answer):
     """The facts a text states. A fact the text does not state is simply left out."""
 
-    facts: list[Fact] = Field(default_factory=list, description="明确写出的事实")
+    facts: Annotated[list[Fact], at_most(MAX_FACTS)] = Field(default_factory=list, description="明确写出的事实")
 
 
 class IndicatorRowModel(Answer):
@@ -181,7 +198,8 @@ class ScoreTableModel(Answer):
     execution_rate: float | None = Field(default=None, description="执行率（100% 填 100）")
     execution_weight: float | None = Field(default=None, description="预算执行率的分值")
     execution_score: float | None = Field(default=None, description="预算执行率的得分")
-    rows: list[IndicatorRowModel] = Field(default_factory=list, description="三级指标行，按原表顺序")
+    rows: Annotated[list[IndicatorRowModel], at_most(MAX_ROWS)] = Field(default_factory=list,
+                                                                         description="三级指标行，按原表顺序")
     total: float | None = Field(default=None, description="表中写明的总分")
     total_quote: str | None = Field(default=None, description="总分所在的原文")
 
@@ -191,15 +209,17 @@ class ScoreTableModel(Answer):
 class ScoreTablesModel(Answer):
     """Every score table given, in order, and the other facts the text states."""
 
-    tables: list[ScoreTableModel] = Field(default_factory=list, description="每一张评分表，按顺序")
-    facts: list[Fact] = Field(default_factory=list, description="明确写出的其他事实")
+    tables: Annotated[list[ScoreTableModel], at_most(MAX_TABLES)] = Field(default_factory=list,
+                                                                           description="每一张评分表，按顺序")
+    facts: Annotated[list[Fact], at_most(MAX_FACTS)] = Field(default_factory=list, description="明确写出的其他事实")
 
 
 class ListsModel(Answer):
     """存在的问题 and 改进措施, one item each, as written."""
 
-    problems: list[str] = Field(default_factory=list, description="存在的问题，每条逐字摘抄")
-    measures: list[str] = Field(default_factory=list, description="改进措施/建议，每条逐字摘抄")
+    problems: Annotated[list[str], at_most(MAX_ITEMS)] = Field(default_factory=list, description="存在的问题，每条逐字摘抄")
+    measures: Annotated[list[str], at_most(MAX_ITEMS)] = Field(default_factory=list,
+                                                               description="改进措施/建议，每条逐字摘抄")
 
     @field_validator("problems", "measures")
     @classmethod
