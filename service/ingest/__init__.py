@@ -1,9 +1,12 @@
 """Any report file in, one normalized `Document` out.
 
 `load_bytes` checks size, decides the kind by content (never by extension
-alone) and hands the bytes to the reader for that kind. Every reader writes
-through a `DocumentBuilder`; tables that arrive flattened in text are found
-afterwards by `service.tables`, so they look the same whatever their source.
+alone) and hands the bytes to the reader for that kind. Each reader refuses
+what it must not decode (too many pages, too many pixels, a zip bomb) before
+decoding it; `check_upload` runs the same checks, from headers only, before
+an upload is stored. Every reader writes through a `DocumentBuilder`; tables
+that arrive flattened in text are found afterwards by `service.tables`, so
+they look the same whatever their source.
 """
 
 from __future__ import annotations
@@ -46,9 +49,31 @@ def _check_size(name: str, size: int, settings: Settings) -> None:
 
 
 def check_upload(data: bytes, name: str, settings: Settings) -> str:
-    """The checks an upload passes before it is stored: size and a kind of file we read; returns the kind."""
+    """The checks an upload passes before it is stored; returns the kind.
+
+    Size, a kind of file we read, and what its reader would refuse that can be seen without OCR or
+    rendering: a PDF pdfium cannot open, its page count and the size of its scans; an image's format and
+    pixel count from its header; a .docx's unpacked size and whether it opens.
+    """
     _check_size(name, len(data), settings)
-    return sniff(data, name)
+    kind = sniff(data, name)
+    if kind == "pdf":
+        from .pdf import check_pdf
+
+        check_pdf(data, name, settings)
+    elif kind == "image":
+        from .image import check_image
+
+        check_image(data, name, settings)
+    elif kind == "docx":
+        from .docx import check_docx
+
+        check_docx(data, name, settings)
+    elif kind == "doc":
+        from .legacy import check_legacy
+
+        check_legacy(data, name, settings)
+    return kind  # a text file is decoded by `sniff` already
 
 
 def load_bytes(data: bytes, name: str, settings: Settings | None = None) -> Document:

@@ -6,6 +6,7 @@ import io
 import zipfile
 
 from ..errors import IngestError
+from .text import UNKNOWN_ENCODING, looks_like_text_bytes
 
 OLE2 = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"
 IMAGE_MAGIC = {
@@ -15,6 +16,16 @@ IMAGE_MAGIC = {
     b"MM\x00*": "tiff",
     b"BM": "bmp",
 }
+SUPPORTED_IMAGES = "PNG、JPEG、TIFF 或 BMP"
+OTHER_IMAGE_MAGIC = {  # images we do not OCR, named in the refusal
+    b"GIF87a": "GIF",
+    b"GIF89a": "GIF",
+    b"\x00\x00\x00\x0cjP  \r\n\x87\n": "JPEG 2000",
+    b"\xff\x4f\xff\x51": "JPEG 2000",
+    b"8BPS": "PSD（Photoshop）",
+}
+HEIF_BRANDS = {b"heic": "HEIC", b"heix": "HEIC", b"hevc": "HEIC", b"hevx": "HEIC", b"heim": "HEIC", b"heis": "HEIC",
+               b"mif1": "HEIF", b"msf1": "HEIF", b"avif": "AVIF", b"avis": "AVIF"}
 
 
 def sniff(data: bytes, name: str) -> str:
@@ -30,11 +41,31 @@ def sniff(data: bytes, name: str) -> str:
     for magic in IMAGE_MAGIC:
         if data.startswith(magic):
             return "image"
+    other = other_image_format(data)
+    if other:
+        raise IngestError(name, f"不支持 {other} 格式的图片，请转换为 PNG 或 JPEG 后重新上传（支持 {SUPPORTED_IMAGES}）")
     if data.startswith(b"{\\rtf"):
         return "doc"
     if looks_like_text(data):
         return "txt"
+    if looks_like_text_bytes(data):
+        raise IngestError(name, UNKNOWN_ENCODING)
     raise IngestError(name, "无法识别的文件类型（不是文本、Word、PDF 或图片），可能已损坏")
+
+
+def other_image_format(data: bytes) -> str | None:
+    """The name of an image format we do not read (GIF, WEBP, HEIC, …), or None."""
+    for magic, label in OTHER_IMAGE_MAGIC.items():
+        if data.startswith(magic):
+            return label
+    if data[:4] == b"RIFF" and data[8:12] == b"WEBP":
+        return "WEBP"
+    if data[4:8] == b"ftyp":
+        return HEIF_BRANDS.get(data[8:12])
+    head = data[:2048].lstrip().lower()
+    if head.startswith((b"<?xml", b"<svg")) and b"<svg" in head:
+        return "SVG"
+    return None
 
 
 def _sniff_zip(data: bytes, name: str) -> str:
@@ -53,7 +84,7 @@ def _sniff_zip(data: bytes, name: str) -> str:
 
 def looks_like_text(data: bytes) -> bool:
     """True when the bytes decode as text with few control characters."""
-    from .text import decode
+    from .encoding import decode
 
     try:
         text = decode(data)

@@ -35,14 +35,7 @@ _WRAPPERS = (qn("w:sdt"), qn("w:customXml"))
 def read_docx(data: bytes, name: str, builder: DocumentBuilder, settings: Settings) -> None:
     """Write the body of a .docx into `builder`; headers, footers and notes are left out."""
     check_zip(data, name, settings)
-    try:
-        import docx
-
-        document = docx.Document(io.BytesIO(data))
-        body = document.element.body
-    except Exception as e:  # python-docx, lxml and zipfile raise many kinds
-        log.info("docx open failed for %s: %r", name, e)
-        raise IngestError(name, "Word 文档（.docx）已损坏或格式不正确，无法打开；请用 Word/WPS 打开后重新另存为 .docx") from None
+    body = _body(data, name)
     builder.start_page(1)  # a .docx carries no reliable page breaks
     try:
         for el in _blocks(body):
@@ -59,6 +52,23 @@ def read_docx(data: bytes, name: str, builder: DocumentBuilder, settings: Settin
     except Exception as e:
         log.info("docx body read failed for %s: %r", name, e)
         raise IngestError(name, "Word 文档（.docx）内容结构异常，无法读取正文") from None
+
+
+def check_docx(data: bytes, name: str, settings: Settings) -> None:
+    """Refuse, before it is stored, a .docx that would unpack too large or that python-docx cannot open."""
+    check_zip(data, name, settings)
+    _body(data, name)
+
+
+def _body(data: bytes, name: str):
+    """The `w:body` element of the document, or IngestError when python-docx cannot open it."""
+    try:
+        import docx
+
+        return docx.Document(io.BytesIO(data)).element.body
+    except Exception as e:  # python-docx, lxml and zipfile raise many kinds
+        log.info("docx open failed for %s: %r", name, e)
+        raise IngestError(name, "Word 文档（.docx）已损坏或格式不正确，无法打开；请用 Word/WPS 打开后重新另存为 .docx") from None
 
 
 def check_zip(data: bytes, name: str, settings: Settings) -> None:

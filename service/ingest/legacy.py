@@ -21,7 +21,7 @@ from pathlib import Path
 from ..document import DocumentBuilder
 from ..errors import IngestError
 from ..settings import Settings
-from .docx import read_docx
+from .docx import check_zip, read_docx
 
 log = logging.getLogger(__name__)
 
@@ -37,8 +37,7 @@ KNOWN_SUFFIXES = {".doc", ".dot", ".wps", ".wpt", ".rtf", ".odt", ".ott"}
 
 def read_legacy(data: bytes, name: str, builder: DocumentBuilder, settings: Settings) -> str:
     """Convert with LibreOffice and read the result as .docx; return the document kind "doc"."""
-    if _ENCRYPTED_PACKAGE in data[:1024 * 1024]:
-        raise IngestError(name, ENCRYPTED)
+    check_legacy(data, name, settings)
     soffice = shutil.which(settings.soffice)
     if soffice is None:
         raise IngestError(name, NOT_INSTALLED)
@@ -54,6 +53,14 @@ def read_legacy(data: bytes, name: str, builder: DocumentBuilder, settings: Sett
             raise IngestError(name, "LibreOffice 转换失败：没有生成 .docx 文件，文件可能已损坏或格式不受支持")
         read_docx(result.read_bytes(), name, builder, settings)
     return "doc"
+
+
+def check_legacy(data: bytes, name: str, settings: Settings) -> None:
+    """Refuse a password-protected Word file, or an OpenDocument zip that would unpack too large."""
+    if _ENCRYPTED_PACKAGE in data[:1024 * 1024]:
+        raise IngestError(name, ENCRYPTED)
+    if data.startswith(b"PK"):
+        check_zip(data, name, settings)
 
 
 def _suffix(data: bytes, name: str) -> str:

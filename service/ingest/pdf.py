@@ -9,6 +9,11 @@ as it was drawn. A table running over a page break is joined into one.
 A page whose text layer is empty but which holds an image is a scan: it is
 rendered at `settings.ocr_dpi` and handed to `service.ingest.ocr.ocr_image`,
 which writes its own page and lines.
+
+Before any page is decoded the page count is checked against
+`settings.max_pages`, and before a scan is rendered its size at `ocr_dpi`
+against `settings.max_image_mpx`; `check_pdf` does both for an upload
+without reading any page that is not oversized.
 """
 
 from __future__ import annotations
@@ -24,6 +29,7 @@ import pypdfium2.raw as pdfium_c
 from ..document import DocumentBuilder
 from ..errors import IngestError
 from ..settings import Settings
+from .image import check_pixels
 from .layout import Box, TableBlock, centre_inside, in_reading_order, lay_out_pages, unwrap, write_blocks
 
 log = logging.getLogger(__name__)
@@ -45,12 +51,15 @@ def read_pdf(data: bytes, name: str, builder: DocumentBuilder, settings: Setting
     (a table without rules may cross pages), scans OCRed."""
     pdf = _open(data, name)
     try:
+        check_page_count(pdf, name, settings)
         pages: list[tuple[list[Box], float] | str] = []  # a text page's boxes and width, or "blank"/"scan"
         lined: list[int] = []  # text pages that draw lines: only they can hold a ruled table
         for index in range(len(pdf)):
             page = _page(pdf, index, name)
             try:
                 pages.append(_text_or_kind(page, name, settings))
+                if pages[-1] == "scan":  # refused before any page is rendered or OCRed
+                    check_scan_pixels(pdf, index, name, settings)
                 if isinstance(pages[-1], tuple) and has_paths(page):
                     lined.append(index)
             finally:
@@ -88,6 +97,61 @@ def read_pdf(data: bytes, name: str, builder: DocumentBuilder, settings: Setting
                              origin="pdf")
     finally:
         pdf.close()
+
+
+def check_pdf(data: bytes, name: str, settings: Settings) -> None:
+    """Refuse a PDF that pdfium cannot open, with too many pages, or with a scan too large to render.
+
+    Only a page too large at `ocr_dpi` is loaded, to see whether it is a scan: a text page of any size is
+    read from its text layer, never rendered.
+    """
+    pdf = _open(data, name)
+    try:
+        for index in range(check_page_count(pdf, name, settings)):
+            if render_size(pdf, index, name, settings) is not None:
+                page = _page(pdf, index, name)
+                try:
+                    scan = is_scan(page)
+                finally:
+                    page.close()
+                if scan:
+                    check_scan_pixels(pdf, index, name, settings)
+    finally:
+        pdf.close()
+
+
+def check_page_count(pdf: pdfium.PdfDocument, name: str, settings: Settings) -> int:
+    """The number of pages, refused when more than `settings.max_pages` (pdfium opens no PDF without pages)."""
+    count = len(pdf)
+    if count > settings.max_pages:
+        raise IngestError(name, f"PDF 共 {count} 页，超过上限 {settings.max_pages} 页；请拆分后分别上传")
+    return count
+
+
+def render_size(pdf: pdfium.PdfDocument, index: int, name: str, settings: Settings) -> tuple[int, int] | None:
+    """The page's size in pixels at `ocr_dpi` when that is over the pixel cap, else None; from the page tree."""
+    try:
+        width, height = pdf.get_page_size(index)
+    except pdfium.PdfiumError:
+        raise IngestError(name, f"PDF 第 {index + 1} 页损坏，无法读取") from None
+    size = (round(width * settings.ocr_dpi / 72), round(height * settings.ocr_dpi / 72))
+    return size if size[0] * size[1] > settings.max_image_mpx * 1_000_000 else None
+
+
+def check_scan_pixels(pdf: pdfium.PdfDocument, index: int, name: str, settings: Settings) -> None:
+    size = render_size(pdf, index, name, settings)
+    if size is not None:
+        check_pixels(size, f"PDF 第 {index + 1} 页是扫描图像，按 {settings.ocr_dpi} dpi 渲染后", name, settings)
+
+
+def is_scan(page) -> bool:
+    """True when the page has no text layer but draws an image."""
+    textpage = page.get_textpage()
+    try:
+        boxes = text_boxes(textpage, page.get_height())
+    finally:
+        textpage.close()
+    return not boxes and has_image(page)
 
 
 @dataclass

@@ -1,30 +1,23 @@
-"""Plain-text reports: UTF-8 (with or without BOM), GB18030/GBK, UTF-16 with BOM."""
+"""Plain-text reports: UTF-8 (with or without BOM), UTF-16/32, GB18030/GBK, Big5 (see `encoding`)."""
 
 from __future__ import annotations
 
-from charset_normalizer import from_bytes
-
 from ..document import DocumentBuilder
+from .encoding import decode
+
+UNKNOWN_ENCODING = (
+    "文本文件的编码无法识别（支持 UTF-8、UTF-16、GB18030/GBK 和 Big5），按其他编码读出来会是乱码；"
+    "请用记事本或 WPS 另存为 UTF-8 编码后重新上传"
+)
 
 
-def decode(data: bytes) -> str:
-    """Decode report bytes; raise UnicodeDecodeError when no Chinese encoding fits."""
-    if data.startswith(b"\xef\xbb\xbf"):
-        return data[3:].decode("utf-8")
-    if data.startswith((b"\xff\xfe", b"\xfe\xff")):
-        return data.decode("utf-16")
-    try:
-        return data.decode("utf-8")
-    except UnicodeDecodeError:
-        pass
-    try:
-        return data.decode("gb18030")
-    except UnicodeDecodeError:
-        pass
-    best = from_bytes(data).best()
-    if best is None:
-        raise UnicodeDecodeError("unknown", data[:1], 0, 1, "no encoding fits")
-    return str(best)
+def looks_like_text_bytes(data: bytes) -> bool:
+    """True when the bytes could be text in some 8-bit or multibyte encoding: no NUL, few control bytes."""
+    sample = data[:20000]
+    if b"\x00" in sample:
+        return False
+    control = sum(1 for b in sample if b < 32 and b not in b"\t\n\r\f\x1a")
+    return control / max(len(sample), 1) < 0.01
 
 
 def read_text(data: bytes, builder: DocumentBuilder) -> None:
