@@ -67,13 +67,18 @@ def _engine(settings: Settings):
 
 def extract_job(sha256: str, path: str, settings: Settings):
     """In the child: the job's document extracted, what the store keeps of it (see `worker.extract`)."""
+    from .store import Store
     from .worker import extract
 
+    store = Store(settings.db, migrate=False)  # the job's progress, written by the child itself
     try:
-        return extract(sha256, Path(path), settings, _engine(settings))
+        return extract(sha256, Path(path), settings, _engine(settings),
+                       progress=lambda text: store.set_progress(sha256, text))
     except MemoryError:
         raise JixiaoError(f"{Path(path).name}：处理所需内存超过限制（{settings.job_memory_mb} MB，配置项 "
                           "job_memory_mb），已停止；文件可能过大或已损坏") from None
+    finally:
+        store.close()
 
 
 class ChildRunner:

@@ -24,6 +24,7 @@ from .ingest import check_upload, load
 from .ingest.detect import sniff
 from .isolate import ChildRunner, JobStopped
 from .pipeline import Engine, RulesEngine, extract_record
+from .progress import report, reporting
 from .review import items_from_record, summary
 from .sections import split_sections
 from .settings import Settings
@@ -116,12 +117,15 @@ def _safe_name(name: str) -> str:
     return "".join(ch for ch in base if ch not in '<>:"|?*\x00') or "upload"
 
 
-def extract(sha256: str, path: Path, settings: Settings, engine: Engine):
-    """One job's document extracted: what `Store.complete_job` keeps (runs in the child when isolated)."""
+def extract(sha256: str, path: Path, settings: Settings, engine: Engine, progress=None):
+    """One job's document extracted: what `Store.complete_job` keeps (runs in the child when isolated);
+    `progress(text)` is told what it is doing (OCR page by page)."""
     t0 = time.perf_counter()
-    doc = load(path, settings)
-    sections = split_sections(doc)
-    ex, stats, record = extract_record(doc, sections, engine, settings)
+    with reporting(progress or (lambda _text: None)):
+        doc = load(path, settings)
+        report("提取字段与评分表")
+        sections = split_sections(doc)
+        ex, stats, record = extract_record(doc, sections, engine, settings)
     items = [i.row() for i in items_from_record(record)]
     meta = {"source_path": str(path), "engine": ex.engine, "seconds": round(time.perf_counter() - t0, 3), **stats}
     return doc, sections, ex, meta, items
@@ -166,7 +170,8 @@ def process_next(store: Store, settings: Settings, engine: Engine | None = None,
             doc, sections, ex, meta, items = runner.run(sha, job["path"], name, beat.lost)
         else:
             doc, sections, ex, meta, items = extract(sha, Path(job["path"]), settings,
-                                                     engine or RulesEngine(settings))
+                                                     engine or RulesEngine(settings),
+                                                     progress=lambda text: store.set_progress(sha, text))
         beat.finish()
         if store.cancel_requested(sha):
             raise JobStopped(f"{name}：任务已取消")

@@ -165,3 +165,47 @@ def test_re_extraction_keeps_what_a_reviewer_confirmed_or_corrected(store, setti
     assert len(after) == len(items)  # no item lost or doubled
     actions = [a["action"] for a in store.audit_entries(sha)]
     assert actions.count("extracted") == 2 and "reextract" in actions
+
+
+def test_a_text_report_uploaded_with_a_long_scan_is_in_review_before_the_scan_ends_and_the_scan_shows_pages(
+        store, settings, tmp_path, monkeypatch):
+    """The two lanes of `jixiao serve`, each with its worker; OCR made slow (0.5 s a page) and simple."""
+    import io
+
+    from PIL import Image
+
+    import service.ingest.ocr as ocr
+
+    def slow_ocr(image, number, builder, settings):
+        time.sleep(0.5)
+        builder.start_page(number, ocr=True)
+        builder.add_ocr_line(number, f"某某县某某局2023年度部门整体支出绩效自评报告 第{number}页", 0.99)
+
+    monkeypatch.setattr(ocr, "ocr_image", slow_ocr)
+    pages = [Image.new("RGB", (850, 1100), "white") for _ in range(4)]
+    buf = io.BytesIO()
+    pages[0].save(buf, "PDF", save_all=True, append_images=pages[1:], resolution=100)
+    scan = upload(store, tmp_path, name="scan.pdf", data=buf.getvalue())
+    text = upload(store, tmp_path)
+    assert store.job(scan["sha256"])["lane"] == SCAN_LANE
+    stop = threading.Event()
+    workers = [threading.Thread(target=run_worker, args=(Store(settings.db), settings),
+                                kwargs={"stop": stop, "poll_s": 0.05, "lanes": lane}) for lane in lanes_of(settings)]
+    for w in workers:
+        w.start()
+    seen, text_done_while_scanning = set(), False
+    for _ in range(400):
+        s, t = store.job(scan["sha256"]), store.job(text["sha256"])
+        if s["progress"]:
+            seen.add(s["progress"])
+        if t["state"] == "review" and s["state"] in ("queued", "extracting"):
+            text_done_while_scanning = True
+        if s["state"] == "review":
+            break
+        time.sleep(0.05)
+    stop.set()
+    for w in workers:
+        w.join(timeout=10)
+    assert text_done_while_scanning
+    assert store.job(scan["sha256"])["state"] == "review"
+    assert {"OCR 识别扫描页 2/4（第 2 页，共 4 页）", "OCR 识别扫描页 3/4（第 3 页，共 4 页）"} <= seen

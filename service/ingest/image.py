@@ -19,6 +19,7 @@ from PIL import Image, ImageOps, ImageSequence, UnidentifiedImageError
 
 from ..document import DocumentBuilder
 from ..errors import IngestError
+from ..progress import report
 from ..settings import Settings
 
 log = logging.getLogger(__name__)
@@ -97,6 +98,7 @@ def read_image(data: bytes, name: str, builder: DocumentBuilder, settings: Setti
         except _BROKEN as e:
             raise _broken(name, e) from None
         number += 1
+        report(f"OCR 识别第 {number}/{getattr(image, 'n_frames', 1)} 页")
         ocr_image(page, number, builder, settings)
 
 

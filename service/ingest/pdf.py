@@ -28,6 +28,7 @@ import pypdfium2.raw as pdfium_c
 
 from ..document import DocumentBuilder
 from ..errors import IngestError
+from ..progress import report
 from ..settings import Settings
 from .image import check_pixels
 from .layout import Box, TableBlock, centre_inside, in_reading_order, lay_out_pages, unwrap, write_blocks
@@ -77,12 +78,14 @@ def read_pdf(data: bytes, name: str, builder: DocumentBuilder, settings: Setting
             if run:  # consecutive text pages: a table may run from one into the next
                 laid.update(zip(run, lay_out_pages([pages[i] for i in run], cell_gap=CELL_GAP), strict=True))
                 run = []
+        scans = [i for i, content in enumerate(pages) if content == "scan"]
         for index, content in enumerate(pages):
             number = index + 1
             if content == "scan":
                 # Imported late: the OCR engine is heavy and text PDFs never need it.
                 from .ocr import ocr_image
 
+                report(f"OCR 识别扫描页 {scans.index(index) + 1}/{len(scans)}（第 {number} 页，共 {len(pages)} 页）")
                 page = _page(pdf, index, name)
                 try:
                     image = page.render(scale=settings.ocr_dpi / 72).to_pil()
