@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 from importlib import resources
 from pathlib import Path
 
@@ -245,6 +246,48 @@ def worker(db: str | None, until_empty: bool, lane: str) -> None:
         done = None
     if done is not None:
         console.print(f"已处理 {done} 个任务")
+
+
+@cli.command()
+@click.argument("documents", nargs=-1)
+@click.option("--llm-failures", is_flag=True, help="Every document in review whose LLM calls failed (an outage).")
+@click.option("--failed", "failed_jobs", is_flag=True, help="Every job that failed.")
+@click.option("--run", "run_now", is_flag=True, help="Extract them now, then stop (no web app needed).")
+@click.option("--user", default=None, help="Name recorded in the audit log (default: your login name).")
+@click.option("--db", type=click.Path(dir_okay=False), default=None, help="SQLite database (JIXIAO_DB).")
+def reextract(documents: tuple[str, ...], llm_failures: bool, failed_jobs: bool, run_now: bool, user: str | None,
+              db: str | None) -> None:
+    """Queue DOCUMENTS (SHA-256 or its first 12+ characters) for extraction again, e.g. after an LLM outage or
+    with another engine or model; what reviewers confirmed, corrected or deleted is kept."""
+    import getpass
+
+    from .worker import run_worker
+
+    settings = _settings(db=db)
+    store = _open_store(settings)
+    user = user or f"命令行（{getpass.getuser()}）"
+    shas, unknown = store.jobs_to_reextract(llm_failures, failed_jobs), []
+    for prefix in documents:
+        hexed = re.fullmatch(r"[0-9a-fA-F]{12,64}", prefix) is not None
+        found = [j["sha256"] for j in store.jobs_by_prefix(prefix)] if hexed else []
+        if len(found) == 1:
+            shas.append(found[0])
+        else:
+            unknown.append(prefix)
+    if not shas and not unknown:
+        store.close()
+        raise click.ClickException("没有要重新提取的文档（给出文档的 SHA-256，或用 --llm-failures / --failed）")
+    queued = [sha for sha in dict.fromkeys(shas) if store.reextract_job(sha, user)]
+    skipped = len(dict.fromkeys(shas)) - len(queued)
+    if run_now and queued:
+        run_worker(store, settings, until_empty=True, isolate=True)
+    console.print(f"已重新排队 {len(queued)} 份" + (f"，{skipped} 份不在待审核或失败状态（已确认的请先重新打开）" if skipped else "")
+                  + ("；已处理完毕" if run_now and queued else ""), soft_wrap=True)
+    for prefix in unknown:
+        err_console.print(f"[red]错误[/red] 找不到文档 {prefix}（需要 SHA-256 或其前 12 位以上）", soft_wrap=True)
+    store.close()
+    if unknown or skipped:
+        raise SystemExit(1)
 
 
 @cli.command()

@@ -89,3 +89,45 @@ def test_value_the_model_read_from_the_wrong_label_goes_to_review(runner, tmp_pa
     basic = json.loads((tmp_path / "out" / "r.json").read_text(encoding="utf-8"))["fields"]["expense_basic"]
     assert basic["value"] == 641.78 and basic["status"] == "review"
     assert any("856.34" in issue for issue in basic["issues"])
+
+
+def test_documents_extracted_during_an_llm_outage_are_extracted_again_once_it_is_back(runner, tmp_path, monkeypatch):
+    """The model down: the document lands in review with its fields 请求失败; `jixiao reextract --llm-failures`
+    queues it again and, with the model back, its values come back; a reviewer's confirmation stays."""
+    from service.store import Store
+    from tests.llm_server import HTTPFailure
+
+    (tmp_path / "r.txt").write_text(REPORT, encoding="utf-8")
+    state = {"down": True}
+
+    def maybe(request):
+        return HTTPFailure(500, "overloaded") if state["down"] else answer(request)
+
+    with FakeOpenAI(maybe) as server:
+        point_at(server, monkeypatch, JIXIAO_LLM_HTTP_RETRIES="0")
+        first = runner.invoke(cli, ["submit", "r.txt", "--run"])
+        assert first.exit_code == 0, first.output
+        store = Store(str(tmp_path / "jixiao.db"))
+        sha = store.jobs()[0]["sha256"]
+        items = {i["item"]: i for i in store.review_items(sha)}
+        assert items["field:expense_basic"]["status"] == "review"  # only the rules extractor's proposal
+        assert store.jobs_to_reextract(llm_failures=True) == [sha]
+        year = items["field:fiscal_year"]
+        store.save_item(sha, "field:fiscal_year", year["version"], 2023, "corrected", "rev", "correct")
+        state["down"] = False
+        again = runner.invoke(cli, ["reextract", "--llm-failures", "--run"])
+    assert again.exit_code == 0, again.output
+    assert "已重新排队 1 份" in again.output
+    items = {i["item"]: i for i in store.review_items(sha)}
+    assert items["field:expense_basic"]["value"] == 856.34 and items["field:expense_basic"]["status"] == "accepted"
+    assert items["field:fiscal_year"]["status"] == "corrected" and items["field:fiscal_year"]["updated_by"] == "rev"
+    assert "reextract" in [a["action"] for a in store.audit_entries(sha)]
+    assert store.jobs_to_reextract(llm_failures=True) == []
+    store.close()
+
+
+def test_reextracting_an_unknown_document_is_a_clear_error(runner):
+    result = runner.invoke(cli, ["reextract", "0123456789abcdef"])
+    assert result.exit_code == 1 and "找不到文档 0123456789abcdef" in result.output
+    result = runner.invoke(cli, ["reextract"])
+    assert result.exit_code == 1 and "没有要重新提取的文档" in result.output

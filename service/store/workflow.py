@@ -170,6 +170,25 @@ class WorkflowMixin:
         job = self.job(sha256)
         return bool(job and job.get("cancel_requested"))
 
+    def jobs_by_prefix(self, prefix: str) -> list[dict[str, Any]]:
+        with self.lock:
+            return list(self.db["jobs"].rows_where("sha256 LIKE ?", [prefix.lower() + "%"], limit=2))
+
+    def jobs_to_reextract(self, llm_failures: bool = False, failed: bool = False) -> list[str]:
+        """Documents worth extracting again: in review with a failed LLM call in their run (an outage), and/or
+        failed jobs."""
+        out: list[str] = []
+        with self.lock:
+            if llm_failures:
+                out += [r[0] for r in self.db.execute(
+                    "SELECT jobs.sha256 FROM jobs JOIN extraction_runs r ON r.id = jobs.run_id "
+                    "WHERE jobs.state = ? AND json_array_length(json_extract(r.stats, '$.llm_failures')) > 0 "
+                    "ORDER BY jobs.uploaded_at", [IN_REVIEW]).fetchall()]
+            if failed:
+                out += [r[0] for r in self.db.execute("SELECT sha256 FROM jobs WHERE state = ? ORDER BY uploaded_at",
+                                                      [FAILED]).fetchall()]
+        return out
+
     def reextract_job(self, sha256: str, user: str) -> bool:
         """Queue a document again (after an LLM outage, or for another engine or model): a failed one or one
         in review. What reviewers confirmed or corrected is kept when the new run lands (`complete_job`)."""
