@@ -124,7 +124,7 @@ def extract_record(doc: Document, sections: list[Section], engine: Engine,
     record = to_record(doc, ex)
     if getattr(engine, "name", "rules") == "llm":  # the LLM's values, re-checked by value and second opinion
         record = second_look(doc, sections, record, settings)
-    return ex, stats, check_presence(doc.text, record)
+    return ex, stats, check_presence(doc.text, record, doc.ocr_confidence if doc.ocr else None)
 
 
 def already_done(path: Path, store: Store | None, out_file: Path | None, engine) -> bool:

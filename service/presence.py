@@ -112,8 +112,9 @@ def is_department_report(text: str, record: dict) -> bool:
     return bool(_DEPARTMENT_DOC.search(simplified(text[:3000])))
 
 
-def check_presence(text: str, record: dict) -> dict:
-    """Every empty field of `record` judged on `text`: expected or mentioned -> review 「未找到」, else 未提及."""
+def check_presence(text: str, record: dict, ocr_confidence=None) -> dict:
+    """Every empty field of `record` judged on `text`: expected or mentioned -> review 「未找到」, else 未提及.
+    `ocr_confidence(start, end)` (a scan's): a mention on a poorly read line says so."""
     fields = record.setdefault("fields", {})
     expected = set(ALWAYS)
     department = is_department_report(text, record)
@@ -139,6 +140,9 @@ def check_presence(text: str, record: dict) -> dict:
         if found is not None:
             start, end, value = found
             out["evidence"] = {"quote": text[start:end], "start": start, "end": end}
+            conf = ocr_confidence(start, end) if ocr_confidence else None
+            if conf is not None:
+                out["issues"].append(f"该处来自扫描件 OCR 识别（置信度 {conf:.2f}），数字可能识别有误或缺失，请对照原件")
             if value is not None:
                 out["candidates"] = [*f.get("candidates", []), {
                     "value": value, "evidence": out["evidence"], "note": "原文提及处的数字（建议值，未经核实）"}]

@@ -101,3 +101,10 @@ def test_a_model_that_answers_nothing_leaves_nothing_trusted_as_unstated(runner,
     accepted_nulls = [i["item"] for i in items if i["kind"] == "field" and i["value"] is None
                       and i["status"] == "accepted"]
     assert not set(accepted_nulls) & {"field:unit_name", "field:fiscal_year", "field:self_score"}
+
+
+def test_a_fact_named_on_a_scanned_line_says_the_ocr_may_have_lost_its_number():
+    out = check_presence(DEPARTMENT, record(unit_name="某某县农业农村局", fiscal_year=2023, self_score=95),
+                         ocr_confidence=lambda start, end: 0.62)
+    issues = out["fields"]["liabilities_total"]["issues"]
+    assert issues[0].startswith("未找到") and "OCR" in issues[1] and "0.62" in issues[1]
