@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import io
 import logging
+import warnings
 
 from PIL import Image, ImageOps, ImageSequence, UnidentifiedImageError
 
@@ -65,7 +66,9 @@ def check_pixels(size: tuple[int, int], where: str, name: str, settings: Setting
 def _open(data: bytes, name: str, settings: Settings) -> Image.Image:
     """The image with only its header read, its first frame's size checked."""
     try:
-        image = Image.open(io.BytesIO(data))
+        with warnings.catch_warnings():  # our own cap, checked next, says it in Chinese
+            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+            image = Image.open(io.BytesIO(data))
     except Image.DecompressionBombError:  # over twice Pillow's limit, so far over ours too
         raise IngestError(
             name,

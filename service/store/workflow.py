@@ -211,7 +211,7 @@ class WorkflowMixin:
             self._write_document(doc, sections)
             run_id = self._write_run(doc, extraction, meta)
             self.db.execute(
-                "UPDATE jobs SET state = ?, run_id = ?, unit_name = ?, fiscal_year = ?, flagged = ?, "
+                "UPDATE jobs SET state = ?, run_id = ?, unit_name = ?, fiscal_year = ?, flagged = ?, progress = NULL, "
                 "min_confidence = ?, updated_at = ?, error = NULL WHERE sha256 = ? AND claimed_by = ? "
                 "AND state = ?",
                 [IN_REVIEW, run_id, summary["unit_name"], summary["fiscal_year"], summary["flagged"],
