@@ -61,9 +61,9 @@ def scan_png(tmp_path_factory) -> bytes:
 
 
 def test_a_job_longer_than_its_lease_finishes_once_while_two_workers_run(store, settings, tmp_path):
-    settings = settings.replace(job_lease_s=1)
+    settings = settings.replace(job_lease_s=2)
     job = upload(store, tmp_path)
-    engine = SlowEngine(settings, 3.0)  # three leases long
+    engine = SlowEngine(settings, 5.0)  # two and a half leases long
     workers = [threading.Thread(target=run_worker, args=(Store(settings.db), settings, engine),
                                 kwargs={"until_empty": True, "poll_s": 0.1}) for _ in range(2)]
     for w in workers:

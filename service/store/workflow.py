@@ -109,7 +109,7 @@ class WorkflowMixin:
         renewing its lease is queued again, unless it was claimed `max_attempts` times already: then it is
         parked as failed with the reason, so one poison file cannot come back forever."""
         now = datetime.now(UTC)
-        cutoff = (now - timedelta(seconds=lease_s)).isoformat(timespec="seconds")
+        cutoff = (now - timedelta(seconds=lease_s)).isoformat(timespec="milliseconds")
         with self.write():
             if max_attempts:
                 stuck = self.db.execute("SELECT sha256, attempts FROM jobs WHERE state = ? AND claimed_at <= ? "
@@ -131,7 +131,7 @@ class WorkflowMixin:
                 "updated_at = ?, error = NULL, progress = NULL, cancel_requested = 0 "
                 f"WHERE sha256 = (SELECT sha256 FROM jobs WHERE state = ?{lane_sql} ORDER BY uploaded_at, rowid "
                 "LIMIT 1) AND state = ? RETURNING sha256",
-                [EXTRACTING, worker, now.isoformat(timespec="seconds"), rows.now(), QUEUED, *lane_args, QUEUED])
+                [EXTRACTING, worker, now.isoformat(timespec="milliseconds"), rows.now(), QUEUED, *lane_args, QUEUED])
             found = cur.fetchone()
         return self.job(found[0]) if found else None
 
@@ -141,7 +141,7 @@ class WorkflowMixin:
         with self.write():
             cur = self.db.execute("UPDATE jobs SET claimed_at = ? WHERE sha256 = ? AND claimed_by = ? AND state = ? "
                                   "AND cancel_requested = 0",
-                                  [datetime.now(UTC).isoformat(timespec="seconds"), sha256, worker, EXTRACTING])
+                                  [datetime.now(UTC).isoformat(timespec="milliseconds"), sha256, worker, EXTRACTING])
             return bool(cur.rowcount)
 
     def set_progress(self, sha256: str, progress: str | None) -> None:
