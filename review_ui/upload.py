@@ -95,12 +95,16 @@ def retry(sha256: str):
 @bp.route("/jobs/<sha256>/cancel", methods=("POST",))
 @login_required(*UPLOADERS)
 def cancel(sha256: str):
-    """An operator stops a queued or running job (a running one stops within a second or two)."""
+    """An administrator, or the operator who uploaded it, stops a queued or running job (a running one stops
+    within a few seconds; a re-extraction cancelled leaves the document in review as it was)."""
     store = get_store()
-    if store.job(sha256) is None:
+    found = store.job(sha256)
+    if found is None:
         abort(404)
     if not PlainForm().validate_on_submit():
         abort(400)
+    if g.user["role"] != "admin" and found["uploaded_by"] != g.user["name"]:
+        abort(403)
     if store.cancel_job(sha256, g.user["name"]):
         flash("已取消：排队中的任务不再处理，正在处理的任务即将停止", "ok")
     else:

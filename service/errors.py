@@ -13,6 +13,9 @@ class IngestError(JixiaoError):
         self.reason = reason
         super().__init__(f"{name}：{reason}")
 
+    def __reduce__(self):  # raised in the extraction child, unpickled in the worker with its reason
+        return type(self), (self.name, self.reason)
+
 
 class StoreError(JixiaoError):
     """The database could not be written; nothing of the document was kept."""

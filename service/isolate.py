@@ -77,6 +77,11 @@ def extract_job(sha256: str, path: str, settings: Settings):
     except MemoryError:
         raise JixiaoError(f"{Path(path).name}：处理所需内存超过限制（{settings.job_memory_mb} MB，配置项 "
                           "job_memory_mb），已停止；文件可能过大或已损坏") from None
+    except JixiaoError as e:  # as a plain JixiaoError: any subclass, whatever its arguments, unpickles
+        raise JixiaoError(str(e)) from None
+    except Exception as e:  # a bug's exception may not unpickle at all (a broken pool would read as a crash)
+        log.exception("extracting %s failed unexpectedly", Path(path).name)
+        raise JixiaoError(f"{Path(path).name}：处理时发生内部错误（{type(e).__name__}: {e}），请联系维护人员") from None
     finally:
         store.close()
 

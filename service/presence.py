@@ -64,6 +64,10 @@ _NUMBER = re.compile(r"(?<![\d.])(\d[\d,]*(?:\.\d+)?)\s*(万元|万|亿元|元|%
 _NONE = re.compile(r"^(?:情况|支出|经费|费用|金额)?[\s:：为是]{0,3}无(?![\u4e00-\u9fff])")  # 项目支出情况 无: a zero
 _DIGITS = re.compile(r"(?<!\d)\d[\d.,]{2,}")  # cells run together (736.55185.53032.07): a number, unread
 _NEAR = 14
+# what may stand between a label and its number: the label's own ending, a colon, 为, a unit in brackets
+_CONNECTOR = re.compile(r"(?:总额|总计|合计|共计|金额|总数|人数|数|[ \u3000:：为是共达约（）()万元])*")
+_COMPOUND = re.compile(r"[和及与](?:净资产|负债|资产)")
+_RANGE = {"score": 100.0, "percent": 200.0, "int": 100000.0}
 _UNITS = {"money": {"万元", "万"}, "percent": {"%", "％"}, "int": {"人", "名", "辆"}, "score": {"分", None}}
 # the units a number may carry to be a value of each kind at all
 _FITTING = {"money": {"万元", "万", "亿元", "元", None}, "percent": {"%", "％", None}, "int": {"人", "名", "辆", None},
@@ -84,9 +88,12 @@ def mention(text: str, key: str) -> tuple[int, int, float | None] | None:
     words = MENTIONS.get(key)
     if words is None:
         return None
-    flat = simplified(re.sub(r"[|\t]", " ", text))
+    raw = simplified(text)
+    flat = re.sub(r"[|\t]", " ", raw)
     kind = BY_KEY[key].kind
     for m in re.finditer(words, flat):
+        if _COMPOUND.match(flat, m.end()) or (m.start() and flat[m.start() - 1] in "和及与"):
+            continue  # 负债和净资产合计: the sum of two fields, neither of them
         window = flat[m.end():m.end() + _NEAR]
         cut = re.search(r"[。；;]", window)
         window = window[:cut.start()] if cut else window
@@ -97,12 +104,21 @@ def mention(text: str, key: str) -> tuple[int, int, float | None] | None:
         fits = [n for n in numbers if n.group(2) in _FITTING[kind]]
         if fits:
             n = fits[0]
-            one = len(numbers) == 1 and n.group(2) in _UNITS.get(kind, ())  # a proposal only when unambiguous
-            return m.start(), m.end() + n.end(), float(n.group(1).replace(",", "")) if one else None
+            return m.start(), m.end() + n.end(), _proposal(kind, n, raw[m.end():m.end() + n.start()])
         run = _DIGITS.search(window)
         if not numbers and run is not None:
             return m.start(), m.end() + run.end(), None
     return None
+
+
+def _proposal(kind: str, number: re.Match, between: str) -> float | None:
+    """The number proposed for review: only one that follows its label directly, on the same line and in the
+    same cell (「负债总额：1181.09万元」), with its kind's unit, and in its kind's range; a number further on
+    may be another label's, and is shown by its place alone."""
+    if not _CONNECTOR.fullmatch(between) or number.group(2) not in _UNITS.get(kind, ()):
+        return None
+    value = float(number.group(1).replace(",", ""))
+    return value if value <= _RANGE.get(kind, float("inf")) else None
 
 
 def is_department_report(text: str, record: dict) -> bool:

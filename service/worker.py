@@ -15,6 +15,7 @@ import logging
 import os
 import shutil
 import socket
+import sqlite3
 import threading
 import time
 from pathlib import Path
@@ -60,7 +61,9 @@ def lane_of(data: bytes, name: str) -> str:
     try:
         for i in range(min(3, len(pdf))):
             page = pdf[i]
-            text = page.get_textpage().get_text_range()
+            textpage = page.get_textpage()
+            text = textpage.get_text_range()
+            textpage.close()
             page.close()
             if len(text.strip()) > 20:
                 return TEXT_LANE
@@ -132,7 +135,10 @@ def extract(sha256: str, path: Path, settings: Settings, engine: Engine, progres
 
 
 class _Heartbeat(threading.Thread):
-    """Renews the job's lease while it is worked on; `lost` is set when the job was cancelled or taken."""
+    """Renews the job's lease every `every_s` while it is worked on, and looks for a cancel every
+    `CANCEL_CHECK_S`; `lost` is set when the job was cancelled or taken by another worker."""
+
+    CANCEL_CHECK_S = 2.0
 
     def __init__(self, store: Store, sha256: str, worker: str, every_s: float):
         super().__init__(name=f"jixiao-heartbeat-{sha256[:8]}", daemon=True)
@@ -140,12 +146,19 @@ class _Heartbeat(threading.Thread):
         self.lost, self._done = threading.Event(), threading.Event()
 
     def run(self) -> None:
-        while not self._done.wait(self.every_s):
+        tick = min(self.CANCEL_CHECK_S, self.every_s)
+        renewed = time.monotonic()
+        while not self._done.wait(tick):
             try:
-                if not self.store.renew_lease(self.sha256, self.worker):
+                if time.monotonic() - renewed >= self.every_s - tick / 2:
+                    renewed = time.monotonic()
+                    if not self.store.renew_lease(self.sha256, self.worker):
+                        self.lost.set()
+                        return
+                elif self.store.cancel_requested(self.sha256):
                     self.lost.set()
                     return
-            except JixiaoError as e:  # a busy database: try again at the next beat
+            except (JixiaoError, sqlite3.Error) as e:  # a busy database: try again at the next beat
                 log.warning("lease of %s not renewed: %s", self.sha256[:12], e)
 
     def finish(self) -> None:
@@ -179,7 +192,7 @@ def process_next(store: Store, settings: Settings, engine: Engine | None = None,
     except JobStopped as e:
         beat.finish()
         if store.cancel_requested(sha):
-            store.fail_job(sha, worker, f"{name}：任务已由操作员取消")
+            store.end_cancelled(sha, worker, f"{name}：任务已由操作员取消")
         else:
             log.info("job %s is no longer ours: %s", sha[:12], e)
     except JixiaoError as e:

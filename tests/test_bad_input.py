@@ -326,6 +326,24 @@ def test_every_sample_report_decodes_exactly_without_a_byte_order_mark(encoding)
         assert decode(text.encode(encoding)) == text, path.name
 
 
+@pytest.mark.parametrize("encoding", ["utf-8", "gb18030", "big5"])
+def test_a_report_cut_mid_character_or_with_a_stray_byte_is_read_with_the_loss_marked(encoding):
+    path = SAMPLES / "000_8d720d4fc0889d24.txt"
+    text = path.read_text(encoding="utf-8") if encoding != "big5" else TRADITIONAL * 20
+    data = text.encode(encoding, errors="ignore")
+    cut = data[:len(data) // 2]
+    while True:  # cut inside a character
+        try:
+            cut.decode(encoding)
+        except UnicodeDecodeError:
+            break
+        cut = cut[:-1]
+    for damaged in (cut, data[:4000] + b"\xff" + data[4000:]):
+        read = decode(damaged)
+        assert 1 <= read.count("\ufffd") <= 2
+        assert read.replace("\ufffd", "")[:300] == text[:300]
+
+
 def test_big5_report_is_not_read_as_gb18030_gibberish(settings):
     doc = load_bytes(TRADITIONAL.encode("big5"), "台灣.txt", settings)
 

@@ -32,7 +32,16 @@ def test_a_field_the_text_names_next_to_a_number_is_not_found_not_unstated_and_i
     assert liabilities["issues"][-1].startswith("未找到")
     ev = liabilities["evidence"]
     assert DEPARTMENT[ev["start"]:ev["end"]] == "负债其他应付款1181.09万元"
-    assert liabilities["candidates"][0]["value"] == 1181.09  # proposed, the reviewer decides
+    assert not liabilities.get("candidates")  # another label stands between: the place is shown, no number
+
+
+def test_a_number_right_after_its_label_is_proposed_and_one_of_a_compound_label_is_not():
+    text = "某某县某某局2023年度部门整体支出绩效自评报告\n负债总额：1181.09万元。负债和净资产合计1692.13万元。\n"
+    out = check_presence(text, record(unit_name="某某县某某局", fiscal_year=2023, self_score=95))
+    proposal = out["fields"]["liabilities_total"]["candidates"][0]
+    assert proposal["value"] == 1181.09 and "建议值" in proposal["note"]
+    net = out["fields"]["net_assets"]
+    assert net["status"] == "accepted" and net["value"] is None  # 负债和净资产合计 is neither of them
 
 
 def test_a_field_the_text_gives_no_sign_of_is_accepted_as_unstated():

@@ -209,3 +209,90 @@ def test_a_text_report_uploaded_with_a_long_scan_is_in_review_before_the_scan_en
     assert text_done_while_scanning
     assert store.job(scan["sha256"])["state"] == "review"
     assert {"OCR 识别扫描页 2/4（第 2 页，共 4 页）", "OCR 识别扫描页 3/4（第 3 页，共 4 页）"} <= seen
+
+
+def test_a_file_the_child_cannot_read_fails_with_its_own_reason_not_as_a_crash(store, settings, tmp_path):
+    from pathlib import Path
+
+    job = upload(store, tmp_path)
+    Path(store.job(job["sha256"])["path"]).unlink()
+    assert run_worker(store, settings, until_empty=True, isolate=True, poll_s=0.1) == 1
+    failed = store.job(job["sha256"])
+    assert failed["state"] == "failed" and "意外退出" not in failed["error"] and REPORT.name in failed["error"]
+
+
+def _extracted(store, settings, tmp_path):
+    job = upload(store, tmp_path)
+    process_next(store, settings)
+    return job["sha256"], {i["item"]: i for i in store.review_items(job["sha256"])}
+
+
+def test_a_page_loaded_before_a_re_extraction_cannot_confirm_the_new_value_unseen(store, settings, tmp_path):
+    from service.store.workflow import StaleEdit
+
+    sha, items = _extracted(store, settings, tmp_path)
+    seen = items["field:unit_name"]  # the reviewer's page holds this version
+    assert store.reextract_job(sha, "admin")
+    process_next(store, settings)
+    with pytest.raises(StaleEdit):
+        store.save_item(sha, "field:unit_name", seen["version"], seen["value"], "confirmed", "rev", "accept")
+
+
+def test_a_re_extraction_of_bytes_now_read_differently_replaces_the_text_and_moves_the_evidence(
+        store, settings, tmp_path, monkeypatch):
+    import service.ingest.text as text_reader
+
+    sha, items = _extracted(store, settings, tmp_path)
+    unit = items["field:unit_name"]
+    store.save_item(sha, "field:unit_name", unit["version"], unit["value"], "confirmed", "rev", "accept")
+    read = text_reader.decode  # the same bytes, read by a fixed reader that no longer drops a first line
+    monkeypatch.setattr(text_reader, "decode", lambda data: "（此件公开发布）\n" + read(data))
+    assert store.reextract_job(sha, "admin")
+    process_next(store, settings)
+    text = store.get_document(sha)["text"]
+    assert text.startswith("（此件公开发布）")
+    for item in store.review_items(sha):
+        ev = item["evidence"]
+        if ev and ev.get("start") is not None:
+            assert text[ev["start"]:ev["end"]] == ev["quote"], item["item"]
+    kept = next(i for i in store.review_items(sha) if i["item"] == "field:unit_name")
+    assert kept["status"] == "confirmed" and kept["evidence"]["start"] > unit["evidence"]["start"]
+
+
+def test_a_cancel_whose_worker_died_is_not_lost_and_a_cancelled_re_extraction_leaves_the_document_in_review(
+        store, settings, tmp_path):
+    job = upload(store, tmp_path)
+    store.claim_job("dead", lease_s=900)
+    assert store.cancel_job(job["sha256"], "oper")
+    assert store.claim_job("next", lease_s=0) is None  # the dead worker's job ends cancelled, not queued again
+    assert store.job(job["sha256"])["state"] == "failed" and "取消" in store.job(job["sha256"])["error"]
+
+    other = upload(store, tmp_path, OTHER)
+    process_next(store, settings)
+    assert store.reextract_job(other["sha256"], "admin")
+    assert store.cancel_job(other["sha256"], "admin")
+    back = store.job(other["sha256"])
+    assert back["state"] == "review" and back["run_id"] is not None and store.review_items(other["sha256"])
+
+
+def test_a_score_row_a_reviewer_renamed_is_not_doubled_by_a_re_extraction(store, settings, tmp_path):
+    sha, items = _extracted(store, settings, tmp_path)
+    row = next(i for k, i in items.items() if k.startswith("indicator:"))
+    renamed = {**row["value"], "name": row["value"]["name"] + "（更正）"}
+    store.save_item(sha, row["item"], row["version"], renamed, "corrected", "rev", "correct")
+    assert store.reextract_job(sha, "admin")
+    process_next(store, settings)
+    names = [i["value"]["name"] for i in store.review_items(sha) if i["kind"] == "indicator"]
+    assert renamed["name"] in names and row["value"]["name"] not in names
+    assert len(names) == sum(1 for k in items if k.startswith("indicator:"))
+
+
+def test_a_parked_job_an_admin_retries_gets_its_attempts_again(store, settings, tmp_path):
+    job = upload(store, tmp_path)
+    for n in range(settings.job_max_attempts):
+        store.claim_job(f"dead-{n}", lease_s=0, max_attempts=settings.job_max_attempts)
+    store.claim_job("next", lease_s=0, max_attempts=settings.job_max_attempts)
+    assert store.job(job["sha256"])["state"] == "failed"
+    assert store.retry_job(job["sha256"], "admin")
+    assert store.job(job["sha256"])["attempts"] == 0
+    assert process_next(store, settings)["state"] == "review"

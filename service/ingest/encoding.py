@@ -79,9 +79,32 @@ def decode(data: bytes) -> str:
         except UnicodeDecodeError:
             continue
     best = max(readings, key=familiarity, default=None)  # max keeps the first of equals
-    if best is None or familiarity(best) < MIN_FAMILIAR or commonness(best) < MIN_COMMON:
-        raise UnicodeDecodeError("legacy", data[:1], 0, 1, "no encoding reads this as Chinese text")
-    return best
+    if best is not None and familiarity(best) >= MIN_FAMILIAR and commonness(best) >= MIN_COMMON:
+        return best
+    damaged = _damaged_reading(data)
+    if damaged is not None:
+        return damaged
+    raise UnicodeDecodeError("legacy", data[:1], 0, 1, "no encoding reads this as Chinese text")
+
+
+MAX_DAMAGE = 0.001  # share of characters a file cut mid-character or with a stray byte may lose
+
+
+def _damaged_reading(data: bytes) -> str | None:
+    """A file with a few broken bytes (cut in the middle of a character, one stray byte): the reading that
+    loses fewest characters, when it loses almost none and the rest reads as Chinese; the lost ones are
+    U+FFFD, which the review shows as they are."""
+    best = None
+    for encoding in ("utf-8", *(WIDE if b"\x00" in data else LEGACY)):
+        text = data.decode(encoding, errors="replace")
+        lost = text.count("\ufffd")
+        if lost > max(1, len(text) * MAX_DAMAGE):
+            continue
+        clean = text.replace("\ufffd", "")
+        if familiarity(clean) >= MIN_FAMILIAR and commonness(clean) >= MIN_COMMON and \
+                (best is None or lost < best[0]):
+            best = (lost, text)
+    return best[1] if best else None
 
 
 def familiarity(text: str) -> float:

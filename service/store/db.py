@@ -120,6 +120,23 @@ class Store(WorkflowMixin):
         self.db["ocr_lines"].insert_all(rows.ocr_line_rows(doc))
         return True
 
+    def _write_or_replace_document(self, doc: Document, sections: list[Section]) -> bool:
+        """Keep `doc`; when its bytes were read into another text before (a reader fixed since, e.g. its
+        encoding), the stored text and its parts are replaced by the new reading. True when replaced."""
+        found = self.db.execute("SELECT text FROM documents WHERE sha256 = ?", [doc.sha256]).fetchone()
+        if found is None or found[0] == doc.text:
+            self._write_document(doc, sections)
+            return False
+        for table in ("pages", "sections", "tables", "ocr_lines"):
+            self.db.execute(f'DELETE FROM "{table}" WHERE document_sha256 = ?', [doc.sha256])
+        self.db["documents"].update(doc.sha256, rows.document_row(doc))
+        self._write_document(doc, sections)  # its name, and the parts again
+        self.db["pages"].insert_all(rows.page_rows(doc))
+        self.db["sections"].insert_all(rows.section_rows(doc, sections))
+        self.db["tables"].insert_all(rows.table_rows(doc))
+        self.db["ocr_lines"].insert_all(rows.ocr_line_rows(doc))
+        return True
+
     def _insert_or_ignore(self, table: str, row: dict[str, Any]) -> bool:
         """Insert `row` unless its key exists; True when it was inserted."""
         cols = ", ".join(f'"{c}"' for c in row)

@@ -10,6 +10,7 @@ the document's key is its SHA-256, so a retried job never duplicates it.
 from __future__ import annotations
 
 import json
+import re
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -120,6 +121,9 @@ class WorkflowMixin:
                     self.db.execute("UPDATE jobs SET state = ?, error = ?, claimed_by = NULL, progress = NULL, "
                                     "updated_at = ? WHERE sha256 = ?", [FAILED, error, rows.now(), sha])
                     self._audit(sha, None, "failed", None, error, SYSTEM)
+            for (sha,) in self.db.execute("SELECT sha256 FROM jobs WHERE state = ? AND claimed_at <= ? "
+                                          "AND cancel_requested = 1", [EXTRACTING, cutoff]).fetchall():
+                self._end_cancelled(sha, "任务已取消（处理它的进程已停止）")
             self.db.execute("UPDATE jobs SET state = ?, claimed_by = NULL, progress = NULL, updated_at = ? "
                             "WHERE state = ? AND claimed_at <= ?", [QUEUED, rows.now(), EXTRACTING, cutoff])
             lane_sql, lane_args = "", []
@@ -158,13 +162,27 @@ class WorkflowMixin:
                 return False
             reason = f"已由 {user} 取消"
             if job["state"] == QUEUED:
-                self.db.execute("UPDATE jobs SET state = ?, error = ?, updated_at = ? WHERE sha256 = ? AND state = ?",
-                                [FAILED, reason, rows.now(), sha256, QUEUED])
+                self._end_cancelled(sha256, reason)
             else:
                 self.db.execute("UPDATE jobs SET cancel_requested = 1, updated_at = ? WHERE sha256 = ?",
                                 [rows.now(), sha256])
             self._audit(sha256, None, "cancel", None, reason, user)
             return True
+
+    def end_cancelled(self, sha256: str, worker: str, reason: str) -> None:
+        """The worker of a cancelled job gives it up (nothing of its run is written)."""
+        with self.write():
+            job = self.job(sha256)
+            if job is not None and job["state"] == EXTRACTING and job["claimed_by"] == worker:
+                self._end_cancelled(sha256, reason)
+
+    def _end_cancelled(self, sha256: str, reason: str) -> None:
+        """A cancelled job: a document that already has a run (a re-extraction) goes back to review with it,
+        a new one fails with the reason."""
+        job = self.job(sha256)
+        state, error = (IN_REVIEW, None) if job["run_id"] is not None else (FAILED, reason)
+        self.db.execute("UPDATE jobs SET state = ?, error = ?, claimed_by = NULL, progress = NULL, "
+                        "cancel_requested = 0, updated_at = ? WHERE sha256 = ?", [state, error, rows.now(), sha256])
 
     def cancel_requested(self, sha256: str) -> bool:
         job = self.job(sha256)
@@ -208,7 +226,7 @@ class WorkflowMixin:
             job = self.job(sha256)
             if job is None or job["state"] != EXTRACTING or job["claimed_by"] != worker:
                 raise StoreError(f"任务 {sha256[:12]} 已不属于本进程（可能已超时被重新分配），结果未保存")
-            self._write_document(doc, sections)
+            text_changed = self._write_or_replace_document(doc, sections)
             run_id = self._write_run(doc, extraction, meta)
             self.db.execute(
                 "UPDATE jobs SET state = ?, run_id = ?, unit_name = ?, fiscal_year = ?, flagged = ?, progress = NULL, "
@@ -216,15 +234,19 @@ class WorkflowMixin:
                 "AND state = ?",
                 [IN_REVIEW, run_id, summary["unit_name"], summary["fiscal_year"], summary["flagged"],
                  summary["min_confidence"], rows.now(), sha256, worker, EXTRACTING])
-            reviewed = {r["item"]: r for r in self.db["review_items"].rows_where(
-                "document_sha256 = ? AND status IN (?, ?, ?)", [sha256, CONFIRMED, CORRECTED, DELETED])}
+            old = list(self.db["review_items"].rows_where("document_sha256 = ?", [sha256]))
+            # a page loaded before this run holds the old versions: a save against them is refused
+            version = 1 + max((r["version"] for r in old), default=0)
+            reviewed = {r["item"]: r for r in old if r["status"] in (CONFIRMED, CORRECTED, DELETED)}
+            if text_changed:
+                reviewed = {k: _relocated(r, doc.text) for k, r in reviewed.items()}
             self.db.execute("DELETE FROM review_items WHERE document_sha256 = ?", [sha256])
             stamp = rows.now()
             self.db["review_items"].insert_all(
-                {"document_sha256": sha256, **{k: _json_if(k, v) for k, v in item.items()}, "version": 1,
+                {"document_sha256": sha256, **{k: _json_if(k, v) for k, v in item.items()}, "version": version,
                  "updated_by": None, "updated_at": stamp} for item in _beside_reviewed(items, reviewed))
             if reviewed:  # a re-extraction keeps what a person confirmed, corrected or deleted
-                self.db["review_items"].insert_all({**r, "version": r["version"] + 1} for r in reviewed.values())
+                self.db["review_items"].insert_all({**r, "version": version} for r in reviewed.values())
                 self._refresh_summary(sha256)
             self._audit(sha256, None, "extracted", None,
                         f"run {run_id}" + (f"（保留人工确认/更正的 {len(reviewed)} 项）" if reviewed else ""), SYSTEM)
@@ -232,15 +254,17 @@ class WorkflowMixin:
 
     def fail_job(self, sha256: str, worker: str, error: str) -> None:
         with self.write():
-            self.db.execute("UPDATE jobs SET state = ?, error = ?, progress = NULL, updated_at = ? WHERE sha256 = ? "
-                            "AND claimed_by = ?", [FAILED, error, rows.now(), sha256, worker])
-            self._audit(sha256, None, "failed", None, error, SYSTEM)
+            cur = self.db.execute("UPDATE jobs SET state = ?, error = ?, progress = NULL, updated_at = ? "
+                                  "WHERE sha256 = ? AND claimed_by = ? AND state = ?",
+                                  [FAILED, error, rows.now(), sha256, worker, EXTRACTING])
+            if cur.rowcount:
+                self._audit(sha256, None, "failed", None, error, SYSTEM)
 
     def retry_job(self, sha256: str, user: str) -> bool:
         """Queue a failed job again; False when it is not failed."""
         with self.write():
-            cur = self.db.execute("UPDATE jobs SET state = ?, error = NULL, claimed_by = NULL, updated_at = ? "
-                                  "WHERE sha256 = ? AND state = ?", [QUEUED, rows.now(), sha256, FAILED])
+            cur = self.db.execute("UPDATE jobs SET state = ?, error = NULL, claimed_by = NULL, attempts = 0, "
+                                  "updated_at = ? WHERE sha256 = ? AND state = ?", [QUEUED, rows.now(), sha256, FAILED])
             if cur.rowcount:
                 self._audit(sha256, None, "retry", None, None, user)
             return bool(cur.rowcount)
@@ -446,8 +470,8 @@ def _row_identity(kind: str, value: Any) -> tuple | None:
 def _beside_reviewed(items: list[dict[str, Any]], reviewed: dict[str, dict[str, Any]]) -> list[dict[str, Any]]:
     """A new run's items without those a reviewer already settled: a field or list by its key, a score row
     or project by its table and name; a new row whose key a kept row holds gets the next free key."""
-    kept_rows = {_row_identity(r["kind"], json.loads(r["value"]) if r["value"] else None)
-                 for r in reviewed.values()} - {None}
+    kept_rows = {_row_identity(r["kind"], json.loads(r[col]) if r[col] else None)
+                 for r in reviewed.values() for col in ("value", "extracted")} - {None}
     used = set(reviewed)
     out = []
     for item in items:
@@ -461,6 +485,19 @@ def _beside_reviewed(items: list[dict[str, Any]], reviewed: dict[str, dict[str, 
         used.add(item["item"])
         out.append(item)
     return out
+
+
+def _relocated(row: dict[str, Any], text: str) -> dict[str, Any]:
+    """A kept item's evidence in the document's new text: the same quote where it occurs nearest to where it
+    was, else none."""
+    ev = json.loads(row["evidence"]) if row.get("evidence") else None
+    if not ev or not ev.get("quote"):
+        return row
+    quote, was = ev["quote"], ev.get("start") or 0
+    found = [m.start() for m in re.finditer(re.escape(quote), text)]
+    at = min(found, key=lambda x: abs(x - was)) if found else None
+    moved = {**ev, "start": at, "end": at + len(quote)} if at is not None else None
+    return {**row, "evidence": rows.to_json(moved)}
 
 
 def _json_if(key: str, value: Any) -> Any:
