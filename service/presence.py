@@ -67,6 +67,9 @@ _NEAR = 14
 # what may stand between a label and its number: the label's own ending, a colon, 为, a unit in brackets
 _CONNECTOR = re.compile(r"(?:总额|总计|合计|共计|金额|总数|人数|数|[ \u3000:：为是共达约（）()万元])*")
 _COMPOUND = re.compile(r"[和及与](?:净资产|负债|资产)")
+# a whole-department figure named after a part (三公经费年初预算5万元) is the part's: shown, not proposed
+_WHOLE = {"budget_initial", "budget_full_year", "spending_actual", "expense_total", "income_total", "execution_rate"}
+_PART = re.compile(r"三公|项目|基本支出|人员经费|公用经费|专项|经费")
 _RANGE = {"score": 100.0, "percent": 200.0, "int": 100000.0}
 _UNITS = {"money": {"万元", "万"}, "percent": {"%", "％"}, "int": {"人", "名", "辆"}, "score": {"分", None}}
 # the units a number may carry to be a value of each kind at all
@@ -104,7 +107,9 @@ def mention(text: str, key: str) -> tuple[int, int, float | None] | None:
         fits = [n for n in numbers if n.group(2) in _FITTING[kind]]
         if fits:
             n = fits[0]
-            return m.start(), m.end() + n.end(), _proposal(kind, n, raw[m.end():m.end() + n.start()])
+            part = key in _WHOLE and _PART.search(raw[max(0, m.start() - 8):m.start()])
+            proposal = None if part else _proposal(kind, n, raw[m.end():m.end() + n.start()])
+            return m.start(), m.end() + n.end(), proposal
         run = _DIGITS.search(window)
         if not numbers and run is not None:
             return m.start(), m.end() + run.end(), None
