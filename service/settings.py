@@ -48,6 +48,10 @@ SETTINGS: list[Setting] = [
     Setting("convert_timeout_s", 120, "time limit for one LibreOffice conversion, in seconds"),
     Setting("accept_at", 0.8, "confidence at which a re-checked value is accepted without review"),
     Setting("accept_at_fields", "", "per-field thresholds overriding accept_at, e.g. self_score=0.9,unit_name=0.7"),
+    Setting("session_secure", False, "send the session cookie only over HTTPS (turn on behind TLS)"),
+    Setting("session_lifetime_min", 720, "a log-in ends after this many minutes, in minutes"),
+    Setting("login_max_failures", 5, "wrong passwords in a row, per user name or per address, before log-in waits"),
+    Setting("login_lockout_s", 300, "how long log-in is refused after login_max_failures wrong passwords, in seconds"),
     Setting("engine", "auto", "extraction engine: auto (llm when an endpoint is configured, else rules), rules or llm"),
     Setting("model", "", "LLM model name at the OpenAI-compatible endpoint (OPENAI_BASE_URL, OPENAI_API_KEY)"),
     Setting("llm_mode", "tools", "how instructor asks for structured output: tools, json or md_json"),
@@ -82,6 +86,10 @@ class Settings:
     convert_timeout_s: int
     accept_at: float
     accept_at_fields: str
+    session_secure: bool
+    session_lifetime_min: int
+    login_max_failures: int
+    login_lockout_s: int
     engine: str
     model: str
     llm_mode: str

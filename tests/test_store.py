@@ -48,7 +48,7 @@ EXPECTED_SCHEMA = {
                   ("response", "TEXT"), ("prompt_tokens", "INTEGER"), ("completion_tokens", "INTEGER"),
                   ("created_at", "TEXT")],
     "users": [("id", "INTEGER"), ("name", "TEXT"), ("role", "TEXT"), ("password_hash", "TEXT"),
-             ("active", "INTEGER"), ("created_at", "TEXT")],
+             ("active", "INTEGER"), ("created_at", "TEXT"), ("session_version", "INTEGER")],
     "jobs": [("sha256", "TEXT"), ("name", "TEXT"), ("path", "TEXT"), ("size", "INTEGER"),
             ("state", "TEXT"), ("error", "TEXT"), ("attempts", "INTEGER"), ("uploaded_by", "TEXT"),
             ("uploaded_at", "TEXT"), ("updated_at", "TEXT"), ("claimed_by", "TEXT"),

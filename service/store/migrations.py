@@ -249,3 +249,13 @@ def m007_job_lanes_progress_cancel(db: Database) -> None:
     db["jobs"].add_column("progress", str)
     db["jobs"].add_column("cancel_requested", int, not_null_default=0)
     db.execute("CREATE INDEX idx_jobs_lane_claim ON jobs (state, lane, uploaded_at)")
+
+
+@migration
+def m008_sessions_and_append_only_replace(db: Database) -> None:
+    """A user's session version (log-out and deactivation end every session of theirs on the server), and
+    the audit log append-only against INSERT OR REPLACE too (a REPLACE deletes the old row first)."""
+    db["users"].add_column("session_version", int, not_null_default=0)
+    db.execute("CREATE TRIGGER audit_log_no_replace BEFORE INSERT ON audit_log "
+               "WHEN EXISTS (SELECT 1 FROM audit_log WHERE id = NEW.id) "
+               "BEGIN SELECT RAISE(ABORT, 'audit_log is append-only'); END")

@@ -75,6 +75,17 @@ class WorkflowMixin:
         allowed = {k: v for k, v in changes.items() if k in ("role", "active", "password_hash")}
         with self.write():
             self.db["users"].update(user_id, allowed)
+            if "active" in allowed or "password_hash" in allowed:  # every session of theirs ends
+                self.db.execute("UPDATE users SET session_version = session_version + 1 WHERE id = ?", [user_id])
+
+    def end_sessions(self, user_id: int) -> None:
+        """Log-out: every session of this user ends on the server (the cookie's version no longer matches)."""
+        with self.write():
+            self.db.execute("UPDATE users SET session_version = session_version + 1 WHERE id = ?", [user_id])
+
+    def active_admins(self) -> int:
+        with self.lock:
+            return self.db.execute("SELECT count(*) FROM users WHERE role = 'admin' AND active = 1").fetchone()[0]
 
     # -- jobs ----------------------------------------------------------------
 
