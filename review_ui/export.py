@@ -44,4 +44,4 @@ def download(fmt: str):
     mimetype, ext = FORMATS[fmt]
     stem = fmt.split(".")[0] if fmt != "xlsx" else "confirmed"
     name = f"jixiao-{stem}-{date.today():%Y%m%d}.{ext}"
-    return Response(body, mimetype=mimetype, headers={"Content-Disposition": f'attachment; filename="{name}"'})
+    return Response(body, content_type=mimetype, headers={"Content-Disposition": f'attachment; filename="{name}"'})

@@ -69,6 +69,7 @@ def document(sha256: str):
     items = store.review_items(sha256)
     return render_template("review/document.html", job=job, doc=doc, items=items, groups=_groups(items),
                            blockers=can_confirm(items), form=PlainForm(), audit=store.audit_entries(sha256),
+                           seen=store.last_change(sha256),
                            reopen_form=ReopenForm(),
                            labels=_labels(), actions=AUDIT_NAMES, stated=_stated_totals(items))
 
@@ -195,13 +196,17 @@ def confirm(sha256: str):
         abort(404)
     if not PlainForm().validate_on_submit():
         abort(400)
+    seen = request.form.get("seen", type=int)
+    if seen is None:
+        flash("页面已过期，请刷新后再确认入库", "error")
+        return redirect(url_for("review.document", sha256=sha256)), 303
     items = store.review_items(sha256)
     doc = store.get_document(sha256) or {}
     run = store.latest_run(sha256) or {}
     source = {"name": job["name"], "sha256": sha256, "kind": doc.get("kind"), "ocr": doc.get("ocr")}
     record = {**record_from_items(source, items), "engine": {"name": run.get("engine")}}
     try:
-        store.confirm(sha256, g.user["name"], record)
+        store.confirm(sha256, g.user["name"], record, seen=seen)
     except StoreError as e:
         flash(str(e), "error")
         return redirect(url_for("review.document", sha256=sha256)), 303

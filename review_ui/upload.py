@@ -55,9 +55,14 @@ def _status(results: list[dict]) -> int:
 
 
 def _accept(name: str, data: bytes) -> dict:
-    """Check one uploaded file and queue it; what happened, for the page."""
-    result = submit(get_store(), Path(current_app.config["UPLOADS"]), name, data, g.user["name"],
-                    current_app.config["SETTINGS"])
+    """Check one uploaded file and queue it; what happened, for the page. Each file of a request is judged
+    on its own: one that fails never hides the others' results."""
+    try:
+        result = submit(get_store(), Path(current_app.config["UPLOADS"]), name, data, g.user["name"],
+                        current_app.config["SETTINGS"])
+    except Exception:  # a bug must not lose the rest of the upload; logged with its traceback
+        current_app.logger.exception("upload of %r failed", name)
+        return {"name": name or "未命名文件", "outcome": "failed", "message": "保存时发生内部错误，该文件未加入队列"}
     job = result.pop("job")
     if job is not None:
         result.update(url=url_for("upload.job", sha256=job["sha256"]), sha256=job["sha256"])

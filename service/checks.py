@@ -9,8 +9,9 @@ changes a value.
 from __future__ import annotations
 
 import datetime as dt
+import math
 
-from .fields import BY_KEY
+from .fields import BOUNDS, BY_KEY, DATE_YEARS
 from .models import FieldValue
 
 
@@ -108,10 +109,14 @@ def plausible(fields: dict[str, FieldValue]) -> list[tuple[str, str]]:
         kind = BY_KEY[key].kind if key in BY_KEY else None
         if v is None or kind is None:
             continue
-        if kind == "money" and v < 0:
+        if not math.isfinite(v):
+            out.append((key, f"数值 {v} 不是有限的数"))
+        elif kind == "money" and v < 0:
             out.append((key, f"金额 {_fmt(v)} 为负数"))
-        elif key == "self_score" and not 0 <= v <= 100:
-            out.append((key, f"自评得分 {_fmt(v)} 不在 0–100 之间"))
+        elif kind == "money" and v > BOUNDS["money"][1]:
+            out.append((key, f"金额 {_fmt(v)} 万元超出合理范围"))
+        elif kind == "score" and not 0 <= v <= 100:
+            out.append((key, f"{'自评得分' if key == 'self_score' else '分值/得分'} {_fmt(v)} 不在 0–100 之间"))
         elif kind == "percent" and not 0 <= v <= 300:
             out.append((key, f"比例 {_fmt(v)}% 不合常理"))
         elif kind == "year" and not 2000 <= v <= this_year:
@@ -121,7 +126,23 @@ def plausible(fields: dict[str, FieldValue]) -> list[tuple[str, str]]:
     return out
 
 
-FIELD_CHECKS = [report_date_after_year, sums_add_up, execution_rate_fits, plausible]
+def valid_dates(fields: dict[str, FieldValue]) -> list[tuple[str, str]]:
+    """A date field is a day of the calendar (not 2024-02-31), in a plausible year."""
+    out = []
+    for key, fv in fields.items():
+        if BY_KEY.get(key) is None or BY_KEY[key].kind != "date" or not isinstance(fv.value, str):
+            continue
+        try:
+            day = dt.date.fromisoformat(fv.value)
+        except ValueError:
+            out.append((key, f"日期 {fv.value} 不存在或格式不对（应为 YYYY-MM-DD）"))
+            continue
+        if not DATE_YEARS[0] <= day.year <= DATE_YEARS[1]:
+            out.append((key, f"日期 {fv.value} 的年份不合常理"))
+    return out
+
+
+FIELD_CHECKS = [report_date_after_year, sums_add_up, execution_rate_fits, plausible, valid_dates]
 
 
 def indicator_score_in_range(weight, score) -> str | None:

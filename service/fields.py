@@ -56,6 +56,12 @@ FIELDS: list[FieldSpec] = [
 
 BY_KEY = {f.key: f for f in FIELDS}
 
+# What a value of each kind can be at all (money in 万元: a county department's budget is far below 10^8
+# 万元, a trillion yuan); a value outside is refused from a reviewer and flagged in a record.
+BOUNDS: dict[str, tuple[float, float]] = {"money": (0, 1e8), "percent": (0, 1000), "score": (0, 100),
+                                          "int": (0, 1_000_000), "year": (1990, 2100)}
+DATE_YEARS = (1990, 2100)
+
 # Only where the Chinese name is not enough; units and numbers are covered by the prompts' rules.
 NOTES = {
     "fiscal_year": "被评价的年度，如 2023，不是报告写作年份",

@@ -184,11 +184,13 @@ def write_json(path: Path, data: dict) -> Path:
 
 
 def expand_inputs(paths: Iterable[str | Path]) -> list[Path]:
-    """Files as given; a folder stands for the files directly inside it."""
+    """Files as given; a folder stands for the entries directly inside it other than folders and hidden ones
+    (symlinks and special files among them are kept, so that reading refuses them by name)."""
     out: list[Path] = []
     for p in map(Path, paths):
-        if p.is_dir():
-            out += sorted(x for x in p.iterdir() if x.is_file() and not x.name.startswith("."))
+        if p.is_dir():  # a folder named on the command line is the user's choice, even through a link
+            out += sorted(x for x in p.iterdir() if not x.name.startswith(".")
+                          and (x.is_symlink() or not x.is_dir()))
         else:
             out.append(p)
     return out

@@ -12,12 +12,13 @@ Pure functions only: no SQL, no Flask.
 
 from __future__ import annotations
 
+import datetime as dt
 import re
 import unicodedata
 from dataclasses import dataclass
 from typing import Any
 
-from .fields import BY_KEY, FIELDS
+from .fields import BOUNDS, BY_KEY, DATE_YEARS, FIELDS
 from .models import ACCEPTED, CONFIRMED, CORRECTED, REVIEW
 
 STATE_NAMES = {"queued": "排队中", "extracting": "提取中", "review": "待审核", "confirmed": "已确认", "failed": "失败"}
@@ -129,9 +130,13 @@ def parse_field(key: str, raw: str) -> Any:
         if not m:
             raise InvalidValue("日期格式应为 2024-03-15")
         y, mo, d = (int(g) for g in m.groups())
-        if not (1 <= mo <= 12 and 1 <= d <= 31):
-            raise InvalidValue("日期不存在")
-        return f"{y:04d}-{mo:02d}-{d:02d}"
+        try:
+            day = dt.date(y, mo, d)
+        except ValueError:
+            raise InvalidValue(f"日期 {y}-{mo:02d}-{d:02d} 不存在") from None
+        if not DATE_YEARS[0] <= day.year <= DATE_YEARS[1]:
+            raise InvalidValue(f"日期的年份应在 {DATE_YEARS[0]}–{DATE_YEARS[1]} 之间")
+        return day.isoformat()
     return parse_number(text, spec.kind)
 
 
@@ -141,9 +146,9 @@ def parse_number(text: str, kind: str) -> int | float:
     if kind == "money" and re.search(r"(?<!万)元$|亿元$", text):
         raise InvalidValue("金额请以万元填写（例如 1234.56），不要填写元或亿元")
     text = re.sub(r"(万元|分|%|年|人|辆|个)$", "", text).strip()
-    if not re.fullmatch(r"-?\d+(\.\d+)?", text):
+    if not re.fullmatch(r"-?\d{1,12}(\.\d{1,6})?", text):
         hint = f"，单位为{unit}" if unit else ""
-        raise InvalidValue(f"请输入数字{hint}")
+        raise InvalidValue(f"请输入数字{hint}（整数部分不超过 12 位，小数不超过 6 位）")
     if kind in ("int", "year"):
         if "." in text:
             raise InvalidValue("请输入整数")
@@ -153,6 +158,9 @@ def parse_number(text: str, kind: str) -> int | float:
         number = int(number) if number.is_integer() and "." not in text else number
     if number < 0:
         raise InvalidValue("不能为负数")
+    low, high = BOUNDS.get(kind, (0, float("inf")))
+    if not low <= number <= high:
+        raise InvalidValue(f"数值 {number:g}{unit} 超出合理范围（{low:g}–{high:g}{unit}）")
     return number
 
 
@@ -226,7 +234,8 @@ def reviewed_status(value: Any, extracted: Any) -> str:
 
 ACTIONS = {"accept": "确认无误", "correct": "更正", "not_stated": "标记为未提及", "delete": "删除此行"}
 AUDIT_NAMES = {**ACTIONS, "add": "新增此行", "upload": "上传", "extracted": "提取完成", "failed": "提取失败", "retry": "重试",
-               "confirm": "确认入库", "reopen": "重新打开"}
+               "confirm": "确认入库", "reopen": "重新打开", "cancel": "取消处理", "reextract": "重新提取",
+               "requeued": "超时重新排队"}
 
 
 def apply_action(item: dict, action: str, raw: Any = None) -> tuple[Any, str]:
@@ -247,7 +256,8 @@ def apply_action(item: dict, action: str, raw: Any = None) -> tuple[Any, str]:
         if kind == "field":
             value = parse_field(key, raw if isinstance(raw, str) else "")
         elif kind == "list":
-            value = parse_list(raw if isinstance(raw, str) else "\n".join(raw or []))
+            value = parse_list(raw if isinstance(raw, str) else
+                               "\n".join(str(x) for x in raw) if isinstance(raw, list) else "")
         else:
             value = parse_row(kind, raw if isinstance(raw, dict) else {})
             if kind == "indicator":

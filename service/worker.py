@@ -101,7 +101,9 @@ QUEUED, DUPLICATE, REJECTED, FAILED = "queued", "duplicate", "rejected", "failed
 
 def submit(store: Store, uploads: Path, name: str, data: bytes, user: str, settings: Settings) -> dict:
     """Check one file the way an upload is checked and queue it: outcome, Chinese message, and the job."""
-    name = Path(name.replace("\\", "/")).name or "未命名文件"
+    name = Path(name.replace("\\", "/")).name.strip() or "未命名文件"
+    if len(name) > 200:  # shown in lists and messages: a name that long is cut, its end kept (the extension)
+        name = name[:120] + "…" + name[-40:]
     try:
         check_upload(data, name, settings)
     except IngestError as e:
@@ -115,9 +117,22 @@ def submit(store: Store, uploads: Path, name: str, data: bytes, user: str, setti
     return {"name": name, "outcome": QUEUED, "message": "已加入处理队列", "job": job}
 
 
+MAX_STORED_NAME_BYTES = 120
+
+
 def _safe_name(name: str) -> str:
-    base = Path(name.replace("\\", "/")).name.strip() or "upload"
-    return "".join(ch for ch in base if ch not in '<>:"|?*\x00') or "upload"
+    """The name an upload is stored under (the original is kept for display): no folders, no control or
+    reserved characters, not hidden, not `.`/`..`, at most `MAX_STORED_NAME_BYTES` bytes with its extension."""
+    base = Path(name.replace("\\", "/")).name.strip()
+    base = "".join(ch for ch in base if ch not in '<>:"|?*/\\' and ord(ch) >= 32 and ch != "\x7f")
+    base = base.lstrip(".").strip() or "upload"
+    stem, dot, ext = base.rpartition(".")
+    if not dot or len(ext.encode()) > 10:
+        stem, ext = base, ""
+    ext = f".{ext}" if ext else ""
+    while len((stem + ext).encode("utf-8")) > MAX_STORED_NAME_BYTES:
+        stem = stem[:-1]
+    return (stem or "upload") + ext
 
 
 def extract(sha256: str, path: Path, settings: Settings, engine: Engine, progress=None):

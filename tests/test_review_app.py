@@ -10,7 +10,16 @@ import openpyxl
 import pytest
 
 from tests.conftest import SAMPLES
-from tests.webapp import PASSWORD, api_save, csrf_token, login, make_app, store_of, upload_and_extract
+from tests.webapp import (
+    PASSWORD,
+    api_save,
+    confirm_form,
+    csrf_token,
+    login,
+    make_app,
+    store_of,
+    upload_and_extract,
+)
 
 REPORT = SAMPLES / "000_8d720d4fc0889d24.txt"  # 3 items flagged by the rules engine
 
@@ -415,7 +424,7 @@ def test_a_missed_score_row_is_added_below_its_neighbour_and_confirmed_in_that_p
     page = client.get(f"/documents/{doc}").get_data(as_text=True)
     assert "资金拨付及时率" in page and "人工新增" in page
     _resolve_all(app, client, doc)
-    client.post(f"/documents/{doc}/confirm", data={"csrf_token": csrf_token(client, f"/documents/{doc}")})
+    client.post(f"/documents/{doc}/confirm", data=confirm_form(client, doc))
     names = [r["name"] for r in store_of(app).confirmed_parts(doc)["confirmed_indicators"]]
     assert names[2] == "资金拨付及时率" and len(names) == len(rows) + 1
     audit = [a for a in store_of(app).audit_entries(doc) if a["action"] == "add"]
@@ -443,7 +452,7 @@ def test_adding_a_row_needs_a_reviewer_a_csrf_token_a_known_document_and_an_open
     assert api_add(client, doc, MISSED_ROW, after="field:unit_name").status_code == 404
     assert api_add(client, doc, MISSED_ROW, after=None, kind="field").status_code == 400
     _resolve_all(app, client, doc)
-    client.post(f"/documents/{doc}/confirm", data={"csrf_token": csrf_token(client, f"/documents/{doc}")})
+    client.post(f"/documents/{doc}/confirm", data=confirm_form(client, doc))
     resp = api_add(client, doc, MISSED_ROW, after="indicator:0")
     assert resp.status_code == 409 and "已确认入库" in resp.json["error"]
 
@@ -484,8 +493,7 @@ def _resolve_all(app, client, sha):
 
 def test_confirm_is_refused_while_fields_wait_for_review(app, doc):
     client = as_user(app, "rev")
-    token = csrf_token(client, f"/documents/{doc}")
-    resp = client.post(f"/documents/{doc}/confirm", data={"csrf_token": token}, follow_redirects=True)
+    resp = client.post(f"/documents/{doc}/confirm", data=confirm_form(client, doc), follow_redirects=True)
     assert "还有 3 项待复核" in resp.get_data(as_text=True)
     assert store_of(app).job(doc)["state"] == "review"
     assert store_of(app).confirmed_documents() == []
@@ -495,8 +503,7 @@ def test_confirming_writes_the_record_with_provenance_and_moves_on(app, doc):
     other = upload_and_extract(app, SAMPLES / "001_dea89b1d5430c4b7.txt")
     client = as_user(app, "rev")
     _resolve_all(app, client, doc)
-    token = csrf_token(client, f"/documents/{doc}")
-    resp = client.post(f"/documents/{doc}/confirm", data={"csrf_token": token})
+    resp = client.post(f"/documents/{doc}/confirm", data=confirm_form(client, doc))
     assert resp.status_code == 303 and resp.headers["Location"] == f"/documents/{other}"  # the next in the queue
     store = store_of(app)
     (report,) = store.confirmed_documents()
@@ -511,8 +518,9 @@ def test_confirming_writes_the_record_with_provenance_and_moves_on(app, doc):
 def test_a_confirmed_document_can_no_longer_be_edited(app, doc):
     client = as_user(app, "rev")
     _resolve_all(app, client, doc)
-    token = csrf_token(client, f"/documents/{doc}")
-    client.post(f"/documents/{doc}/confirm", data={"csrf_token": token})
+    form = confirm_form(client, doc)
+    token = form["csrf_token"]
+    client.post(f"/documents/{doc}/confirm", data=form)
     item = store_of(app).review_item(doc, "field:unit_name")
     resp = api_save(client, doc, item, "correct", "别的单位", token=token)
     assert resp.status_code == 409 and "已确认入库" in resp.json["error"]
@@ -520,7 +528,7 @@ def test_a_confirmed_document_can_no_longer_be_edited(app, doc):
 
 def _confirm(app, client, sha):
     _resolve_all(app, client, sha)
-    client.post(f"/documents/{sha}/confirm", data={"csrf_token": csrf_token(client, f"/documents/{sha}")})
+    client.post(f"/documents/{sha}/confirm", data=confirm_form(client, sha))
     assert store_of(app).job(sha)["state"] == "confirmed"
 
 
@@ -546,7 +554,7 @@ def test_an_admin_reopens_a_confirmed_report_with_a_reason_and_it_can_be_correct
     rev = as_user(app, "rev")
     item = store.review_item(doc, "field:unit_name")
     assert api_save(rev, doc, item, "correct", "衡山县岭坡乡政府").status_code == 200
-    rev.post(f"/documents/{doc}/confirm", data={"csrf_token": csrf_token(rev, f"/documents/{doc}")})
+    rev.post(f"/documents/{doc}/confirm", data=confirm_form(rev, doc))
     (report,) = store_of(app).confirmed_documents()
     assert report["unit_name"] == "衡山县岭坡乡政府"
 
@@ -580,7 +588,7 @@ def test_the_audit_log_cannot_be_rewritten(app, doc):
 def test_confirmed_records_download_as_xlsx_csv_and_json(app, doc):
     client = as_user(app, "rev")
     _resolve_all(app, client, doc)
-    client.post(f"/documents/{doc}/confirm", data={"csrf_token": csrf_token(client, f"/documents/{doc}")})
+    client.post(f"/documents/{doc}/confirm", data=confirm_form(client, doc))
     assert "共 1 份已确认入库" in client.get("/export/").get_data(as_text=True)
     xlsx = client.get("/export/xlsx")
     assert xlsx.status_code == 200 and "attachment" in xlsx.headers["Content-Disposition"]

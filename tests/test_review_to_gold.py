@@ -13,7 +13,7 @@ from service.evaluate import same
 from service.llm.runner import ReplayEngine
 from tests.conftest import ROOT, SAMPLES
 from tests.scoring import GOLD, score_records
-from tests.webapp import api_save, csrf_token, login, make_app, store_of, upload_and_extract
+from tests.webapp import api_save, confirm_form, login, make_app, store_of, upload_and_extract
 
 CASSETTES = ROOT / "cassettes"
 
@@ -63,7 +63,7 @@ def exported(tmp_path_factory):
         for item in [i for i in store.review_items(sha) if i["status"] == "review"]:
             assert _resolve(client, sha, item, gold).status_code == 200, item["item"]
             sent += 1
-        resp = client.post(f"/documents/{sha}/confirm", data={"csrf_token": csrf_token(client, f"/documents/{sha}")})
+        resp = client.post(f"/documents/{sha}/confirm", data=confirm_form(client, sha))
         assert resp.status_code == 303 and store.job(sha)["state"] == "confirmed"
     archive = zipfile.ZipFile(io.BytesIO(client.get("/export/json.zip").data))
     records = {name.removesuffix(".json"): json.loads(archive.read(name)) for name in archive.namelist()}

@@ -60,3 +60,11 @@ def api_save(client, sha: str, item: dict, action: str, value=None, token: str |
     return client.post(f"/api/documents/{sha}/items/{item['item']}",
                        json={"action": action, "version": item["version"] if version is None else version,
                              "value": value}, headers={"X-CSRFToken": token, "Accept": "application/json"})
+
+
+def confirm_form(client, sha: str) -> dict:
+    """What the review page's 确认入库 form posts: its CSRF token and the change it was shown."""
+    html = client.get(f"/documents/{sha}").get_data(as_text=True)
+    seen = re.search(r'name="seen" value="(\d+)"', html)
+    return {"csrf_token": re.search(r'name="csrf-token" content="([^"]+)"', html).group(1),
+            "seen": seen.group(1) if seen else ""}

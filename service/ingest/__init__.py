@@ -11,7 +11,10 @@ they look the same whatever their source.
 
 from __future__ import annotations
 
+import errno
 import hashlib
+import os
+import stat
 from pathlib import Path
 
 from ..document import Document, DocumentBuilder
@@ -31,16 +34,30 @@ def load(path: str | Path, settings: Settings | None = None) -> Document:
 
 
 def read_file(path: Path, settings: Settings) -> bytes:
-    """A report file's bytes, refused (IngestError, in Chinese) when missing, a folder or too large to read."""
+    """A report file's bytes, refused (IngestError, in Chinese) when missing, a folder, a symlink or a special
+    file (a device, a pipe: only regular files are read, so `ln -s /etc/shadow` is never a report), or too
+    large to read. Opened without following links, and checked on the open file, not on its name."""
+    if path.is_symlink():
+        raise IngestError(path.name, "这是一个符号链接，出于安全不读取；请直接给出文件本身")
     if not path.exists():
         raise IngestError(path.name, "文件不存在")
     if path.is_dir():
         raise IngestError(path.name, "这是一个文件夹，不是文件")
-    _check_size(path.name, path.stat().st_size, settings)
     try:
-        return path.read_bytes()
-    except OSError:
+        fd = os.open(path, os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_NONBLOCK", 0))
+    except OSError as e:
+        if e.errno == errno.ELOOP:
+            raise IngestError(path.name, "这是一个符号链接，出于安全不读取；请直接给出文件本身") from None
         raise IngestError(path.name, "无法读取文件（没有权限或已损坏）") from None
+    with os.fdopen(fd, "rb") as f:
+        info = os.fstat(f.fileno())
+        if not stat.S_ISREG(info.st_mode):
+            raise IngestError(path.name, "这不是普通文件（可能是设备、管道或套接字），不读取")
+        _check_size(path.name, info.st_size, settings)
+        try:
+            return f.read()
+        except OSError:
+            raise IngestError(path.name, "无法读取文件（没有权限或已损坏）") from None
 
 
 def _check_size(name: str, size: int, settings: Settings) -> None:

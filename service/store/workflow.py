@@ -33,6 +33,32 @@ class StaleEdit(StoreError):
         super().__init__(f"该项已被 {who} 修改，当前值为 {_describe(current.get('value'))}；请查看后再保存")
 
 
+class StaleConfirm(StoreError):
+    """A confirm from a page older than someone else's change; `changes` are the audit entries since."""
+
+    def __init__(self, changes: list[dict[str, Any]]):
+        from ..review import AUDIT_NAMES  # how the review page names each action
+
+        self.changes = changes
+        said = "；".join(f"{c['user_name']} {AUDIT_NAMES.get(c['action'], c['action'])}"
+                        + (f"“{_item_name(c['item'])}”" if c.get("item") else "") for c in changes[:5])
+        more = f" 等 {len(changes)} 处" if len(changes) > 5 else ""
+        super().__init__(f"打开本页后报告已被修改（{said}{more}），未确认入库；请刷新页面查看后再确认")
+
+
+def _item_name(item: str) -> str:
+    """A review item as a reviewer calls it: 年初预算数, 评分表第 3 行, 项目 1, 存在的问题."""
+    from ..fields import BY_KEY
+    from ..review import LISTS
+
+    kind, _, key = item.partition(":")
+    if kind == "field":
+        return BY_KEY[key].zh if key in BY_KEY else key
+    if kind == "list":
+        return LISTS.get(key, key)
+    return f"{'评分表' if kind == 'indicator' else '项目'}第 {int(key) + 1} 行" if key.isdigit() else item
+
+
 def _describe(value: Any) -> str:
     """A value as a reviewer reads it: a row by its name and numbers, a list by its length."""
     if value is None:
@@ -135,6 +161,9 @@ class WorkflowMixin:
             for (sha,) in self.db.execute("SELECT sha256 FROM jobs WHERE state = ? AND claimed_at <= ? "
                                           "AND cancel_requested = 1", [EXTRACTING, cutoff]).fetchall():
                 self._end_cancelled(sha, "任务已取消（处理它的进程已停止）")
+            for sha, was in self.db.execute("SELECT sha256, claimed_by FROM jobs WHERE state = ? AND claimed_at <= ?",
+                                            [EXTRACTING, cutoff]).fetchall():
+                self._audit(sha, None, "requeued", was, "租约已过期（处理进程未再响应），重新排队", SYSTEM)
             self.db.execute("UPDATE jobs SET state = ?, claimed_by = NULL, progress = NULL, updated_at = ? "
                             "WHERE state = ? AND claimed_at <= ?", [QUEUED, rows.now(), EXTRACTING, cutoff])
             lane_sql, lane_args = "", []
@@ -396,9 +425,22 @@ class WorkflowMixin:
 
     # -- confirming ----------------------------------------------------------
 
-    def confirm(self, sha256: str, user: str, record: dict[str, Any]) -> None:
-        """Write the reviewed record into the confirmed tables and mark the job 已确认, in one transaction."""
+    def last_change(self, sha256: str) -> int:
+        """The id of the document's latest audit entry: what a review page was shown, for `confirm`."""
+        with self.lock:
+            found = self.db.execute("SELECT max(id) FROM audit_log WHERE document_sha256 = ?", [sha256]).fetchone()
+        return found[0] or 0
+
+    def confirm(self, sha256: str, user: str, record: dict[str, Any], seen: int | None = None) -> None:
+        """Write the reviewed record into the confirmed tables and mark the job 已确认, in one transaction.
+        With `seen` (the `last_change` the confirming page was shown), a change by anyone else since then
+        refuses the confirm, saying what changed and by whom: nobody confirms a value they did not see."""
         with self.write():
+            if seen is not None:
+                newer = list(self.db["audit_log"].rows_where(
+                    "document_sha256 = ? AND id > ? AND user_name != ?", [sha256, seen, user], order_by="id"))
+                if newer:
+                    raise StaleConfirm(newer)
             waiting = self.db.execute("SELECT count(*) FROM review_items WHERE document_sha256 = ? AND status = ?",
                                       [sha256, REVIEW]).fetchone()[0]
             if waiting:
