@@ -51,6 +51,7 @@ SETTINGS: list[Setting] = [
     Setting("session_secure", False, "send the session cookie only over HTTPS (turn on behind TLS)"),
     Setting("session_lifetime_min", 720, "a log-in ends after this many minutes, in minutes"),
     Setting("login_max_failures", 5, "wrong passwords in a row, per user name or per address, before log-in waits"),
+    Setting("proxy_hops", 0, "reverse proxies in front of jixiao serve whose X-Forwarded-For/-Proto are trusted"),
     Setting("login_lockout_s", 300, "how long log-in is refused after login_max_failures wrong passwords, in seconds"),
     Setting("engine", "auto", "extraction engine: auto (llm when an endpoint is configured, else rules), rules or llm"),
     Setting("model", "", "LLM model name at the OpenAI-compatible endpoint (OPENAI_BASE_URL, OPENAI_API_KEY)"),
@@ -89,6 +90,7 @@ class Settings:
     session_secure: bool
     session_lifetime_min: int
     login_max_failures: int
+    proxy_hops: int
     login_lockout_s: int
     engine: str
     model: str

@@ -270,3 +270,64 @@ def test_a_missed_score_row_is_inserted_below_a_row_and_counted_in_the_totals(pa
     expect(page.locator("tr.status-new")).to_have_count(0)
     expect(table.locator(".sum-weight")).to_have_text(f"{weight_before + 5:g}")
     page.screenshot(path=str(shots / "review-row-added.png"), full_page=False)
+
+
+# -- the Content-Security-Policy, enforced -------------------------------------------------------
+
+CSP_WATCH = """document.addEventListener("securitypolicyviolation",
+  (e) => (window.cspViolations = window.cspViolations || []).push(`${e.violatedDirective} ${e.blockedURI}`));"""
+
+
+def test_every_page_loads_under_the_csp_without_a_violation_and_its_scripts_still_run(browser, live):
+    context = browser.new_context(base_url=live.url, viewport={"width": 1440, "height": 900}, locale="zh-CN",
+                                  bypass_csp=False)
+    context.set_default_timeout(15_000)
+    context.add_init_script(CSP_WATCH)  # runs before the page's own scripts, so it sees every violation
+    page = context.new_page()
+    console: list[str] = []
+    page.on("console", lambda m: console.append(m.text) if "Content Security Policy" in m.text else None)
+    page.on("pageerror", lambda e: console.append(f"script error: {e}"))
+
+    def no_violation(what: str) -> None:
+        assert page.evaluate("window.cspViolations || []") == [], what
+        assert console == [], what
+
+    resp = page.goto("/auth/login")
+    assert "script-src 'self'" in resp.headers["content-security-policy"]
+    assert resp.headers["x-frame-options"] == "DENY"
+    no_violation("log-in page")
+    log_in(page)  # lands on the queue (an admin)
+    expect(page.locator("h1")).to_have_text("审核队列")
+    no_violation("queue")
+
+    open_seeded(page, live, "002_6ebd5ff7b055c059")
+    expect(page.locator(".item.selected")).to_have_count(1)  # review.js selected the first item on arrival
+    item(page, "field:unit_name").locator(".label").click()
+    expect(page.locator("#source mark")).to_have_text("株洲市渌口区古岳峰镇人民政府")
+    page.keyboard.press("?")
+    expect(page.locator("#keys")).to_be_visible()
+    page.keyboard.press("Escape")
+    no_violation("review page")
+    # and the policy is really enforced: an inline script is refused, and the refusal is seen
+    page.evaluate("() => { const s = document.createElement('script'); s.textContent = 'window.inlineRan = 1';"
+                  " document.body.append(s); }")
+    assert page.evaluate("window.inlineRan") is None
+    assert any("script-src" in v for v in page.evaluate("window.cspViolations"))
+    assert any("inline script" in m for m in console)
+    page.evaluate("window.cspViolations = []")
+    console.clear()
+
+    page.goto("/upload")
+    page.set_input_files("#files", str(FLAGGED_SAMPLE))
+    expect(page.locator("#chosen")).to_contain_text("已选择 1 个文件")  # upload.js at work
+    no_violation("upload page")
+
+    with page.expect_request(lambda r: "/api/jobs?sha256=" in r.url):  # the job page polls its state
+        page.goto(f"/jobs/{live.shas['004_b638ef10e80c4f2a.txt']}")
+    no_violation("job page")
+
+    for url, heading in (("/admin/users", "用户管理"), ("/export/", "导出已确认的报告"), ("/nowhere", "404")):
+        page.goto(url)
+        expect(page.locator("h1")).to_have_text(heading)
+        no_violation(url)
+    context.close()

@@ -210,6 +210,8 @@
   }
 
   function wire(el) {
+    // the confidence bar's width, set here: the page's CSP allows no style attributes in its markup
+    el.querySelectorAll(".bar > [data-width]").forEach((bar) => { bar.style.width = `${bar.dataset.width}%`; });
     el.addEventListener("click", (e) => {
       if (e.target.closest("button, input, textarea, select")) return;
       select(el, false);

@@ -33,6 +33,11 @@ class StaleEdit(StoreError):
         super().__init__(f"该项已被 {who} 修改，当前值为 {_describe(current.get('value'))}；请查看后再保存")
 
 
+class LastAdmin(StoreError):
+    """A change that would leave no active administrator (checked inside the write: two admins demoting each
+    other at once cannot both succeed)."""
+
+
 class StaleConfirm(StoreError):
     """A confirm from a page older than someone else's change; `changes` are the audit entries since."""
 
@@ -100,6 +105,12 @@ class WorkflowMixin:
         """Change role, active or password_hash of a user."""
         allowed = {k: v for k, v in changes.items() if k in ("role", "active", "password_hash")}
         with self.write():
+            user = self.get_user_by_id(user_id)
+            losing = user is not None and user["role"] == "admin" and user["active"] and \
+                (allowed.get("role", "admin") != "admin" or not allowed.get("active", 1))
+            if losing and self.db.execute("SELECT count(*) FROM users WHERE role = 'admin' AND active = 1 "
+                                          "AND id != ?", [user_id]).fetchone()[0] == 0:
+                raise LastAdmin("至少需要保留一名在用的管理员，不能取消最后一名管理员的角色或停用其账号")
             self.db["users"].update(user_id, allowed)
             if "active" in allowed or "password_hash" in allowed:  # every session of theirs ends
                 self.db.execute("UPDATE users SET session_version = session_version + 1 WHERE id = ?", [user_id])
