@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import os
 import secrets
-from datetime import UTC, datetime, timedelta, timezone
+from datetime import timedelta
 from pathlib import Path
 from typing import Any, NoReturn
 
@@ -70,30 +70,26 @@ def secret_key(instance: Path) -> str:
     return path.read_text().strip()
 
 
-CHINA = timezone(timedelta(hours=8))  # times are stored in UTC and shown in Beijing time (no DST)
-
-
 def local_time(stamp: str | None, fmt: str = "%Y-%m-%d %H:%M") -> str:
-    """An ISO time stored in UTC, as reviewers read it (Beijing time)."""
-    if not stamp:
-        return ""
-    try:
-        moment = datetime.fromisoformat(stamp)
-    except ValueError:
-        return stamp
-    if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=UTC)
-    return moment.astimezone(CHINA).strftime(fmt)
+    """An ISO time stored in UTC, as reviewers read it: in the deployment's zone (setting `time_zone`)."""
+    from flask import current_app, has_app_context
+
+    from service.export import DEFAULT_TIME_ZONE, zone_of
+    from service.export import local_time as in_zone
+
+    name = current_app.config["SETTINGS"].time_zone if has_app_context() else DEFAULT_TIME_ZONE
+    return in_zone(stamp, zone_of(name), fmt) or ""
 
 
 def _register(app: Flask) -> None:
-    from . import admin, auth, export, review, upload
+    from . import admin, auth, export, history, review, upload
 
     for bp in (auth.bp, upload.bp, review.bp, admin.bp, export.bp):
         app.register_blueprint(bp)
     app.add_url_rule("/", endpoint="index", view_func=auth.home)
     app.jinja_env.globals.update(ROLE_NAMES=ROLE_NAMES, STATE_NAMES=STATE_NAMES)
     app.jinja_env.filters["local"] = local_time
+    history.register_filters(app)
     app.before_request(check_path_numbers)
     app.before_request(check_query)
     app.before_request(check_api_body)

@@ -11,7 +11,7 @@ from service.store.workflow import LastAdmin
 
 from .auth import login_required
 from .db import get_store
-from .forms import ROLE_CHOICES, PlainForm, RoleForm, UserForm
+from .forms import MIN_PASSWORD, ROLE_CHOICES, PasswordForm, PlainForm, RoleForm, UserForm
 
 bp = Blueprint("admin", __name__, url_prefix="/admin")
 
@@ -34,7 +34,8 @@ def users():
 
 def _users_page(form: UserForm | None = None, status: int = 200):
     page = render_template("admin/users.html", form=form or UserForm(formdata=None), users=get_store().list_users(),
-                           role_form=RoleForm(formdata=None), plain=PlainForm())
+                           role_form=RoleForm(formdata=None), plain=PlainForm(),
+                           password_form=PasswordForm(formdata=None), min_password=MIN_PASSWORD)
     return page, status
 
 
@@ -76,6 +77,27 @@ def toggle_active(user_id: int):
     except LastAdmin:
         return _refused(LAST_ADMIN.format("停用"))
     flash(f"{user['name']} 已{'停用' if user['active'] else '启用'}", "ok")
+    return redirect(url_for("admin.users"), 303)
+
+
+@bp.route("/users/<int:user_id>/password", methods=("POST",))
+@login_required("admin")
+def set_password(user_id: int):
+    """A new password for a user (asked twice); the store ends every session of theirs. Users have no audit
+    table: the admin is told, nothing else is recorded."""
+    user = _user(user_id)
+    form = PasswordForm()
+    if not form.validate_on_submit():
+        if form.csrf_token.errors:
+            abort(400)
+        errors = [e for field in (form.password, form.confirm) for e in field.errors]
+        flash(f"未修改 {user['name']} 的密码：{errors[0]}", "error")
+        return _users_page(status=400)
+    get_store().update_user(user["id"], password_hash=generate_password_hash(form.password.data))
+    if user["id"] == g.user["id"]:  # their own session ended too: the next page asks them to log in
+        flash("密码已修改，请用新密码重新登录", "ok")
+    else:
+        flash(f"已为 {user['name']} 设置新密码，其已登录的会话均已退出", "ok")
     return redirect(url_for("admin.users"), 303)
 
 

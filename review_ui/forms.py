@@ -4,9 +4,11 @@ from __future__ import annotations
 
 from flask_wtf import FlaskForm
 from wtforms import MultipleFileField, PasswordField, SelectField, StringField
-from wtforms.validators import DataRequired, Length
+from wtforms.validators import DataRequired, EqualTo, Length
 
 ROLE_CHOICES = {"operator": "上传员", "reviewer": "审核员", "admin": "管理员"}
+MIN_PASSWORD = 8  # as `jixiao users add` asks
+PASSWORD_RULE = Length(min=MIN_PASSWORD, message=f"密码至少 {MIN_PASSWORD} 位")
 
 
 class LoginForm(FlaskForm):
@@ -21,7 +23,14 @@ class UploadForm(FlaskForm):
 class UserForm(FlaskForm):
     name = StringField("用户名", validators=[DataRequired("请输入用户名"), Length(max=40)])
     role = SelectField("角色", choices=ROLE_CHOICES)
-    password = PasswordField("初始密码", validators=[DataRequired("请输入密码"), Length(min=8, message="密码至少 8 位")])
+    password = PasswordField("初始密码", validators=[DataRequired("请输入密码"), PASSWORD_RULE])
+
+
+class PasswordForm(FlaskForm):
+    """An admin sets a new password for a user: asked twice."""
+    password = PasswordField("新密码", validators=[DataRequired("请输入新密码"), PASSWORD_RULE])
+    confirm = PasswordField("再次输入新密码", validators=[DataRequired("请再次输入新密码"),
+                                                    EqualTo("password", message="两次输入的密码不一致")])
 
 
 class RoleForm(FlaskForm):

@@ -145,6 +145,25 @@ def save_item(sha256: str, item: str):
                     "flagged": sum(1 for i in items if i["status"] == "review")})
 
 
+@bp.route("/api/documents/<sha256>/undo", methods=("POST",))
+@login_required(*REVIEWERS)
+def undo(sha256: str):
+    """Take back this reviewer's latest action on the report (accept, correct, 未提及, delete, add)."""
+    store = get_store()
+    if store.job(sha256) is None:
+        return jsonify({"error": "找不到该报告"}), 404
+    try:
+        done = store.undo_last(sha256, g.user["name"])
+    except StoreError as e:
+        return jsonify({"error": str(e)}), 409
+    if done is None:
+        return jsonify({"error": "没有可以撤销的操作"}), 409
+    items = store.review_items(sha256)
+    return jsonify({"item": done["item"], "removed": done["removed"],
+                    "html": None if done["removed"] else _item_html(done["current"]),
+                    "blockers": can_confirm(items), "flagged": sum(1 for i in items if i["status"] == "review")})
+
+
 @bp.route("/api/documents/<sha256>/items", methods=("POST",))
 @login_required(*REVIEWERS)
 def add_item(sha256: str):

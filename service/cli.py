@@ -381,19 +381,27 @@ def users_list(db: str | None) -> None:
 @click.option("--format", "fmt", type=click.Choice(["csv", "xlsx", "json"]), required=True, help="Output format.")
 @click.option("--out", "out", type=click.Path(path_type=Path), required=True,
               help="File (csv, xlsx) or folder (json: one <report>.json per confirmed report).")
+@click.option("--year", type=int, default=None, help="Only the reports of this year (评价年度).")
+@click.option("--unit", default=None, help="Only the reports of units whose name contains this text.")
+@click.option("--keys", is_flag=True, help="CSV: the field keys as the header (statuses as stored), for scripts.")
 @click.option("--db", type=click.Path(dir_okay=False), default=None, help="SQLite database (JIXIAO_DB).")
-def export_cmd(fmt: str, out: Path, db: str | None) -> None:
-    """Export the confirmed records as CSV, XLSX or record JSON."""
+def export_cmd(fmt: str, out: Path, year: int | None, unit: str | None, keys: bool, db: str | None) -> None:
+    """Export the confirmed records as CSV, XLSX or record JSON (times in the setting time_zone)."""
     from . import export
 
-    store = _open_store(_settings(db=db))
-    n = len(store.confirmed_documents())
-    if fmt == "json":
-        written = export.write_json(store, out)
-    elif fmt == "csv":
-        written = export.write_csv(store, out)
-    else:
-        written = [export.write_xlsx(store, out)]
+    settings = _settings(db=db)
+    store = _open_store(settings)
+    selection = export.Selection(year=year, unit=unit)
+    n = sum(selection.matches(r) for r in store.confirmed_documents())
+    try:
+        if fmt == "json":
+            written = export.write_json(store, out, selection)
+        elif fmt == "csv":
+            written = export.write_csv(store, out, selection, keys=keys, time_zone=settings.time_zone)
+        else:
+            written = [export.write_xlsx(store, out, selection, time_zone=settings.time_zone)]
+    except JixiaoError as e:
+        raise click.ClickException(str(e)) from None
     console.print(f"已导出 {n} 份已确认的报告：" + "、".join(str(p) for p in written[:3])
                   + ("…" if len(written) > 3 else ""), soft_wrap=True)
 

@@ -235,7 +235,19 @@ def reviewed_status(value: Any, extracted: Any) -> str:
 ACTIONS = {"accept": "确认无误", "correct": "更正", "not_stated": "标记为未提及", "delete": "删除此行"}
 AUDIT_NAMES = {**ACTIONS, "add": "新增此行", "upload": "上传", "extracted": "提取完成", "failed": "提取失败", "retry": "重试",
                "confirm": "确认入库", "reopen": "重新打开", "cancel": "取消处理", "reextract": "重新提取",
-               "requeued": "超时重新排队"}
+               "requeued": "超时重新排队", "undo": "撤销"}
+
+
+def item_label(item: str) -> str:
+    """A review item as a reviewer calls it: 年初预算数, 评分表第 3 行, 项目 1, 存在的问题."""
+    kind, _, key = item.partition(":")
+    if kind == "field":
+        return BY_KEY[key].zh if key in BY_KEY else key
+    if kind == "list":
+        return LISTS.get(key, key)
+    if not key.isdigit():
+        return item
+    return f"评分表第 {int(key) + 1} 行" if kind == "indicator" else f"项目 {int(key) + 1}"
 
 
 def apply_action(item: dict, action: str, raw: Any = None) -> tuple[Any, str]:

@@ -64,6 +64,7 @@ SETTINGS: list[Setting] = [
     Setting("llm_http_retries", 4, "retries, with exponential backoff and jitter, after 429/5xx/timeouts"),
     Setting("llm_price_in_per_1k", 0.0, "price per 1000 prompt tokens, for the cost summary"),
     Setting("llm_price_out_per_1k", 0.0, "price per 1000 completion tokens, for the cost summary"),
+    Setting("time_zone", "Asia/Shanghai", "IANA time zone in which exports write times (确认时间), e.g. Asia/Urumqi"),
 ]
 
 
@@ -103,6 +104,7 @@ class Settings:
     llm_http_retries: int
     llm_price_in_per_1k: float
     llm_price_out_per_1k: float
+    time_zone: str
 
     @property
     def max_upload_bytes(self) -> int:

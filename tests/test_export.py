@@ -7,26 +7,32 @@ import io
 import json
 import re
 import zipfile
-from datetime import date
+from datetime import date, datetime
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import openpyxl
 import pytest
 
+from service.cli import cli
+from service.errors import JixiaoError
 from service.export import (
     CSV_ENCODING,
     FIELD_KEYS,
     INDICATOR_COLUMNS,
     REPORT_COLUMNS,
+    Selection,
     confirmed_records,
     indicators_csv,
     json_files,
     json_zip_bytes,
+    local_time,
     reports_csv,
     write_csv,
     write_json,
     write_xlsx,
     xlsx_bytes,
+    zone_of,
 )
 from service.fields import BY_KEY
 from service.review import apply_action, record_from_items
@@ -34,6 +40,7 @@ from service.settings import load_settings
 from service.store import Store
 from service.worker import process_next, store_upload
 from tests.scoring import GOLD, SCORE_PY, load_scorer
+from tests.webapp import login, make_app
 
 SAMPLES = Path(__file__).resolve().parent.parent / "service" / "samples"
 STEMS = sorted(p.stem for p in SAMPLES.glob("*.txt"))
@@ -41,10 +48,10 @@ SHEETS = ["报告", "评分表", "项目", "问题与措施"]
 CORRECTED_STEM, CORRECTED_KEY, CORRECTED_VALUE = "002_6ebd5ff7b055c059", "rating", "良"
 
 
-def extract_uploads(folder: Path, stems: list[str]) -> Store:
+def extract_uploads(folder: Path, stems: list[str], db_name: str = "x.db") -> Store:
     """A store in `folder` with the sample reports `stems` uploaded and extracted, waiting for review."""
-    store = Store(str(folder / "x.db"))
-    settings = load_settings(env={}, db=str(folder / "x.db"), engine="rules")
+    store = Store(str(folder / db_name))
+    settings = load_settings(env={}, db=str(folder / db_name), engine="rules")
     for stem in stems:
         path = SAMPLES / f"{stem}.txt"
         store_upload(store, folder / "uploads", path.name, path.read_bytes(), "上传员")
@@ -199,7 +206,7 @@ def test_corrected_value_exports_as_corrected_with_the_new_value(corrected):
 
     assert record["fields"][CORRECTED_KEY]["value"] == CORRECTED_VALUE
     assert record["fields"][CORRECTED_KEY]["status"] == "corrected"
-    assert read_csv(reports_csv(corrected))[0][CORRECTED_KEY] == CORRECTED_VALUE
+    assert read_csv(reports_csv(corrected, keys=True))[0][CORRECTED_KEY] == CORRECTED_VALUE
 
 
 def test_corrected_cell_in_xlsx_says_so(corrected):
@@ -244,7 +251,7 @@ def test_json_zip_holds_the_same_files_as_the_folder(confirmed, tmp_path):
 def test_reports_csv_has_one_row_per_report_keyed_by_field(confirmed):
     store, records = confirmed
 
-    rows = read_csv(reports_csv(store))
+    rows = read_csv(reports_csv(store, keys=True))
 
     assert len(rows) == len(STEMS)
     assert list(rows[0]) == list(REPORT_COLUMNS)
@@ -257,7 +264,7 @@ def test_reports_csv_has_one_row_per_report_keyed_by_field(confirmed):
 def test_indicators_csv_has_one_row_per_score_row(confirmed):
     store, records = confirmed
 
-    rows = read_csv(indicators_csv(store))
+    rows = read_csv(indicators_csv(store, keys=True))
 
     assert len(rows) == score_rows(records)
     assert list(rows[0]) == list(INDICATOR_COLUMNS)
@@ -320,7 +327,7 @@ def test_xlsx_header_is_chinese_bold_frozen_and_names_the_key(confirmed):
     assert header["sangong_actual"].value == "“三公”经费决算数（万元）"
     assert header["fiscal_year"].value == BY_KEY["fiscal_year"].zh
     assert all(c.font.bold for c in sheet[1])
-    assert sheet.freeze_panes == "D2"
+    assert sheet.freeze_panes == "C2"
     assert 6 <= sheet.column_dimensions["C"].width <= 50
 
 
@@ -329,8 +336,8 @@ def test_xlsx_header_is_chinese_bold_frozen_and_names_the_key(confirmed):
 def test_empty_store_exports_headers_only(empty, tmp_path):
     assert confirmed_records(empty) == []
     assert read_csv(reports_csv(empty)) == []
-    assert reports_csv(empty).splitlines() == [",".join(REPORT_COLUMNS)]
-    assert indicators_csv(empty).splitlines() == [",".join(INDICATOR_COLUMNS)]
+    assert reports_csv(empty, keys=True).splitlines() == [",".join(REPORT_COLUMNS)]
+    assert indicators_csv(empty, keys=True).splitlines() == [",".join(INDICATOR_COLUMNS)]
     assert write_json(empty, tmp_path / "json") == []
     assert zipfile.ZipFile(io.BytesIO(json_zip_bytes(empty))).namelist() == []
 
@@ -338,7 +345,8 @@ def test_empty_store_exports_headers_only(empty, tmp_path):
 
     assert book.sheetnames == SHEETS
     assert all(book[name].max_row == 1 for name in SHEETS)
-    assert [c.value for c in book["评分表"][1]][:4] == ["文件SHA-256", "文件名", "部门（单位）名称", "评价年度"]
+    header = [c.value for c in book["评分表"][1]]
+    assert header[:4] == ["部门（单位）名称", "评价年度", "文件名", "所属表格"] and header[-1] == "文件SHA-256"
 
 
 # -- docs/confirmed-db.md -----------------------------------------------------------
@@ -378,3 +386,189 @@ def test_text_that_looks_like_a_formula_stays_text_in_xlsx(tmp_path):
 
     assert (cell.value, cell.data_type) == ("=HYPERLINK(\"http://x\")", "s")
     store.close()
+
+
+# -- as analysts want it: unit and year first, formats, corrections, Chinese headers, filters, local time --------
+
+DUPLICATE_STEMS = ("000_8d720d4fc0889d24", "001_dea89b1d5430c4b7")  # 001 corrected to 000's unit and year
+
+
+def sheet_rows(book, title: str) -> list[dict]:
+    """The rows of a sheet keyed by the key in each header cell's comment."""
+    sheet = book[title]
+    keys = [c.comment.text for c in sheet[1]]
+    return [dict(zip(keys, values, strict=True)) for values in sheet.iter_rows(min_row=2, values_only=True)]
+
+
+def column_cells(sheet, key: str) -> list:
+    """The data cells of the column whose header names `key`."""
+    column = [c.comment.text for c in sheet[1]].index(key) + 1
+    return [sheet.cell(row=r, column=column) for r in range(2, sheet.max_row + 1)]
+
+
+@pytest.fixture
+def two_of_one_unit(tmp_path):
+    """Two confirmed reports for the same unit and year (the second's unit and year corrected to the first's)."""
+    store = extract_uploads(tmp_path, list(DUPLICATE_STEMS))
+    resolve_and_confirm(store, {DUPLICATE_STEMS[1]: {"unit_name": "衡山县岭坡乡人民政府", "fiscal_year": "2023"}})
+    yield store
+    store.close()
+
+
+def test_reports_table_starts_with_unit_and_year_sorted_by_them_and_ends_with_the_hash(confirmed):
+    store, _ = confirmed
+
+    rows = read_csv(reports_csv(store, keys=True))
+    book = openpyxl.load_workbook(io.BytesIO(xlsx_bytes(store)))
+
+    assert REPORT_COLUMNS[:2] == ("unit_name", "fiscal_year") and REPORT_COLUMNS[-1] == "document_sha256"
+    assert [c.value for c in book["报告"][1]][:2] == ["部门（单位）名称", "评价年度"]
+    assert [(r["unit_name"], r["fiscal_year"]) for r in rows] == sorted((r["unit_name"], r["fiscal_year"])
+                                                                        for r in rows)
+    assert all(len(r["document_sha256"]) == 64 for r in rows)
+    for title in ("评分表", "项目", "问题与措施"):
+        keys = [c.comment.text for c in book[title][1]]
+        assert keys[:2] == ["unit_name", "fiscal_year"] and keys[-1] == "document_sha256", title
+
+
+def test_two_reports_of_one_unit_and_year_are_marked_as_duplicates(two_of_one_unit):
+    rows = read_csv(reports_csv(two_of_one_unit, keys=True))
+    book = openpyxl.load_workbook(io.BytesIO(xlsx_bytes(two_of_one_unit)))
+
+    assert [(r["unit_name"], r["fiscal_year"]) for r in rows] == [("衡山县岭坡乡人民政府", "2023")] * 2
+    marks = {r["source_name"]: r["duplicate"] for r in rows}
+    assert marks == {f"{DUPLICATE_STEMS[0]}.txt": f"与{DUPLICATE_STEMS[1]}.txt重复",
+                     f"{DUPLICATE_STEMS[1]}.txt": f"与{DUPLICATE_STEMS[0]}.txt重复"}
+    assert "重复" in [c.value for c in book["报告"][1]]
+    assert all(c.value.startswith("与") and c.font.bold for c in column_cells(book["报告"], "duplicate"))
+
+
+def test_reports_of_different_units_are_not_marked(confirmed):
+    store, _ = confirmed
+
+    assert all(r["duplicate"] == "" for r in read_csv(reports_csv(store, keys=True)))
+
+
+def test_xlsx_money_percent_and_score_cells_have_number_formats(confirmed):
+    store, _ = confirmed
+    book = openpyxl.load_workbook(io.BytesIO(xlsx_bytes(store)))
+    report = book["报告"]
+
+    formats = {key: {c.number_format for c in column_cells(report, key) if c.value is not None}
+               for key in ("budget_full_year", "spending_actual", "execution_rate", "self_score", "staff_actual")}
+
+    assert formats == {"budget_full_year": {"0.00"}, "spending_actual": {"0.00"}, "execution_rate": {"0.00"},
+                       "self_score": {"0.0#"}, "staff_actual": {"0"}}
+    headers = {c.comment.text: c.value for c in report[1]}
+    assert headers["budget_full_year"] == "全年预算数（万元）" and headers["execution_rate"] == "预算执行率（%）"
+    assert {c.number_format for c in column_cells(book["评分表"], "weight") if c.value is not None} == {"0.0#"}
+    assert {c.number_format for c in column_cells(book["项目"], "budget_full_year")
+            if c.value is not None} <= {"0.00"}
+
+
+def test_corrected_fields_are_named_in_csv_and_highlighted_in_xlsx(corrected):
+    (row,) = read_csv(reports_csv(corrected))
+    sheet = openpyxl.load_workbook(io.BytesIO(xlsx_bytes(corrected)))["报告"]
+
+    assert row["人工更正的字段"] == BY_KEY[CORRECTED_KEY].zh
+    (cell,) = column_cells(sheet, CORRECTED_KEY)
+    assert cell.value == CORRECTED_VALUE and cell.fill.fgColor.rgb.endswith("FFF2CC")
+    (untouched,) = column_cells(sheet, "unit_name")
+    assert untouched.fill.fgColor.rgb in (None, "00000000")
+    assert column_cells(sheet, "corrected_fields")[0].value == BY_KEY[CORRECTED_KEY].zh
+
+
+def test_csv_header_is_chinese_with_units_and_the_keys_are_an_option(confirmed):
+    store, _ = confirmed
+
+    header = reports_csv(store).splitlines()[0].split(",")
+    keyed = reports_csv(store, keys=True).splitlines()[0].split(",")
+
+    assert header[:2] == ["部门（单位）名称", "评价年度"] and header[-1] == "文件SHA-256"
+    assert "年初预算数（万元）" in header and "人工更正的字段" in header and "确认时间" in header
+    assert keyed == list(REPORT_COLUMNS)
+    statuses = {r["状态"] for r in read_csv(indicators_csv(store))}
+    assert statuses <= {"自动通过", "人工确认", "人工更正"} and statuses
+    assert {r["status"] for r in read_csv(indicators_csv(store, keys=True))} <= {"accepted", "confirmed", "corrected"}
+
+
+def test_export_selects_a_year_and_part_of_a_unit_name(confirmed, tmp_path):
+    store, _ = confirmed
+
+    in_2023 = read_csv(reports_csv(store, Selection(year=2023), keys=True))
+    towns = confirmed_records(store, Selection(unit="镇"))
+    one = openpyxl.load_workbook(io.BytesIO(xlsx_bytes(store, Selection(year=2022, unit="荫田"))))
+
+    assert len(in_2023) == 3 and {r["fiscal_year"] for r in in_2023} == {"2023"}
+    assert len(towns) == 3 and all("镇" in r["fields"]["unit_name"]["value"] for r in towns)
+    assert [r["unit_name"] for r in sheet_rows(one, "报告")] == ["常宁市荫田镇人民政府"]
+    assert {r["unit_name"] for r in sheet_rows(one, "评分表")} <= {"常宁市荫田镇人民政府"}
+    assert [p.stem for p in write_json(store, tmp_path / "j", Selection(year=2022, unit="荫田"))] == \
+        ["001_dea89b1d5430c4b7"]
+    assert confirmed_records(store, Selection(year=1999)) == []
+
+
+def test_confirmed_time_is_local_text_in_the_time_zone(confirmed):
+    store, _ = confirmed
+    stored = store.confirmed_documents()[0]["confirmed_at"]
+    want = datetime.fromisoformat(stored).astimezone(ZoneInfo("Asia/Shanghai")).strftime("%Y-%m-%d %H:%M")
+
+    rows = read_csv(reports_csv(store, keys=True))
+    in_utc = read_csv(reports_csv(store, keys=True, time_zone="UTC"))
+    book_rows = sheet_rows(openpyxl.load_workbook(io.BytesIO(xlsx_bytes(store))), "报告")
+
+    assert want in {r["confirmed_at"] for r in rows} and want in {r["confirmed_at"] for r in book_rows}
+    assert datetime.fromisoformat(stored).strftime("%Y-%m-%d %H:%M") in {r["confirmed_at"] for r in in_utc}
+    assert confirmed_records(store)[0]["confirmed"]["at"] == stored  # JSON keeps ISO with its offset
+    assert local_time("2024-06-18T06:03:00+00:00", zone_of("Asia/Shanghai")) == "2024-06-18 14:03"
+
+
+def test_time_zone_setting_defaults_to_shanghai_and_a_wrong_one_is_a_chinese_message(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+
+    assert load_settings(env={}).time_zone == "Asia/Shanghai"
+    assert load_settings(env={"JIXIAO_TIME_ZONE": "Asia/Urumqi"}).time_zone == "Asia/Urumqi"
+    with pytest.raises(JixiaoError, match="time_zone 的值无效"):
+        zone_of("Mars/Olympus")
+
+
+def test_cli_export_takes_year_unit_and_keys(confirmed, tmp_path):
+    from click.testing import CliRunner
+
+    store, _ = confirmed
+    db = store.db.execute("PRAGMA database_list").fetchone()[2]
+
+    result = CliRunner().invoke(cli, ["export", "--format", "csv", "--out", str(tmp_path / "r.csv"), "--db", db,
+                                      "--year", "2022", "--unit", "荫田", "--keys"])
+    chinese = CliRunner().invoke(cli, ["export", "--format", "csv", "--out", str(tmp_path / "zh.csv"), "--db", db,
+                                       "--year", "2023"])
+
+    assert result.exit_code == 0 and "已导出 1 份" in result.output, result.output
+    rows = read_csv((tmp_path / "r.csv").read_text(encoding=CSV_ENCODING))
+    assert [r["unit_name"] for r in rows] == ["常宁市荫田镇人民政府"]
+    assert chinese.exit_code == 0 and "已导出 3 份" in chinese.output
+    assert len(read_csv((tmp_path / "zh.csv").read_text(encoding=CSV_ENCODING))[0]) == len(REPORT_COLUMNS)
+    assert "部门（单位）名称" in (tmp_path / "zh.csv").read_text(encoding=CSV_ENCODING)
+
+
+def test_web_export_takes_year_unit_and_keys_and_the_page_offers_them(tmp_path):
+    app = make_app(tmp_path, time_zone="UTC")
+    store = extract_uploads(tmp_path, STEMS, db_name="jixiao.db")
+    resolve_and_confirm(store)
+    stored = store.confirmed_documents()[0]["confirmed_at"]
+    store.close()
+    client = app.test_client()
+    assert login(client, "rev").status_code == 302
+
+    page = client.get("/export/").get_data(as_text=True)
+    filtered = client.get("/export/reports.csv?year=2022&unit=荫田&keys=1").data.decode("utf-8-sig")
+    chinese = client.get("/export/reports.csv?year=&unit=").data.decode("utf-8-sig")
+    book = openpyxl.load_workbook(io.BytesIO(client.get("/export/xlsx?year=2023").data))
+
+    assert 'name="year"' in page and 'name="unit"' in page and 'name="keys"' in page and "2022" in page
+    assert "英文字段名" in page and "人工更正的字段" in page
+    assert [r["unit_name"] for r in read_csv(filtered)] == ["常宁市荫田镇人民政府"]
+    assert len(read_csv(chinese)) == len(STEMS) and chinese.startswith("部门（单位）名称,评价年度")
+    assert datetime.fromisoformat(stored).strftime("%Y-%m-%d %H:%M") in chinese  # the app's time_zone (UTC)
+    assert {r["fiscal_year"] for r in sheet_rows(book, "报告")} == {2023}
+    assert client.get("/export/xlsx?year=abc").status_code == 400

@@ -63,7 +63,7 @@ EXPECTED_SCHEMA = {
                     ("updated_at", "TEXT")],
     "audit_log": [("id", "INTEGER"), ("document_sha256", "TEXT"), ("item", "TEXT"), ("action", "TEXT"),
                  ("old_value", "TEXT"), ("new_value", "TEXT"), ("user_name", "TEXT"), ("at", "TEXT"),
-                 ("reason", "TEXT")],
+                 ("reason", "TEXT"), ("old_status", "TEXT"), ("old_evidence", "TEXT"), ("undoes", "INTEGER")],
     "confirmed_reports": [("document_sha256", "TEXT"), ("source_name", "TEXT"), ("unit_name", "TEXT"),
                          ("fiscal_year", "INTEGER"), ("report_date", "TEXT"), ("self_score", "REAL"),
                          ("rating", "TEXT"), ("staff_authorized", "INTEGER"), ("staff_actual", "INTEGER"),

@@ -285,6 +285,23 @@
     });
   }
 
+  // -- undo ---------------------------------------------------------------------
+  async function undo() {
+    if (readonly) return;
+    const resp = await fetch(`/api/documents/${sha}/undo`, {
+      method: "POST", headers: {"X-CSRFToken": csrf, "Accept": "application/json"},
+    });
+    const data = await resp.json().catch(() => ({error: "服务器没有返回有效结果"}));
+    const where = current || items()[0];
+    if (!resp.ok) { if (where) message(where, data.error || "撤销失败", "error"); return; }
+    const el = pane.querySelector(`[data-item="${data.item}"]`);
+    if (data.removed) { if (el) el.remove(); recomputeTotals(); }
+    else if (el) { const fresh = replace(el, data.html); message(fresh, "已撤销", "ok"); }
+    updateConfirm(data.blockers);
+  }
+  const undoButton = document.getElementById("undo");
+  if (undoButton) undoButton.addEventListener("click", undo);
+
   // -- keyboard -----------------------------------------------------------------
   const keys = document.getElementById("keys");
   function toggleKeys(show) { keys.hidden = !show; }
@@ -305,6 +322,10 @@
     else if (e.key === "n") { e.preventDefault(); nextFlagged(current); }
     else if (e.key === "a" && current) { e.preventDefault(); save(current, "accept"); }
     else if (e.key === "e" && current) { e.preventDefault(); edit(current); }
+    else if (e.key === "x" && current && ["field", "list"].includes(current.dataset.kind)) {
+      e.preventDefault(); save(current, "not_stated");
+    }
+    else if (e.key === "u") { e.preventDefault(); undo(); }
     else if (e.key === "?") { e.preventDefault(); toggleKeys(keys.hidden); }
   });
 

@@ -22,6 +22,22 @@
     input.addEventListener("change", showChosen);
   }
 
+  // The 重试 form of a row that failed while the page was open, as _jobs.html renders it for a failed job,
+  // carrying the page's CSRF token (the meta tag of base.html).
+  function retryForm(action) {
+    const form = document.createElement("form");
+    form.method = "post";
+    form.action = action;
+    const token = document.createElement("input");
+    token.type = "hidden";
+    token.name = "csrf_token";
+    token.value = document.querySelector("meta[name=csrf-token]").content;
+    const button = document.createElement("button");
+    button.textContent = "重试";
+    form.append(token, button);
+    return form;
+  }
+
   // Rows (or the job page) whose state can still change are polled every 2 seconds.
   const LIVE = ["queued", "extracting"];
   async function poll() {
@@ -51,8 +67,8 @@
       el.querySelector(".unit").textContent = s.unit_name || "";
       el.querySelector(".year").textContent = s.fiscal_year || "";
       el.querySelector(".flagged").textContent = ["review", "confirmed"].includes(s.state) ? s.flagged : "";
-      if (s.state === "failed") el.querySelector(".retry").innerHTML = "<a href=''>刷新后可重试</a>";
-      else if (!LIVE.includes(s.state)) el.querySelector(".retry").innerHTML = "";
+      if (s.state === "failed") el.querySelector(".retry").replaceChildren(retryForm(el.dataset.retryUrl));
+      else if (!LIVE.includes(s.state)) el.querySelector(".retry").replaceChildren();
     });
     if (finishedOnJobPage) window.location.reload();
   }

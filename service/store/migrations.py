@@ -259,3 +259,12 @@ def m008_sessions_and_append_only_replace(db: Database) -> None:
     db.execute("CREATE TRIGGER audit_log_no_replace BEFORE INSERT ON audit_log "
                "WHEN EXISTS (SELECT 1 FROM audit_log WHERE id = NEW.id) "
                "BEGIN SELECT RAISE(ABORT, 'audit_log is append-only'); END")
+
+
+@migration
+def m009_audit_undo(db: Database) -> None:
+    """What an item's action changed beyond its value (status, evidence), and which entry an undo undid: so a
+    reviewer's action can be taken back exactly."""
+    db["audit_log"].add_column("old_status", str)
+    db["audit_log"].add_column("old_evidence", str)
+    db["audit_log"].add_column("undoes", int)

@@ -42,26 +42,13 @@ class StaleConfirm(StoreError):
     """A confirm from a page older than someone else's change; `changes` are the audit entries since."""
 
     def __init__(self, changes: list[dict[str, Any]]):
-        from ..review import AUDIT_NAMES  # how the review page names each action
+        from ..review import AUDIT_NAMES, item_label  # how the review page names actions and items
 
         self.changes = changes
         said = "；".join(f"{c['user_name']} {AUDIT_NAMES.get(c['action'], c['action'])}"
-                        + (f"“{_item_name(c['item'])}”" if c.get("item") else "") for c in changes[:5])
+                        + (f"“{item_label(c['item'])}”" if c.get("item") else "") for c in changes[:5])
         more = f" 等 {len(changes)} 处" if len(changes) > 5 else ""
         super().__init__(f"打开本页后报告已被修改（{said}{more}），未确认入库；请刷新页面查看后再确认")
-
-
-def _item_name(item: str) -> str:
-    """A review item as a reviewer calls it: 年初预算数, 评分表第 3 行, 项目 1, 存在的问题."""
-    from ..fields import BY_KEY
-    from ..review import LISTS
-
-    kind, _, key = item.partition(":")
-    if kind == "field":
-        return BY_KEY[key].zh if key in BY_KEY else key
-    if kind == "list":
-        return LISTS.get(key, key)
-    return f"{'评分表' if kind == 'indicator' else '项目'}第 {int(key) + 1} 行" if key.isdigit() else item
 
 
 def _describe(value: Any) -> str:
@@ -389,9 +376,51 @@ class WorkflowMixin:
             if evidence is not False:  # where the report states the corrected value (None: nowhere)
                 self.db.execute("UPDATE review_items SET evidence = ? WHERE document_sha256 = ? AND item = ?",
                                 [rows.to_json(evidence), sha256, item])
-            self._audit(sha256, item, action, current["value"], value, user, reason)
+            self._audit(sha256, item, action, current["value"], value, user, reason,
+                        old_status=current["status"], old_evidence=current.get("evidence"))
             self._refresh_summary(sha256)
             return self.review_item(sha256, item)
+
+    UNDOABLE = ("accept", "correct", "not_stated", "delete", "add")
+
+    def undo_last(self, sha256: str, user: str) -> dict[str, Any] | None:
+        """Take back `user`'s latest action on this report that is not undone yet: the item's value, status and
+        evidence as they were (an added row removed), audited as `undo`. None when there is nothing to undo;
+        StoreError when someone else changed the item since (their change is not overwritten)."""
+        with self.write():
+            job = self.job(sha256)
+            if job and job["state"] == CONFIRMED_STATE:
+                raise StoreError("该报告已确认入库，不能撤销")
+            undone = {r[0] for r in self.db.execute(
+                "SELECT undoes FROM audit_log WHERE document_sha256 = ? AND undoes IS NOT NULL", [sha256])}
+            marks = ",".join("?" * len(self.UNDOABLE))
+            entry = next((dict(zip(("id", "item", "action", "old_value", "new_value", "old_status", "old_evidence"),
+                                   r, strict=True)) for r in self.db.execute(
+                f"SELECT id, item, action, old_value, new_value, old_status, old_evidence FROM audit_log "
+                f"WHERE document_sha256 = ? AND user_name = ? AND action IN ({marks}) AND undoes IS NULL "
+                "ORDER BY id DESC", [sha256, user, *self.UNDOABLE]) if r[0] not in undone), None)
+            if entry is None:
+                return None
+            current = self.review_item(sha256, entry["item"])
+            if current is None or current.get("updated_by") != user or \
+                    rows.to_json(current["value"]) != (entry["new_value"] or "null"):
+                from ..review import item_label
+
+                raise StoreError(f"“{item_label(entry['item'])}”之后已被他人修改，不能撤销")
+            if entry["action"] == "add":
+                self.db.execute("DELETE FROM review_items WHERE document_sha256 = ? AND item = ?",
+                                [sha256, entry["item"]])
+            else:
+                self.db.execute(
+                    "UPDATE review_items SET value = ?, status = ?, evidence = coalesce(?, evidence), "
+                    "version = version + 1, updated_by = ?, updated_at = ? WHERE document_sha256 = ? AND item = ?",
+                    [entry["old_value"], entry["old_status"] or REVIEW, entry["old_evidence"], user, rows.now(),
+                     sha256, entry["item"]])
+            self._audit(sha256, entry["item"], "undo", current["value"],
+                        json.loads(entry["old_value"]) if entry["old_value"] else None, user, undoes=entry["id"])
+            self._refresh_summary(sha256)
+            return {"item": entry["item"], "removed": entry["action"] == "add",
+                    "current": self.review_item(sha256, entry["item"])}
 
     def add_item(self, sha256: str, kind: str, after: str | None, value: Any, status: str, user: str,
                  reason: str | None = None) -> dict[str, Any]:
@@ -510,10 +539,13 @@ class WorkflowMixin:
                 "document_sha256 = ?", [sha256], order_by="id")]
 
     def _audit(self, sha256: str, item: str | None, action: str, old: Any, new: Any, user: str,
-               reason: str | None = None) -> None:
+               reason: str | None = None, old_status: str | None = None, old_evidence: Any = None,
+               undoes: int | None = None) -> None:
         self.db["audit_log"].insert({"document_sha256": sha256, "item": item, "action": action,
                                      "old_value": rows.to_json(old), "new_value": rows.to_json(new),
-                                     "user_name": user, "at": rows.now(), "reason": reason})
+                                     "user_name": user, "at": rows.now(), "reason": reason,
+                                     "old_status": old_status, "undoes": undoes,
+                                     "old_evidence": rows.to_json(old_evidence) if old_evidence else None})
 
     def _one(self, table: str, where: str, args: list[Any]) -> dict[str, Any] | None:
         with self.lock:
