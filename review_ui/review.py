@@ -69,7 +69,8 @@ def document(sha256: str):
     items = store.review_items(sha256)
     return render_template("review/document.html", job=job, doc=doc, items=items, groups=_groups(items),
                            blockers=can_confirm(items), form=PlainForm(), audit=store.audit_entries(sha256),
-                           seen=store.last_change(sha256),
+                           seen=store.last_change(sha256), alike=store.same_unit_and_year(sha256),
+                           current_records=store.current_records_like(sha256),
                            reopen_form=ReopenForm(),
                            labels=_labels(), actions=AUDIT_NAMES, stated=_stated_totals(items))
 
@@ -225,7 +226,7 @@ def confirm(sha256: str):
     source = {"name": job["name"], "sha256": sha256, "kind": doc.get("kind"), "ocr": doc.get("ocr")}
     record = {**record_from_items(source, items), "engine": {"name": run.get("engine")}}
     try:
-        store.confirm(sha256, g.user["name"], record, seen=seen)
+        store.confirm(sha256, g.user["name"], record, seen=seen, stands=request.form.get("stands") or None)
     except StoreError as e:
         flash(str(e), "error")
         return redirect(url_for("review.document", sha256=sha256)), 303

@@ -79,7 +79,8 @@ def job(sha256: str):
     found = get_store().job(sha256)
     if found is None:
         abort(404)
-    return render_template("upload/job.html", job=found, retry_form=PlainForm())
+    return render_template("upload/job.html", job=found, retry_form=PlainForm(),
+                           alike=get_store().same_unit_and_year(sha256))
 
 
 @bp.route("/jobs/<sha256>/retry", methods=("POST",))

@@ -235,7 +235,8 @@ def reviewed_status(value: Any, extracted: Any) -> str:
 ACTIONS = {"accept": "确认无误", "correct": "更正", "not_stated": "标记为未提及", "delete": "删除此行"}
 AUDIT_NAMES = {**ACTIONS, "add": "新增此行", "upload": "上传", "extracted": "提取完成", "failed": "提取失败", "retry": "重试",
                "confirm": "确认入库", "reopen": "重新打开", "cancel": "取消处理", "reextract": "重新提取",
-               "requeued": "超时重新排队", "undo": "撤销"}
+               "requeued": "超时重新排队", "undo": "撤销", "superseded": "被同单位同年度的另一份取代",
+               "current_again": "恢复为当前记录"}
 
 
 def item_label(item: str) -> str:

@@ -60,7 +60,8 @@ def extract_uploads(folder: Path, stems: list[str], db_name: str = "x.db") -> St
     return store
 
 
-def resolve_and_confirm(store: Store, corrections: dict[str, dict[str, object]] | None = None) -> dict[str, dict]:
+def resolve_and_confirm(store: Store, corrections: dict[str, dict[str, object]] | None = None,
+                        stands: str | None = None) -> dict[str, dict]:
     """Resolve every item in review with its extracted value (or a correction), confirm; {stem: record}."""
     corrections = corrections or {}
     confirmed = {}
@@ -75,7 +76,7 @@ def resolve_and_confirm(store: Store, corrections: dict[str, dict[str, object]] 
                 value, status = apply_action(item, "accept")
                 store.save_item(sha, item["item"], item["version"], value, status, "审核员", "accept")
         record = record_from_items({"name": job["name"], "sha256": sha}, store.review_items(sha))
-        store.confirm(sha, "审核员", record)
+        store.confirm(sha, "审核员", record, stands=stands)
         confirmed[stem] = record
     return confirmed
 
@@ -410,7 +411,10 @@ def column_cells(sheet, key: str) -> list:
 def two_of_one_unit(tmp_path):
     """Two confirmed reports for the same unit and year (the second's unit and year corrected to the first's)."""
     store = extract_uploads(tmp_path, list(DUPLICATE_STEMS))
-    resolve_and_confirm(store, {DUPLICATE_STEMS[1]: {"unit_name": "衡山县岭坡乡人民政府", "fiscal_year": "2023"}})
+    resolve_and_confirm(store, {DUPLICATE_STEMS[1]: {"unit_name": "衡山县岭坡乡人民政府", "fiscal_year": "2023"}},
+                        stands="this")
+    # as a database confirmed before one current record per unit and year was enforced: both current
+    store.db.execute("UPDATE confirmed_reports SET superseded_by = NULL")
     yield store
     store.close()
 

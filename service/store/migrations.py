@@ -268,3 +268,9 @@ def m009_audit_undo(db: Database) -> None:
     db["audit_log"].add_column("old_status", str)
     db["audit_log"].add_column("old_evidence", str)
     db["audit_log"].add_column("undoes", int)
+
+
+@migration
+def m010_superseded_records(db: Database) -> None:
+    """One current record per unit and year: a confirmed report another one replaced points at it."""
+    db["confirmed_reports"].add_column("superseded_by", str)

@@ -38,6 +38,16 @@ class LastAdmin(StoreError):
     other at once cannot both succeed)."""
 
 
+class DuplicateRecord(StoreError):
+    """A confirm of a second current record for a unit and year; `current` are the records already there."""
+
+    def __init__(self, current: list[dict[str, Any]]):
+        self.current = current
+        names = "、".join(f"{r['source_name']}（{r['confirmed_by']} 确认）" for r in current)
+        super().__init__(f"{current[0]['unit_name']} {current[0]['fiscal_year']} 年度已有确认入库的记录：{names}；"
+                         "请选择以哪一份为准（另一份保留为“已被取代”）")
+
+
 class StaleConfirm(StoreError):
     """A confirm from a page older than someone else's change; `changes` are the audit entries since."""
 
@@ -471,7 +481,25 @@ class WorkflowMixin:
             found = self.db.execute("SELECT max(id) FROM audit_log WHERE document_sha256 = ?", [sha256]).fetchone()
         return found[0] or 0
 
-    def confirm(self, sha256: str, user: str, record: dict[str, Any], seen: int | None = None) -> None:
+    def current_records_like(self, sha256: str) -> list[dict[str, Any]]:
+        """The current confirmed records of this document's unit and year, other than its own."""
+        job = self.job(sha256)
+        with self.lock:
+            return self._current_records(job and job["unit_name"], job and job["fiscal_year"], sha256)
+
+    def same_unit_and_year(self, sha256: str) -> list[dict[str, Any]]:
+        """Other documents of the same unit and year (「可能重复」: the same report in another format, or a
+        corrected resubmission), newest first; failed ones left out."""
+        with self.lock:
+            job = self.job(sha256)
+            if job is None or not job["unit_name"] or job["fiscal_year"] is None:
+                return []
+            return list(self.db["jobs"].rows_where(
+                "unit_name = ? AND fiscal_year = ? AND sha256 != ? AND state != ?",
+                [job["unit_name"], job["fiscal_year"], sha256, FAILED], order_by="uploaded_at desc"))
+
+    def confirm(self, sha256: str, user: str, record: dict[str, Any], seen: int | None = None,
+                stands: str | None = None) -> None:
         """Write the reviewed record into the confirmed tables and mark the job 已确认, in one transaction.
         With `seen` (the `last_change` the confirming page was shown), a change by anyone else since then
         refuses the confirm, saying what changed and by whom: nobody confirms a value they did not see."""
@@ -489,10 +517,25 @@ class WorkflowMixin:
             if job is None or job["state"] != IN_REVIEW:
                 raise StoreError("该报告不在待审核状态，不能确认入库")
             stamp = rows.now()
+            report = rows.confirmed_report_row(sha256, job, record, user, stamp)
+            current = self._current_records(report["unit_name"], report["fiscal_year"], sha256)
+            if current and stands not in ("this", *(r["document_sha256"] for r in current)):
+                raise DuplicateRecord(current)
             for table in ("confirmed_fields", "confirmed_indicators", "confirmed_projects", "confirmed_list_items"):
                 self.db.execute(f"DELETE FROM {table} WHERE document_sha256 = ?", [sha256])
-            self.db["confirmed_reports"].upsert(
-                rows.confirmed_report_row(sha256, job, record, user, stamp), pk="document_sha256")
+            if current:  # one current record per unit and year: the other is kept, superseded, audited
+                keep = sha256 if stands == "this" else stands
+                for r in [*current, {"document_sha256": sha256}]:
+                    if r["document_sha256"] != keep:
+                        report_of = r["document_sha256"]
+                        if report_of == sha256:
+                            report["superseded_by"] = keep
+                        else:
+                            self.db.execute("UPDATE confirmed_reports SET superseded_by = ? WHERE document_sha256 = ?",
+                                            [keep, report_of])
+                        self._audit(report_of, None, "superseded", None, keep, user,
+                                    f"同单位同年度以 {keep[:12]} 为准")
+            self.db["confirmed_reports"].upsert(report, pk="document_sha256")
             self.db["confirmed_fields"].insert_all(rows.confirmed_field_rows(sha256, record))
             self.db["confirmed_indicators"].insert_all(rows.confirmed_indicator_rows(sha256, record))
             self.db["confirmed_projects"].insert_all(rows.confirmed_project_rows(sha256, record))
@@ -515,13 +558,26 @@ class WorkflowMixin:
             for table in ("confirmed_fields", "confirmed_indicators", "confirmed_projects", "confirmed_list_items",
                           "confirmed_reports"):
                 self.db.execute(f"DELETE FROM {table} WHERE document_sha256 = ?", [sha256])
+            for (other,) in self.db.execute("SELECT document_sha256 FROM confirmed_reports WHERE superseded_by = ?",
+                                            [sha256]).fetchall():  # what this one replaced is current again
+                self.db.execute("UPDATE confirmed_reports SET superseded_by = NULL WHERE document_sha256 = ?", [other])
+                self._audit(other, None, "current_again", sha256, None, user, "取代它的报告已被重新打开")
             self.db.execute("UPDATE jobs SET state = ?, confirmed_by = NULL, confirmed_at = NULL, updated_at = ? "
                             "WHERE sha256 = ?", [IN_REVIEW, rows.now(), sha256])
             self._audit(sha256, None, "reopen", job["confirmed_by"], None, user, reason)
 
-    def confirmed_documents(self) -> list[dict[str, Any]]:
+    def _current_records(self, unit: str | None, year: int | None, besides: str) -> list[dict[str, Any]]:
+        if not unit or year is None:
+            return []
+        return list(self.db["confirmed_reports"].rows_where(
+            "unit_name = ? AND fiscal_year = ? AND document_sha256 != ? AND superseded_by IS NULL",
+            [unit, year, besides]))
+
+    def confirmed_documents(self, superseded: bool = False) -> list[dict[str, Any]]:
+        """The confirmed reports; only the current ones (one per unit and year) unless `superseded`."""
         with self.lock:
-            return list(self.db["confirmed_reports"].rows_where(order_by="confirmed_at, rowid"))
+            where = None if superseded else "superseded_by IS NULL"
+            return list(self.db["confirmed_reports"].rows_where(where, order_by="confirmed_at, rowid"))
 
     def confirmed_parts(self, sha256: str) -> dict[str, list[dict[str, Any]]]:
         """The confirmed fields, score rows, projects and list items of one report."""
