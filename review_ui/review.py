@@ -86,15 +86,19 @@ def _stated_totals(items: list[dict]) -> dict[str, dict]:
     return out
 
 
-def _groups(items: list[dict]) -> list[tuple[str, list[dict]]]:
-    """Fields grouped as in spec/fields.md, then score rows, projects and lists; flagged groups first."""
+def _groups(items: list[dict]) -> list[tuple[str, str, list[dict]]]:
+    """(name, kind, items) per section: fields grouped as in spec/fields.md, then score rows, projects and lists;
+    flagged sections first. The score-table and project sections are kept when empty, as the place to add the
+    rows the extraction missed."""
     by_item = {i["item"]: i for i in items}
-    groups = [(name, [by_item[f"field:{k}"] for k in keys if f"field:{k}" in by_item]) for name, keys in GROUPS]
-    groups.append(("评分表", [i for i in items if i["kind"] == "indicator"]))
-    groups.append(("项目", [i for i in items if i["kind"] == "project"]))
-    groups.append(("问题与措施", [i for i in items if i["kind"] == "list"]))
-    groups = [(n, rows) for n, rows in groups if rows]
-    return sorted(groups, key=lambda g: not any(i["status"] == "review" for i in g[1]))
+    fields = [(name, "field", [by_item[f"field:{k}"] for k in keys if f"field:{k}" in by_item]) for name, keys in GROUPS]
+    groups = [g for g in fields if g[2]]
+    groups.append(("评分表", "indicator", [i for i in items if i["kind"] == "indicator"]))
+    groups.append(("项目", "project", [i for i in items if i["kind"] == "project"]))
+    lists = [i for i in items if i["kind"] == "list"]
+    if lists:
+        groups.append(("问题与措施", "list", lists))
+    return sorted(groups, key=lambda g: not any(i["status"] == "review" for i in g[2]))
 
 
 def _labels() -> dict[str, dict]:

@@ -71,6 +71,7 @@
     if (!el) return;
     if (current) current.classList.remove("selected");
     current = el;
+    hideNotice();
     el.classList.add("selected");
     highlight(el.dataset.start, el.dataset.end);
     if (focus !== false) { el.focus({preventScroll: true}); el.scrollIntoView({block: "nearest"}); }
@@ -83,6 +84,47 @@
     p.textContent = text;
     p.className = "message " + (kind || "");
     p.hidden = !text;
+    if (kind === "error") p.scrollIntoView({block: "nearest", inline: "nearest"});
+  }
+
+  // A refused save: its message by the item, in view; in a grid row, the cell it names is marked and selected.
+  const CELL_LABELS = [["名称", "name"], ["分值", "weight"], ["得分", "score"], ["年初预算", "budget_initial"],
+    ["全年预算", "budget_full_year"], ["全年执行", "spending_actual"], ["执行率", "execution_rate"]];
+
+  function refused(el, text) {
+    if (el.tagName === "TR") {
+      el.querySelectorAll(".invalid").forEach(valid);
+      const named = CELL_LABELS.find(([label, name]) => text.startsWith(label) && el.querySelector(`input[name=${name}]`));
+      const cell = named ? el.querySelector(`input[name=${named[1]}]`)
+        : (el.contains(document.activeElement) && document.activeElement.matches("input") ? document.activeElement : null);
+      if (cell) {
+        cell.classList.add("invalid");
+        cell.setAttribute("aria-invalid", "true");
+        cell.focus({preventScroll: true});
+        cell.select();
+      }
+    }
+    message(el, text, "error");
+  }
+
+  function valid(cell) { cell.classList.remove("invalid"); cell.removeAttribute("aria-invalid"); }
+
+  // A line at the top of the pane about the whole report, e.g. that nothing is left to review.
+  function notice(text) {
+    let p = document.getElementById("review-notice");
+    if (!p) {
+      p = document.createElement("p");
+      p.id = "review-notice";
+      p.setAttribute("role", "status");
+      pane.prepend(p);
+    }
+    p.textContent = text;
+    p.hidden = false;
+  }
+
+  function hideNotice() {
+    const p = document.getElementById("review-notice");
+    if (p) p.hidden = true;
   }
 
   function rowValue(el) {
@@ -93,7 +135,7 @@
 
   async function save(el, action, value, reason) {
     if (readonly) { message(el, "该报告不在待审核状态，不能修改", "error"); return; }
-    if (el.dataset.newAfter) { add(el, value); return; }
+    if (el.dataset.new) { add(el, value); return; }
     const body = {action: action, version: Number(el.dataset.version), value: value, reason: reason || null};
     const resp = await fetch(`/api/documents/${sha}/items/${encodeURIComponent(el.dataset.item)}`, {
       method: "POST", headers: {"Content-Type": "application/json", "X-CSRFToken": csrf, "Accept": "application/json"},
@@ -105,19 +147,19 @@
       message(fresh, data.error, "error");
       return;
     }
-    if (!resp.ok) { message(el, data.error || "保存失败", "error"); return; }
+    if (!resp.ok) { refused(el, data.error || "保存失败"); return; }
+    const onIt = current === el;  // the reviewer may have moved on (n, j, k) while this was saving
     const fresh = replace(el, data.html);
     updateConfirm(data.blockers);
     message(fresh, "已保存", "ok");
-    if (fresh.dataset.kind !== "indicator" && fresh.dataset.kind !== "project") nextFlagged(fresh);
+    if (onIt) nextFlagged(fresh);
   }
 
-  // A row the extraction missed: a blank copy of the row above it, saved as a new item.
-  function insertBelow(anchor) {
-    if (readonly) { message(anchor, "该报告不在待审核状态，不能修改", "error"); return; }
-    const row = anchor.cloneNode(true);
+  // A row the extraction missed, not saved yet: blank cells (a copied row's table and levels kept), 保存 / 取消.
+  function makeNew(row, after) {
     row.id = "";
-    row.dataset.newAfter = anchor.dataset.item;
+    row.dataset.new = "true";
+    if (after) row.dataset.newAfter = after;
     row.removeAttribute("data-start"); row.removeAttribute("data-end");
     row.className = "item row status-new";
     row.querySelectorAll("input").forEach((i) => {
@@ -127,33 +169,58 @@
     row.querySelector(".rowactions").innerHTML =
       '<button type="button" data-action="save-row" title="Enter">保存</button>' +
       '<button type="button" data-action="cancel" title="Esc">取消</button>';
-    anchor.after(row);
+    return row;
+  }
+
+  function startNew(row) {
     wire(row);
     select(row, false);
     const first = row.querySelector("input[name=name]");
     if (first) first.focus();
   }
 
+  // Inserted below a row: a blank copy of it, saved as a new item after it.
+  function insertBelow(anchor) {
+    if (readonly) { message(anchor, "该报告不在待审核状态，不能修改", "error"); return; }
+    const row = makeNew(anchor.cloneNode(true), anchor.dataset.item);
+    anchor.after(row);
+    startNew(row);
+  }
+
+  // A section's 「＋ 新增」 button (also where the extraction found none): a blank row at the end, saved last.
+  function addRow(button) {
+    if (readonly) return;
+    const box = button.closest(".scoretable") || button.closest(".group");
+    const row = makeNew(button.closest(".group").querySelector("template.blank-row").content
+      .querySelector("tr").cloneNode(true), null);
+    if (box.dataset.table) row.dataset.table = box.dataset.table;
+    box.querySelector("tbody").append(row);
+    startNew(row);
+  }
+  pane.querySelectorAll("[data-add-row]").forEach((b) => b.addEventListener("click", () => addRow(b)));
+
   async function add(el, value) {
-    const body = {kind: el.dataset.kind, after: el.dataset.newAfter, value: value};
+    const body = {kind: el.dataset.kind, after: el.dataset.newAfter || null, value: value};
     const resp = await fetch(`/api/documents/${sha}/items`, {
       method: "POST", headers: {"Content-Type": "application/json", "X-CSRFToken": csrf, "Accept": "application/json"},
       body: JSON.stringify(body),
     });
     const data = await resp.json().catch(() => ({error: "服务器没有返回有效结果"}));
-    if (!resp.ok) { message(el, data.error || "保存失败", "error"); return; }
+    if (!resp.ok) { refused(el, data.error || "保存失败"); return; }
     const fresh = replace(el, data.html);
     updateConfirm(data.blockers);
     message(fresh, "已新增", "ok");
   }
 
-  function replace(el, html) {
+  // The item as saved, in place of `el`; selected if `el` was (or `follow`), else the selection stays where it is.
+  function replace(el, html, follow) {
+    const selected = follow || current === el;
     const holder = document.createElement(el.tagName === "TR" ? "tbody" : "div");
     holder.innerHTML = html.trim();
     const fresh = holder.firstElementChild;
     el.replaceWith(fresh);
     wire(fresh);
-    select(fresh, false);
+    if (selected) select(fresh, false);
     recomputeTotals();
     return fresh;
   }
@@ -178,16 +245,34 @@
     if (button) button.disabled = blockers.length > 0;
   }
 
-  function nextFlagged(from) {
+  // The first item to review after `from` (wrapping round); if none is left, a line says so (not on arrival).
+  function nextFlagged(from, arriving) {
     const all = items();
     const start = from ? all.indexOf(from) + 1 : 0;
     const next = all.slice(start).concat(all.slice(0, start)).find((x) => x.classList.contains("status-review"));
     if (next) select(next);
+    else if (!arriving) notice("本报告已没有待复核的项目");
   }
 
   // -- editing ------------------------------------------------------------------
+  // The number a reviewer would correct in a grid row: the one its issue names (matched on the words the checks
+  // use), else the first number cell.
+  const ISSUE_CELLS = [["执行数", "spending_actual"], ["年初预算", "budget_initial"], ["全年预算", "budget_full_year"],
+    ["总分", "score"], ["得分", "score"], ["分值", "weight"], ["执行率", "execution_rate"]];
+
+  function cellToCorrect(row) {
+    if (row.dataset.new) return row.querySelector("input[name=name]");
+    const issues = Array.from(row.querySelectorAll(".issues li"), (li) => li.textContent).join("；");
+    const named = ISSUE_CELLS.find(([word, name]) => issues.includes(word) && row.querySelector(`input[name=${name}]`));
+    return row.querySelector(named ? `input[name=${named[1]}]` : "input.num") || row.querySelector("input");
+  }
+
   function edit(el) {
-    if (el.tagName === "TR") { const first = el.querySelector("input"); if (first) first.focus(); return; }
+    if (el.tagName === "TR") {
+      const cell = cellToCorrect(el);
+      if (cell) { cell.focus(); cell.select(); }
+      return;
+    }
     const form = el.querySelector(".editor");
     form.hidden = false;
     const input = form.querySelector("[name=value]");
@@ -196,12 +281,12 @@
   }
 
   function cancel(el) {
-    if (el.dataset.newAfter) {
-      const anchor = pane.querySelector(`[data-item="${el.dataset.newAfter}"]`);
+    if (el.dataset.new) {
+      const anchor = el.dataset.newAfter && pane.querySelector(`[data-item="${el.dataset.newAfter}"]`);
       el.remove();
       recomputeTotals();
       current = null;
-      select(anchor);
+      if (anchor) select(anchor);
       return;
     }
     const form = el.querySelector(".editor");
@@ -244,7 +329,7 @@
     }
     if (el.tagName === "TR") {
       el.querySelectorAll("input").forEach((i) => {
-        i.addEventListener("input", recomputeTotals);
+        i.addEventListener("input", () => { valid(i); recomputeTotals(); });
         i.addEventListener("keydown", (e) => {
           if (e.key === "Enter") { e.preventDefault(); save(el, "correct", rowValue(el)); }
         });
@@ -295,8 +380,8 @@
     const where = current || items()[0];
     if (!resp.ok) { if (where) message(where, data.error || "撤销失败", "error"); return; }
     const el = pane.querySelector(`[data-item="${data.item}"]`);
-    if (data.removed) { if (el) el.remove(); recomputeTotals(); }
-    else if (el) { const fresh = replace(el, data.html); message(fresh, "已撤销", "ok"); }
+    if (data.removed) { if (el) { if (current === el) current = null; el.remove(); } recomputeTotals(); }
+    else if (el) { const fresh = replace(el, data.html, true); message(fresh, "已撤销", "ok"); }
     updateConfirm(data.blockers);
   }
   const undoButton = document.getElementById("undo");
@@ -331,5 +416,5 @@
 
   items().forEach(wire);
   recomputeTotals();
-  nextFlagged(null);
+  nextFlagged(null, true);
 })();
