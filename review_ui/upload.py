@@ -86,56 +86,46 @@ def job(sha256: str):
 @bp.route("/jobs/<sha256>/retry", methods=("POST",))
 @login_required(*UPLOADERS)
 def retry(sha256: str):
+    """Queue a failed job again (any operator)."""
+    return _job_action(sha256, lambda store, sha, user: store.retry_job(sha, user), "已重新加入处理队列",
+                       "只有处理失败的文件可以重试", owner_only=False)
+
+
+def _job_action(sha256: str, act, done: str, refused: str, owner_only: bool = True):
+    """A POST on one job (by an administrator or, with `owner_only`, the operator who uploaded it, else any
+    operator); back where it came from."""
     store = get_store()
-    if store.job(sha256) is None:
+    found = store.job(sha256)
+    if found is None:
         abort(404)
     if not PlainForm().validate_on_submit():
         abort(400)
-    if store.retry_job(sha256, g.user["name"]):
-        flash("已重新加入处理队列", "ok")
+    if owner_only and g.user["role"] != "admin" and found["uploaded_by"] != g.user["name"]:
+        abort(403)
+    if act(store, sha256, g.user["name"]):
+        flash(done, "ok")
     else:
-        flash("只有处理失败的文件可以重试", "error")
+        flash(refused, "error")
     return redirect(request.referrer if request.referrer else url_for("upload.job", sha256=sha256))
 
 
 @bp.route("/jobs/<sha256>/cancel", methods=("POST",))
 @login_required(*UPLOADERS)
 def cancel(sha256: str):
-    """An administrator, or the operator who uploaded it, stops a queued or running job (a running one stops
-    within a few seconds; a re-extraction cancelled leaves the document in review as it was)."""
-    store = get_store()
-    found = store.job(sha256)
-    if found is None:
-        abort(404)
-    if not PlainForm().validate_on_submit():
-        abort(400)
-    if g.user["role"] != "admin" and found["uploaded_by"] != g.user["name"]:
-        abort(403)
-    if store.cancel_job(sha256, g.user["name"]):
-        flash("已取消：排队中的任务不再处理，正在处理的任务即将停止", "ok")
-    else:
-        flash("只有排队中或处理中的任务可以取消", "error")
-    return redirect(request.referrer if request.referrer else url_for("upload.job", sha256=sha256))
+    """Stop a queued or running job (a running one stops within a few seconds; a re-extraction cancelled
+    leaves the document in review as it was)."""
+    return _job_action(sha256, lambda store, sha, user: store.cancel_job(sha, user),
+                       "已取消：排队中的任务不再处理，正在处理的任务即将停止", "只有排队中或处理中的任务可以取消")
 
 
 @bp.route("/jobs/<sha256>/reextract", methods=("POST",))
 @login_required(*UPLOADERS)
 def reextract(sha256: str):
-    """Extract a document again (after an LLM outage, or with another engine or model): an administrator,
-    or the operator who uploaded it. What reviewers confirmed or corrected is kept."""
-    store = get_store()
-    found = store.job(sha256)
-    if found is None:
-        abort(404)
-    if not PlainForm().validate_on_submit():
-        abort(400)
-    if g.user["role"] != "admin" and found["uploaded_by"] != g.user["name"]:
-        abort(403)
-    if store.reextract_job(sha256, g.user["name"]):
-        flash("已重新加入处理队列；审核人已确认或更正的内容会保留", "ok")
-    else:
-        flash("只有待审核或处理失败的文件可以重新提取（已确认的请先重新打开）", "error")
-    return redirect(request.referrer if request.referrer else url_for("upload.job", sha256=sha256))
+    """Extract a document again (after an LLM outage, or with another engine or model); what reviewers
+    confirmed or corrected is kept."""
+    return _job_action(sha256, lambda store, sha, user: store.reextract_job(sha, user),
+                       "已重新加入处理队列；审核人已确认或更正的内容会保留",
+                       "只有待审核或处理失败的文件可以重新提取（已确认的请先重新打开）")
 
 
 @bp.route("/api/jobs")
