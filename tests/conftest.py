@@ -10,6 +10,7 @@ from click.testing import CliRunner
 ROOT = Path(__file__).resolve().parents[1]
 SAMPLES = ROOT / "service" / "samples"
 SHARED = ROOT.parent / "shared"
+CHROMIUM = Path("/usr/bin/chromium")  # Debian's, never `playwright install`
 
 
 @pytest.fixture
@@ -24,3 +25,17 @@ def runner(tmp_path, monkeypatch):
 @pytest.fixture
 def sample_paths() -> list[Path]:
     return sorted(SAMPLES.glob("*.txt"))
+
+
+@pytest.fixture(scope="module")
+def browser():
+    """Chromium for the browser tests (each module skips itself when CHROMIUM is missing); playwright is
+    imported only here, so modules that mix server and browser tests import without it."""
+    from playwright.sync_api import sync_playwright
+
+    from tests.test_browser import CHROMIUM_ARGS
+
+    with sync_playwright() as p:
+        chromium = p.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        yield chromium
+        chromium.close()
