@@ -24,7 +24,7 @@ from flask_wtf.csrf import CSRFError, CSRFProtect
 from werkzeug.exceptions import HTTPException, MethodNotAllowed, default_exceptions
 from werkzeug.middleware.proxy_fix import ProxyFix
 
-from service.review import STATE_NAMES
+from service.review import STATE_NAMES, context_pairs
 from service.settings import Settings, load_settings
 from service.store import Store
 
@@ -89,6 +89,7 @@ def _register(app: Flask) -> None:
     app.add_url_rule("/", endpoint="index", view_func=auth.home)
     app.jinja_env.globals.update(ROLE_NAMES=ROLE_NAMES, STATE_NAMES=STATE_NAMES)
     app.jinja_env.filters["local"] = local_time
+    app.jinja_env.filters["context_pairs"] = context_pairs  # evidence context as data-context's [[s, e], …]
     history.register_filters(app)
     app.before_request(check_path_numbers)
     app.before_request(check_query)

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 from flask import (
     Blueprint,
-    Response,
     abort,
     current_app,
     flash,
@@ -15,27 +15,31 @@ from flask import (
     redirect,
     render_template,
     request,
+    send_file,
     url_for,
 )
 
 from service.errors import JixiaoError, StoreError
 from service.fields import BY_KEY
 from service.grounding import ground
-from service.page_images import page_png
+from service.page_images import cache_folder, cached_page
 from service.review import (
     ACTIONS,
     AUDIT_NAMES,
     GROUPS,
     LISTS,
+    STATE_NAMES,
     UNITS,
     InvalidValue,
     apply_action,
+    auto_passed,
     can_confirm,
     new_row,
     record_from_items,
 )
-from service.store.workflow import IN_REVIEW, StaleEdit
+from service.store.workflow import IN_REVIEW, DuplicateRecord, StaleConfirm, StaleEdit
 
+from . import refuse
 from .auth import REVIEWERS, login_required
 from .db import get_store
 from .forms import PlainForm, ReopenForm
@@ -55,7 +59,8 @@ def queue():
     docs, total = store.queue(state=state or None, year=year, unit=unit or None, page=page, per_page=per_page)
     return render_template("review/queue.html", docs=docs, total=total, page=page, per_page=per_page,
                            state=state, year=year, unit=unit, years=store.queue_years(),
-                           counts=store.state_counts())
+                           counts=store.state_counts(), form=PlainForm(),
+                           ready=store.confirm_readiness([d["sha256"] for d in docs]))
 
 
 @bp.route("/documents/<sha256>")
@@ -67,7 +72,10 @@ def document(sha256: str):
     if job is None or doc is None:
         abort(404)
     items = store.review_items(sha256)
-    return render_template("review/document.html", job=job, doc=doc, items=items, groups=_groups(items),
+    groups = _groups(items)
+    return render_template("review/document.html", job=job, doc=doc, items=items, groups=groups,
+                           bulk={name: _accept_list(group) for name, _, group in groups},
+                           bulk_all=_accept_list(items),
                            blockers=can_confirm(items), form=PlainForm(), audit=store.audit_entries(sha256),
                            seen=store.last_change(sha256), alike=store.same_unit_and_year(sha256),
                            current_records=store.current_records_like(sha256),
@@ -107,20 +115,24 @@ def _labels() -> dict[str, dict]:
     return {**fields, **lists}
 
 
-@bp.route("/documents/<sha256>/pages/<int:number>.png")
+@bp.route("/documents/<sha256>/pages/<int:number>.jpg")
 @login_required(*REVIEWERS)
 def page_image(sha256: str, number: int):
-    """A scanned page as an image, in the pixels its OCR boxes were measured in."""
+    """A scanned page as an image, in the pixels its OCR boxes were measured in (rendered once, cached)."""
     store = get_store()
     job = store.job(sha256)
     doc = store.get_document(sha256) if job else None
     if doc is None or not any(p["number"] == number and p["ocr"] for p in doc["pages"]):
         abort(404)
+    settings = current_app.config["SETTINGS"]
     try:
-        png = page_png(Path(job["path"]), number, current_app.config["SETTINGS"].ocr_dpi)
+        path = cached_page(Path(job["path"]), sha256, number, settings.ocr_dpi, cache_folder(settings.instance))
     except (OSError, JixiaoError):
         abort(404)
-    return Response(png, mimetype="image/png", headers={"Cache-Control": "private, max-age=86400"})
+    # the upload behind a sha256 never changes: the browser may keep the page as long as it likes
+    resp = send_file(path, mimetype="image/jpeg", conditional=True, max_age=86400 * 30)
+    resp.headers["Cache-Control"] = "private, max-age=2592000, immutable"
+    return resp
 
 
 @bp.route("/api/documents/<sha256>/items/<item>", methods=("POST",))
@@ -166,6 +178,7 @@ def undo(sha256: str):
     items = store.review_items(sha256)
     return jsonify({"item": done["item"], "removed": done["removed"],
                     "html": None if done["removed"] else _item_html(done["current"]),
+                    "items": [{"item": i["item"], "html": _item_html(i)} for i in done["items"] if i],
                     "blockers": can_confirm(items), "flagged": sum(1 for i in items if i["status"] == "review")})
 
 
@@ -224,19 +237,108 @@ def confirm(sha256: str):
     if seen is None:
         flash("页面已过期，请刷新后再确认入库", "error")
         return redirect(url_for("review.document", sha256=sha256)), 303
-    items = store.review_items(sha256)
-    doc = store.get_document(sha256) or {}
-    run = store.latest_run(sha256) or {}
-    source = {"name": job["name"], "sha256": sha256, "kind": doc.get("kind"), "ocr": doc.get("ocr")}
-    record = {**record_from_items(source, items), "engine": {"name": run.get("engine")}}
     try:
-        store.confirm(sha256, g.user["name"], record, seen=seen, stands=request.form.get("stands") or None)
+        _confirm_report(store, job, seen, stands=request.form.get("stands") or None)
     except StoreError as e:
         flash(str(e), "error")
         return redirect(url_for("review.document", sha256=sha256)), 303
     flash(f"{job['unit_name'] or job['name']} 已确认入库", "ok")
     nxt, _ = store.queue(state=IN_REVIEW, per_page=1)
     return redirect(url_for("review.document", sha256=nxt[0]["sha256"]) if nxt else url_for("review.queue")), 303
+
+
+def _confirm_report(store, job: dict, seen: int, stands: str | None = None) -> None:
+    """确认入库 of one report, from its page or the queue: the record built from its reviewed items and written
+    by the store, which refuses it (StoreError) over a change by someone else since `seen`, over an item
+    waiting for review, out of the review state, or as a second record of its unit and year without `stands`."""
+    sha256 = job["sha256"]
+    items = store.review_items(sha256)
+    doc = store.get_document(sha256) or {}
+    run = store.latest_run(sha256) or {}
+    source = {"name": job["name"], "sha256": sha256, "kind": doc.get("kind"), "ocr": doc.get("ocr")}
+    record = {**record_from_items(source, items), "engine": {"name": run.get("engine")}}
+    store.confirm(sha256, g.user["name"], record, seen=seen, stands=stands)
+
+
+# -- bulk actions ------------------------------------------------------------------------------
+
+_ITEM_AT_VERSION = re.compile(r"((?:field|indicator|project|list):\w+)@(\d{1,9})")
+_REPORT_AT_SEEN = re.compile(r"([0-9a-f]{64})@(\d{1,18})")
+
+
+def _accept_list(items: list[dict]) -> tuple[int, str]:
+    """What a bulk-accept button carries: how many of `items` are auto-passed, and each as item@version (the
+    version the page shows, so that an item changed since is skipped)."""
+    auto = [i for i in items if auto_passed(i)]
+    return len(auto), " ".join(f"{i['item']}@{i['version']}" for i in auto)
+
+
+@bp.route("/documents/<sha256>/accept-auto", methods=("POST",))
+@login_required(*REVIEWERS)
+def accept_auto(sha256: str):
+    """接受本节其余 N 项 / 接受全部自动通过项: the auto-passed items the button listed become this reviewer's
+    confirmed, each audited; one changed since the page was drawn is skipped, and the message says how many."""
+    store = get_store()
+    if store.job(sha256) is None:
+        abort(404)
+    if not PlainForm().validate_on_submit():
+        abort(400)
+    listed = [_ITEM_AT_VERSION.fullmatch(x) for x in request.form.get("items", "").split()]
+    if not listed or not all(listed):
+        refuse(400, "请求格式不正确，请刷新页面后重试")
+    try:
+        accepted, skipped = store.accept_auto_passed(sha256, g.user["name"],
+                                                     {m.group(1): int(m.group(2)) for m in listed})
+    except StoreError as e:
+        refuse(409, str(e))
+    note = f"；{skipped} 项在打开页面后已有改动，未接受，请查看" if skipped else ""
+    flash(f"已接受 {len(accepted)} 项{note}", "ok" if accepted else "error")
+    return redirect(url_for("review.document", sha256=sha256)), 303
+
+
+@bp.route("/queue/confirm", methods=("POST",))
+@login_required(*REVIEWERS)
+def confirm_selected():
+    """确认所选报告入库: each report ticked in the queue (sha256@the change its row was drawn at) confirmed as its
+    own 确认入库 does it, one by one; one that cannot be confirmed any more is skipped by name, the rest go on."""
+    store = get_store()
+    if not PlainForm().validate_on_submit():
+        abort(400)
+    chosen = [_REPORT_AT_SEEN.fullmatch(x) for x in request.form.getlist("report")]
+    if not all(chosen):
+        refuse(400, "请求格式不正确，请刷新页面后重试")
+    done, skipped = [], []
+    for sha256, seen in (m.groups() for m in chosen):
+        job = store.job(sha256)
+        if job is None:
+            skipped.append(f"{sha256[:12]}（找不到该报告）")
+            continue
+        name = job["unit_name"] or job["name"]
+        try:
+            _confirm_report(store, job, int(seen))
+        except StoreError as e:
+            skipped.append(f"{name}（{_why_not_confirmed(e, store.job(sha256))}）")
+        else:
+            done.append(name)
+    if done:
+        flash(f"已确认入库 {len(done)} 份：{'、'.join(done)}", "ok")
+    if skipped:
+        flash(f"未确认 {len(skipped)} 份：{'；'.join(skipped)}", "error")
+    if not chosen:
+        flash("请先勾选要确认入库的报告", "error")
+    back = {k: request.args.get(k) for k in ("state", "year", "unit", "page") if k in request.args}
+    return redirect(url_for("review.queue", **back)), 303
+
+
+def _why_not_confirmed(e: StoreError, job: dict) -> str:
+    """Why a report ticked in the queue was not confirmed, in a few words (its page says the rest)."""
+    if job["state"] != IN_REVIEW:  # confirmed by someone else meanwhile, re-extracted, …
+        return f"现为“{STATE_NAMES[job['state']]}”，不能确认入库"
+    if isinstance(e, StaleConfirm):
+        return "打开队列后已被修改，请到报告页查看后再确认"
+    if isinstance(e, DuplicateRecord):
+        return "同单位同年度已有确认入库的记录，请到报告页选择以哪一份为准"
+    return str(e)
 
 
 @bp.route("/documents/<sha256>/reopen", methods=("POST",))

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import base64
+import json
+import zlib
 from pathlib import Path
 
 from flask import (
@@ -14,12 +17,24 @@ from flask import (
     redirect,
     render_template,
     request,
+    session,
     url_for,
 )
 
+from service.errors import StoreError
 from service.review import STATE_NAMES
-from service.worker import submit
+from service.store.workflow import FAILED as FAILED_STATE
+from service.worker import (
+    NOT_REMOVABLE,
+    REJECTED,
+    UPLOAD_SUFFIXES,
+    accepted_suffixes,
+    remove_upload,
+    replace_upload,
+    submit,
+)
 
+from . import refuse
 from .auth import UPLOADERS, login_required
 from .db import get_store
 from .forms import PlainForm, UploadForm
@@ -27,23 +42,74 @@ from .forms import PlainForm, UploadForm
 bp = Blueprint("upload", __name__)
 
 
+NO_FILE = "请选择要上传的文件"
+RESULTS_COOKIE_BYTES = 1800  # a batch's results ride in the session cookie to the page after the redirect
+
+
+@bp.context_processor
+def upload_rules() -> dict:
+    """What the upload forms' script checks before sending (the names of the kinds we read, the size limit)
+    and the page shows; from the constants and settings the server checks with."""
+    settings = current_app.config["SETTINGS"]
+    return {"upload_rules": {"kinds": UPLOAD_SUFFIXES, "suffixes": accepted_suffixes(),
+                             "max_bytes": settings.max_upload_bytes, "max_mb": f"{settings.max_upload_mb:g}",
+                             "max_request_bytes": current_app.config["MAX_CONTENT_LENGTH"],
+                             "no_file": NO_FILE}}
+
+
 @bp.route("/upload", methods=("GET", "POST"))
 @login_required(*UPLOADERS)
 def index():
-    form = UploadForm()
-    results = []
-    if request.method == "POST":
-        if not form.validate_on_submit():
-            flash("请选择要上传的文件", "error")
-        else:
-            results = [_accept(f.filename or "", f.read()) for f in request.files.getlist(form.files.name)]
-            if _wants_json():
-                return jsonify({"results": results}), _status(results)
+    """The upload page. A form post is answered with a redirect (303) to this page showing the batch's
+    results, so reloading it posts nothing again; a batch of which nothing could be kept is answered with its
+    results at once, with the 4xx (or 507). A script asking for JSON gets the results as JSON."""
+    if request.method == "GET":
+        return _page(*_recalled())
+    chosen = [(f.filename or "", f.read()) for f in request.files.getlist(UploadForm().files.name)]
+    chosen = [(name, data) for name, data in chosen if name or data]  # no file chosen: one empty part
+    if not chosen:
+        if _wants_json():
+            return jsonify({"error": NO_FILE}), 400
+        flash(NO_FILE, "error")
+        return _page([], 0, 400)
+    results = [_accept(name, data) for name, data in chosen]
+    status = _status(results)
+    if _wants_json():
+        return jsonify({"results": results}), status
+    if status != 200:
+        return _page(results, 0, status)
+    _remember(results)
+    return redirect(url_for("upload.index"), code=303)
+
+
+def _page(results: list[dict], omitted: int, status: int = 200):
     page = max(request.args.get("page", 1, type=int), 1)
     per_page = current_app.config["PER_PAGE"]
     jobs = get_store().jobs(limit=per_page, offset=(page - 1) * per_page)
-    return render_template("upload/index.html", form=form, results=results, jobs=jobs, page=page,
-                           per_page=per_page, retry_form=PlainForm()), _status(results)
+    return render_template("upload/index.html", form=UploadForm(), results=results, omitted=omitted, jobs=jobs,
+                           page=page, per_page=per_page, retry_form=PlainForm()), status
+
+
+def _remember(results: list[dict]) -> None:
+    """Keep a batch's results for the page the redirect leads to: as many as fit in the session cookie (the
+    rest are counted; their jobs are in the list below)."""
+    kept = [{k: r[k] for k in ("name", "outcome", "message", "sha256") if r.get(k)} for r in results]
+    while kept and _cookie_bytes(kept) > RESULTS_COOKIE_BYTES:
+        kept.pop()
+    session["upload_results"] = {"results": kept, "omitted": len(results) - len(kept)}
+
+
+def _cookie_bytes(value) -> int:
+    """About what `value` adds to the session cookie: Flask's compressed JSON in base64."""
+    return len(base64.urlsafe_b64encode(zlib.compress(json.dumps(value).encode())))
+
+
+def _recalled() -> tuple[list[dict], int]:
+    """The results of the batch posted just before this page (once: a reload shows them no more)."""
+    kept = session.pop("upload_results", None) or {}
+    results = [dict(r, url=url_for("upload.job", sha256=r["sha256"])) if r.get("sha256") else dict(r)
+               for r in kept.get("results", [])]
+    return results, kept.get("omitted", 0)
 
 
 def _status(results: list[dict]) -> int:
@@ -79,8 +145,12 @@ def job(sha256: str):
     found = get_store().job(sha256)
     if found is None:
         abort(404)
+    return _job_page(found)
+
+
+def _job_page(found: dict, status: int = 200):
     return render_template("upload/job.html", job=found, retry_form=PlainForm(),
-                           alike=get_store().same_unit_and_year(sha256))
+                           alike=get_store().same_unit_and_year(found["sha256"])), status
 
 
 @bp.route("/jobs/<sha256>/retry", methods=("POST",))
@@ -107,6 +177,63 @@ def _job_action(sha256: str, act, done: str, refused: str, owner_only: bool = Tr
     else:
         flash(refused, "error")
     return redirect(request.referrer if request.referrer else url_for("upload.job", sha256=sha256))
+
+
+@bp.route("/jobs/<sha256>/remove", methods=("POST",))
+@login_required(*UPLOADERS)
+def remove(sha256: str):
+    """Delete a failed (or cancelled) upload with what it wrote and its stored file (any operator, as 重试);
+    anything else is refused with a 409."""
+    found = _failed_job(sha256)
+    removed = remove_upload(get_store(), Path(current_app.config["UPLOADS"]), sha256, g.user["name"],
+                            current_app.config["SETTINGS"])
+    if removed is None:  # no longer failed: someone retried it meanwhile
+        refuse(409, _not_removable(get_store().job(sha256) or found))
+    flash(f"已删除 {removed['name']}", "ok")
+    return redirect(url_for("upload.index"), code=303)
+
+
+@bp.route("/jobs/<sha256>/replace", methods=("POST",))
+@login_required(*UPLOADERS)
+def replace(sha256: str):
+    """Upload another file in place of a failed one, in one action: the new file is checked as any upload is
+    (a refused one changes nothing), the failed job is removed and the new one queued; then its job page."""
+    found = _failed_job(sha256)
+    upload = request.files.get("file")
+    data = upload.read() if upload else b""
+    if upload is None or not (upload.filename or data):
+        flash(NO_FILE, "error")
+        return _job_page(found, 400)
+    try:
+        result = replace_upload(get_store(), Path(current_app.config["UPLOADS"]), sha256, upload.filename or "",
+                                data, g.user["name"], current_app.config["SETTINGS"])
+    except StoreError as e:  # the new file could not be kept (a full disk): the failed upload stays
+        flash(f"未替换：{e}", "error")
+        return _job_page(found, 507)
+    if result["outcome"] == NOT_REMOVABLE:
+        refuse(409, _not_removable(get_store().job(sha256) or found))
+    if result["outcome"] == REJECTED:
+        flash(f"{result['name']}：{result['message']}（未替换，原文件保留）", "error")
+        return _job_page(found, 400)
+    flash(f"{result['name']}：{result['message']}", "ok")
+    return redirect(url_for("upload.job", sha256=result["job"]["sha256"]), code=303)
+
+
+def _failed_job(sha256: str) -> dict:
+    """The job a 删除 or 替换 acts on: 404 when unknown, 400 without the form's token, 409 unless failed."""
+    found = get_store().job(sha256)
+    if found is None:
+        abort(404)
+    if not PlainForm().validate_on_submit():
+        abort(400)
+    if found["state"] != FAILED_STATE:
+        refuse(409, _not_removable(found))
+    return found
+
+
+def _not_removable(job: dict) -> str:
+    state = STATE_NAMES.get(job["state"], job["state"])
+    return f"只有处理失败（或已取消）的上传可以删除或替换；“{job['name']}”当前为“{state}”，未做任何更改"
 
 
 @bp.route("/jobs/<sha256>/cancel", methods=("POST",))

@@ -46,6 +46,9 @@ class Page:
     start: int
     end: int
     ocr: bool = False
+    # a scanned page's size in the pixels its OCR boxes are in (the review page reserves the image's space)
+    width: int | None = None
+    height: int | None = None
 
 
 @dataclass
@@ -55,6 +58,10 @@ class OcrLine:
     end: int
     confidence: float
     box: tuple[float, float, float, float] | None = None  # x0, y0, x1, y1 in page pixels
+    # The OCR boxes the line was read from: (start, end, x0, y0, x1, y1[, [[x0, x1] per character]]),
+    # offsets relative to the line's start, so a viewer can box a value's own characters rather than the
+    # whole line (or paragraph).
+    parts: list[tuple] | None = None
 
 
 @dataclass
@@ -114,9 +121,10 @@ class DocumentBuilder:
         self._len += len(s)
         return start, self._len
 
-    def start_page(self, number: int, ocr: bool = False) -> None:
+    def start_page(self, number: int, ocr: bool = False, size: tuple[int, int] | None = None) -> None:
         self._close_page()
-        self.pages.append(Page(number=number, start=self._len, end=self._len, ocr=ocr))
+        w, h = size or (None, None)
+        self.pages.append(Page(number=number, start=self._len, end=self._len, ocr=ocr, width=w, height=h))
 
     def _close_page(self) -> None:
         if self.pages:
@@ -132,9 +140,15 @@ class DocumentBuilder:
     def add_blank(self) -> None:
         self._write("\n")
 
-    def add_ocr_line(self, page: int, text: str, confidence: float, box=None) -> tuple[int, int]:
+    def add_ocr_line(self, page: int, text: str, confidence: float, box=None,
+                     pieces: list[tuple[str, tuple[float, float, float, float], list | None]] | None = None
+                     ) -> tuple[int, int]:
+        """Write one OCR line (or wrapped paragraph); `pieces` are the texts of the boxes it was read from, in
+        order, with their boxes and their characters' x extents (or None), for `OcrLine.parts`."""
         start, end = self.add_paragraph(text)
-        self.ocr_lines.append(OcrLine(page=page, start=start, end=end, confidence=float(confidence), box=box))
+        written = clean_inline(text)
+        self.ocr_lines.append(OcrLine(page=page, start=start, end=end, confidence=float(confidence), box=box,
+                                      parts=_locate(written, pieces) if pieces else None))
         return start, end
 
     def add_table(self, rows: list[list[str]], origin: str) -> Table:
@@ -197,3 +211,26 @@ def clean_cell(text: str) -> str:
     text = clean_inline(text)
     lines = [ln.lstrip("\t") for ln in text.split("\n")]
     return "\n".join(ln for ln in lines if ln.strip(" \t\u3000\xa0")).strip(" \t\n\u3000\xa0")
+
+
+def _locate(text: str, pieces: list[tuple[str, tuple[float, float, float, float], list | None]]) -> list | None:
+    """Where each box's text lies in the line as written: found in order, from where the last one ended.
+
+    The line is the boxes' texts joined (a space between Latin words, cells joined by a space) and then
+    cleaned; searching keeps that from mattering. A piece not found is left out. A piece keeps its
+    characters' x extents (rounded to the pixel) when cleaning left its characters as they were.
+    """
+    out, cursor = [], 0
+    for raw, (x0, y0, x1, y1), xs in pieces:
+        cleaned = clean_inline(raw)
+        piece = cleaned.strip()
+        at = text.find(piece, cursor) if piece else -1
+        if at < 0:
+            continue
+        part = [at, at + len(piece), x0, y0, x1, y1]
+        lead = len(cleaned) - len(cleaned.lstrip())
+        if xs is not None and len(cleaned) == len(raw) == len(xs):
+            part.append([[round(a), round(b)] for a, b in xs[lead:lead + len(piece)]])
+        out.append(tuple(part))
+        cursor = at + len(piece)
+    return out or None

@@ -15,11 +15,19 @@ ACCEPTED, REVIEW, CONFIRMED, CORRECTED = "accepted", "review", "confirmed", "cor
 
 @dataclass
 class Evidence:
-    """Where a value was read: `document.text[start:end] == quote`."""
+    """Where a value was read: `document.text[start:end] == quote`.
+
+    A value read from a table points at its own cell; `context` holds the (start, end) of the cells that say
+    what it is (its row's label, its column's header), shown lightly. A score row or project read from a
+    table keeps the whole row in start/end, and `cells` gives each of its values' cells by key (name, weight,
+    score, budget_full_year, …), `context` its table's column headers.
+    """
 
     quote: str
     start: int
     end: int
+    context: list[tuple[int, int]] = field(default_factory=list)
+    cells: dict[str, tuple[int, int]] = field(default_factory=dict)
 
 
 @dataclass

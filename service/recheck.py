@@ -39,6 +39,7 @@ from .grounding import EXACT, NEAR_LABEL, NOT_FOUND, NUMERIC, Grounding, ground
 from .llm.align import locate
 from .models import ACCEPTED, REVIEW, Evidence, Extraction, FieldValue, Section
 from .recheck_rows import recheck_rows
+from .table_evidence import as_dict
 
 BASE = {EXACT: 0.92, NEAR_LABEL: 0.92, NUMERIC: 0.60, NOT_FOUND: 0.05}
 ACCEPT_AT = 0.80
@@ -88,8 +89,7 @@ def _recheck_fields(doc: Document, out: dict, second: dict[str, FieldValue], thr
         field["issues"] = result.reasons
         field["grounding"] = result.match
         if result.evidence is not None:
-            field["evidence"] = {"quote": result.evidence.quote, "start": result.evidence.start,
-                                 "end": result.evidence.end}
+            field["evidence"] = as_dict(result.evidence)
 
 
 def _value(field):

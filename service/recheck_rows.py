@@ -42,6 +42,7 @@ from .extract.numbers import cell_number, squeeze
 from .extract.score_tables import table_subject
 from .llm.align import locate
 from .models import ACCEPTED, REVIEW, Evidence, IndicatorRow
+from .table_evidence import as_dict, row_cells
 
 THRESHOLD_KEY = "indicators"
 AGREES, DISAGREES, ON_ROW, NAME_ONLY, NOT_FOUND = 0.97, 0.30, 0.88, 0.40, 0.05
@@ -70,8 +71,7 @@ def recheck_rows(doc: Document, rows: list, rules_rows: list[IndicatorRow], thre
         row["status"] = ACCEPTED if result.confidence >= limit else REVIEW
         row["issues"] = list(dict.fromkeys(result.reasons))
         if result.evidence is not None:
-            ev = result.evidence
-            row["evidence"] = {"quote": ev.quote, "start": ev.start, "end": ev.end}
+            row["evidence"] = as_dict(result.evidence)
 
 
 def check_row(doc: Document, row: dict, reading: IndicatorRow | None, ocr_review_below: float) -> RowCheck:
@@ -153,7 +153,10 @@ def _against_grid(doc: Document, row: dict) -> RowCheck:
         missing = _missing_values(row, cells)
         if best_missing is None or len(missing) < len(best_missing):
             best, best_missing = cells, missing
-    ev = Evidence(doc.text[best[0].start:best[-1].end], best[0].start, best[-1].end)
+    ev = Evidence(doc.text[best[0].start:best[-1].end], best[0].start, best[-1].end,
+                  cells=row_cells(best, {k: _number(row.get(k)) if k in ("weight", "score") else row.get(k)
+                                         for k in ("level1", "level2", "name", "target", "actual", "weight",
+                                                   "score", "remark")}, doc.text))
     if not best_missing:
         return RowCheck(ON_ROW, [], ev)
     return RowCheck(NAME_ONLY, [f"原文“{name}”所在行中没有{'、'.join(best_missing)}"], ev)

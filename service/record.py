@@ -6,11 +6,8 @@ from dataclasses import asdict
 from typing import Any
 
 from .document import Document
-from .models import Evidence, Extraction, FieldValue, TextList
-
-
-def _evidence(ev: Evidence | None) -> dict | None:
-    return asdict(ev) if ev else None
+from .models import Extraction, FieldValue, TextList
+from .table_evidence import as_dict as _evidence
 
 
 def _field(fv: FieldValue) -> dict[str, Any]:

@@ -66,27 +66,28 @@ class Item:
                 "evidence": self.evidence, "issues": self.issues, "candidates": self.candidates}
 
 
-def items_from_record(record: dict) -> list[Item]:
-    """Every reviewable item of a record, in review-page order."""
+def items_from_record(record: dict, text_len: int | None = None) -> list[Item]:
+    """Every reviewable item of a record, in review-page order (`text_len`: the length of the document's
+    text, which every evidence span must lie in)."""
     out: list[Item] = []
     fields = record.get("fields") or {}
     for pos, spec in enumerate(FIELDS):
         f = fields.get(spec.key) or {"value": None, "status": ACCEPTED, "confidence": 1.0}
         out.append(Item(f"field:{spec.key}", "field", pos, f.get("value"), f.get("status") or ACCEPTED,
-                        _conf(f), _ev(f.get("evidence")), list(f.get("issues") or []),
+                        _conf(f), _evidence(f.get("evidence"), text_len), list(f.get("issues") or []),
                         list(f.get("candidates") or [])))
     for i, r in enumerate(record.get("indicators") or []):
         value = {k: r.get(k) for k in (*ROW_TEXTS, *ROW_NUMBERS)}
         out.append(Item(f"indicator:{i}", "indicator", 1000 + i, value, r.get("status") or ACCEPTED,
-                        _conf(r), _ev(r.get("evidence")), list(r.get("issues") or []), []))
+                        _conf(r), _evidence(r.get("evidence"), text_len), list(r.get("issues") or []), []))
     for i, p in enumerate(record.get("projects") or []):
         value = {"name": p.get("name"), **{k: p.get(k) for k in PROJECT_NUMBERS}}
         out.append(Item(f"project:{i}", "project", 5000 + i, value, p.get("status") or ACCEPTED,
-                        _conf(p), _ev(p.get("evidence")), list(p.get("issues") or []), []))
+                        _conf(p), _evidence(p.get("evidence"), text_len), list(p.get("issues") or []), []))
     for j, key in enumerate(LISTS):
         tl = record.get(key) or {"value": [], "status": REVIEW, "issues": ["报告中未找到该部分"]}
         out.append(Item(f"list:{key}", "list", 9000 + j, list(tl.get("value") or []),
-                        tl.get("status") or ACCEPTED, _conf(tl), _ev(tl.get("evidence")),
+                        tl.get("status") or ACCEPTED, _conf(tl), _evidence(tl.get("evidence"), text_len),
                         list(tl.get("issues") or []), []))
     return out
 
@@ -98,10 +99,46 @@ def _conf(d: dict) -> float:
     return float(c)
 
 
-def _ev(ev: dict | None) -> dict | None:
+def _evidence(ev: dict | None, text_len: int | None = None) -> dict | None:
+    """An item's evidence: quote, start, end, and where known `context` (the spans of a table value's row
+    label and column header, or a row's column headers) and `cells` (each value of a row: its cell's span);
+    a span kept only when its offsets are whole numbers inside the text (`text_len`, when known), end after
+    start."""
     if not ev or ev.get("start") is None or ev.get("end") is None or ev["end"] <= ev["start"]:
         return None
-    return {"quote": ev.get("quote"), "start": ev["start"], "end": ev["end"]}
+    out = {"quote": ev.get("quote"), "start": ev["start"], "end": ev["end"]}
+    raw_context = ev.get("context") if isinstance(ev.get("context"), list) else []
+    raw_cells = ev.get("cells") if isinstance(ev.get("cells"), dict) else {}
+    context = [s for s in map(_span, raw_context) if s is not None and _inside(s, text_len)]
+    cells = {k: s for k, s in ((k, _span(v)) for k, v in raw_cells.items())
+             if isinstance(k, str) and s is not None and _inside(s, text_len)}
+    if context:
+        out["context"] = context
+    if cells:
+        out["cells"] = cells
+    return out
+
+
+def _span(raw) -> dict | None:
+    """{start, end} from a span as the record writes it ({start, end}, or a pair); None if it is not one."""
+    if isinstance(raw, dict):
+        start, end = raw.get("start"), raw.get("end")
+    elif isinstance(raw, list | tuple) and len(raw) == 2:
+        start, end = raw
+    else:
+        return None
+    if not all(isinstance(x, int) and not isinstance(x, bool) for x in (start, end)) or not 0 <= start < end:
+        return None
+    return {"start": start, "end": end}
+
+
+def _inside(span: dict, text_len: int | None) -> bool:
+    return text_len is None or span["end"] <= text_len
+
+
+def context_pairs(evidence: dict | None) -> list[list[int]]:
+    """An item's context spans as [[start, end], …], the form the review page's data-context takes."""
+    return [[s["start"], s["end"]] for s in (evidence or {}).get("context") or []]
 
 
 def summary(items: list[dict]) -> dict[str, Any]:
@@ -199,6 +236,11 @@ def parse_list(raw: str) -> list[str]:
     return [line.strip() for line in (raw or "").splitlines() if line.strip()]
 
 
+def auto_passed(item: dict) -> bool:
+    """自动通过: above the confidence threshold and no failed check, so a reviewer may accept it in bulk."""
+    return item["status"] == ACCEPTED and not item.get("issues")
+
+
 def can_confirm(items: list[dict]) -> list[str]:
     """Why the document cannot be confirmed yet (empty when it can)."""
     waiting = [i for i in items if i["status"] == REVIEW]
@@ -236,7 +278,8 @@ ACTIONS = {"accept": "确认无误", "correct": "更正", "not_stated": "标记�
 AUDIT_NAMES = {**ACTIONS, "add": "新增此行", "upload": "上传", "extracted": "提取完成", "failed": "提取失败", "retry": "重试",
                "confirm": "确认入库", "reopen": "重新打开", "cancel": "取消处理", "reextract": "重新提取",
                "requeued": "超时重新排队", "undo": "撤销", "superseded": "被同单位同年度的另一份取代",
-               "current_again": "恢复为当前记录"}
+               "current_again": "恢复为当前记录", "bulk_accept": "批量接受",
+               "remove": "删除上传", "replace": "替换上传"}
 
 
 def item_label(item: str) -> str:

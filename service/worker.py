@@ -23,7 +23,9 @@ from pathlib import Path
 from .errors import IngestError, JixiaoError, StoreError
 from .ingest import check_upload, load
 from .ingest.detect import sniff
+from .ingest.legacy import KNOWN_SUFFIXES as LEGACY_SUFFIXES
 from .isolate import ChildRunner, JobStopped
+from .page_images import cache_folder, warm
 from .pipeline import Engine, RulesEngine, extract_record
 from .progress import report, reporting
 from .review import items_from_record, summary
@@ -78,32 +80,50 @@ def store_upload(store: Store, uploads: Path, name: str, data: bytes, user: str)
     existing = store.job(sha)
     if existing is not None:
         return existing, False
+    path, made = _keep_file(uploads, sha, name, data)
+    try:
+        return store.enqueue(sha, name, str(path), len(data), user, lane_of(data, name))
+    except Exception:
+        _unkeep(path, made)
+        raise
+
+
+def _keep_file(uploads: Path, sha: str, name: str, data: bytes) -> tuple[Path, bool]:
+    """Write an upload's bytes to `uploads/<sha256>/<safe name>` (via a temporary file); the path, and whether
+    its folder was made now. Nothing half-written stays behind (StoreError, in Chinese, when it fails)."""
     folder = uploads / sha
     path = folder / _safe_name(name)
     tmp = folder / f".{path.name}.part"
+    made = not folder.exists()
     try:
         folder.mkdir(parents=True, exist_ok=True)
         tmp.write_bytes(data)
         os.replace(tmp, path)
-    except OSError as e:  # a full disk above all: nothing half-written stays behind
-        shutil.rmtree(folder, ignore_errors=True)
+    except OSError as e:  # a full disk above all
+        if made:
+            shutil.rmtree(folder, ignore_errors=True)
+        else:
+            tmp.unlink(missing_ok=True)
         reason = "磁盘已满" if e.errno == errno.ENOSPC else f"{e.strerror or e}"
         raise StoreError(f"无法保存上传的文件（{reason}），该文件未加入队列") from None
-    try:
-        return store.enqueue(sha, name, str(path), len(data), user, lane_of(data, name))
-    except Exception:
-        shutil.rmtree(folder, ignore_errors=True)
-        raise
+    return path, made
+
+
+def _unkeep(path: Path, made: bool) -> None:
+    """Take back what `_keep_file` wrote: its folder when it made it, else the file alone."""
+    if made:
+        shutil.rmtree(path.parent, ignore_errors=True)
+    else:
+        path.unlink(missing_ok=True)
 
 
 QUEUED, DUPLICATE, REJECTED, FAILED = "queued", "duplicate", "rejected", "failed"
+NOT_REMOVABLE = "not_removable"
 
 
 def submit(store: Store, uploads: Path, name: str, data: bytes, user: str, settings: Settings) -> dict:
     """Check one file the way an upload is checked and queue it: outcome, Chinese message, and the job."""
-    name = Path(name.replace("\\", "/")).name.strip() or "未命名文件"
-    if len(name) > 200:  # shown in lists and messages: a name that long is cut, its end kept (the extension)
-        name = name[:120] + "…" + name[-40:]
+    name = upload_name(name)
     try:
         check_upload(data, name, settings)
     except IngestError as e:
@@ -115,6 +135,92 @@ def submit(store: Store, uploads: Path, name: str, data: bytes, user: str, setti
     if not created:
         return {"name": name, "outcome": DUPLICATE, "message": f"已上传过（{job['name']}）", "job": job}
     return {"name": name, "outcome": QUEUED, "message": "已加入处理队列", "job": job}
+
+
+def upload_name(name: str) -> str:
+    """The name an upload is shown under: no folders; a name too long for lists and messages is cut, its end
+    (the extension) kept."""
+    name = Path(name.replace("\\", "/")).name.strip() or "未命名文件"
+    return name[:120] + "…" + name[-40:] if len(name) > 200 else name
+
+
+# What the files of each kind we read are called: the upload page offers these (its `accept`) and its script
+# refuses another name before sending. The checks above stay the authority: they decide by content.
+UPLOAD_SUFFIXES: dict[str, tuple[str, ...]] = {
+    "Word": (".docx", *sorted(LEGACY_SUFFIXES)),
+    "PDF": (".pdf",),
+    "图片": (".png", ".jpg", ".jpeg", ".tif", ".tiff", ".bmp"),
+    "文本": (".txt",),
+}
+
+
+def accepted_suffixes() -> list[str]:
+    return [s for group in UPLOAD_SUFFIXES.values() for s in group]
+
+
+def replace_upload(store: Store, uploads: Path, old_sha: str, name: str, data: bytes, user: str,
+                   settings: Settings) -> dict:
+    """A failed upload replaced by another file in one action: the new file is checked as any upload is (one
+    refused leaves the failed upload as it was); then, in one transaction, the failed job goes with what it
+    wrote and the new one is queued; then the old stored file is deleted. Outcome, message and job as
+    `submit` says them; outcome `not_removable` when the old job is not (or no longer) failed."""
+    name = upload_name(name)
+    try:
+        check_upload(data, name, settings)
+    except IngestError as e:
+        return {"name": name, "outcome": REJECTED, "message": e.reason, "job": None}
+    sha = hashlib.sha256(data).hexdigest()
+    existing, old = store.job(sha), store.job(old_sha)
+    if old is None:
+        return {"name": name, "outcome": NOT_REMOVABLE, "message": "", "job": None}
+    if existing is not None and sha != old_sha:  # already here: the failed one goes, the other stays as it is
+        removed = remove_upload(store, uploads, old_sha, user, settings, f"替换为已上传过的 {existing['name']}")
+        if removed is None:
+            return {"name": name, "outcome": NOT_REMOVABLE, "message": "", "job": None}
+        return {"name": name, "outcome": DUPLICATE, "job": existing,
+                "message": f"已上传过（{existing['name']}）；处理失败的 {removed['name']} 已删除"}
+    path, made = _keep_file(uploads, sha, name, data)
+    ours = path.resolve() != Path(old["path"]).resolve()  # the same bytes under the same name: the old file
+    try:
+        replaced = store.replace_job(old_sha, sha, name, str(path), len(data), user, lane_of(data, name))
+    except Exception:
+        if ours:
+            _unkeep(path, made)
+        raise
+    if replaced is None:
+        if ours:
+            _unkeep(path, made)
+        return {"name": name, "outcome": NOT_REMOVABLE, "message": "", "job": None}
+    old, job = replaced
+    _discard_files(store, uploads, old, settings)
+    log.info("upload %s (%s) replaced by %s (%s) by %s", old_sha[:12], old["name"], sha[:12], name, user)
+    return {"name": name, "outcome": QUEUED, "message": f"已替换 {old['name']}，已加入处理队列", "job": job}
+
+
+def remove_upload(store: Store, uploads: Path, sha256: str, user: str, settings: Settings,
+                  reason: str | None = None) -> dict | None:
+    """Remove a failed upload: its job and everything written for it in one transaction (audited), then its
+    stored file and rendered pages. The job as it was, or None when it is not (or no longer) failed."""
+    removed = store.remove_job(sha256, user, reason)
+    if removed is not None:
+        _discard_files(store, uploads, removed, settings)
+        log.info("upload %s (%s) removed by %s", sha256[:12], removed["name"], user)
+    return removed
+
+
+def _discard_files(store: Store, uploads: Path, job: dict, settings: Settings) -> None:
+    """Delete a removed job's stored file (unless a job still points at it, as one replaced by the same bytes
+    under the same name does; never a file outside `uploads`), its folder once empty, and its rendered pages.
+    Best effort, after the database was changed: a file left behind is logged, a job is never half removed."""
+    root, path = uploads.resolve(), Path(job["path"]).resolve()
+    try:
+        if root in path.parents and not store.upload_in_use(job["path"]):
+            path.unlink(missing_ok=True)
+            if path.parent != root and not any(path.parent.iterdir()):
+                path.parent.rmdir()
+        shutil.rmtree(cache_folder(settings.instance) / job["sha256"], ignore_errors=True)
+    except OSError as e:
+        log.warning("files of removed upload %s not deleted: %s", job["sha256"][:12], e)
 
 
 MAX_STORED_NAME_BYTES = 120
@@ -144,7 +250,7 @@ def extract(sha256: str, path: Path, settings: Settings, engine: Engine, progres
         report("提取字段与评分表")
         sections = split_sections(doc)
         ex, stats, record = extract_record(doc, sections, engine, settings)
-    items = [i.row() for i in items_from_record(record)]
+    items = [i.row() for i in items_from_record(record, len(doc.text))]
     meta = {"source_path": str(path), "engine": ex.engine, "seconds": round(time.perf_counter() - t0, 3), **stats}
     return doc, sections, ex, meta, items
 
@@ -204,6 +310,9 @@ def process_next(store: Store, settings: Settings, engine: Engine | None = None,
         if store.cancel_requested(sha):
             raise JobStopped(f"{name}：任务已取消")
         store.complete_job(sha, worker, doc, sections, ex, meta, items, summary(items))
+        if doc.ocr:  # the reviewer's page images, ready before anyone opens the report
+            warm(Path(job["path"]), sha, [p.number for p in doc.pages if p.ocr], settings.ocr_dpi,
+                 cache_folder(settings.instance))
     except JobStopped as e:
         beat.finish()
         if store.cancel_requested(sha):

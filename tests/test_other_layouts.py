@@ -54,13 +54,15 @@ LABEL_VALUE_TABLE = {"unit_name": "某某县文化馆", "fiscal_year": 2023, "in
                      "expense_basic": 210.1, "expense_project": 140}
 
 
-def test_two_column_label_value_table_is_read_with_label_and_value_as_evidence():
+def test_two_column_label_value_table_is_read_with_the_value_as_evidence_and_its_label_as_context():
     record = _record("label_value_table.txt")
     got = {k: v["value"] for k, v in record["fields"].items()}
     for key, want in LABEL_VALUE_TABLE.items():
         assert got.get(key) == pytest.approx(want) if isinstance(want, float | int) else got.get(key) == want, key
-    ev = record["fields"]["expense_basic"]["evidence"]["quote"]
-    assert ev.startswith("基本支出") and ev.endswith("210.10")
+    ev = record["fields"]["expense_basic"]["evidence"]
+    text = load(DATA / "label_value_table.txt").text
+    assert ev["quote"] == "210.10"
+    assert [text[c["start"]:c["end"]] for c in ev["context"]] == ["基本支出"]
     assert "budget_initial" not in got and "self_score" not in got
 
 

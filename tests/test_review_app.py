@@ -56,7 +56,8 @@ def flagged(app, sha):
 def upload(client, *files):
     token = csrf_token(client, "/upload")
     data = {"csrf_token": token, "files": [(io.BytesIO(content), name) for name, content in files]}
-    return client.post("/upload", data=data, content_type="multipart/form-data")
+    return client.post("/upload", data=data, content_type="multipart/form-data",
+                       follow_redirects=True)  # the results are shown on the page the post redirects to
 
 
 # -- log-in -------------------------------------------------------------------------
@@ -657,17 +658,17 @@ def test_a_scan_is_reviewed_on_its_page_image_with_the_evidence_boxes(app, tmp_p
     sha = upload_and_extract(app, scan)
     client = as_user(app, "rev")
     page = client.get(f"/documents/{sha}").get_data(as_text=True)
-    assert "页面图像" in page and f"/documents/{sha}/pages/1.png" in page and 'id="ocr-lines"' in page
-    image = client.get(f"/documents/{sha}/pages/1.png")
-    assert image.status_code == 200 and image.mimetype == "image/png"
+    assert "页面图像" in page and f"/documents/{sha}/pages/1.jpg" in page and 'id="ocr-lines"' in page
+    image = client.get(f"/documents/{sha}/pages/1.jpg")
+    assert image.status_code == 200 and image.mimetype == "image/jpeg"
     from PIL import Image
 
     assert Image.open(io.BytesIO(image.data)).size == Image.open(scan).size  # the pixels the OCR boxes are in
-    assert client.get(f"/documents/{sha}/pages/2.png").status_code == 404
+    assert client.get(f"/documents/{sha}/pages/2.jpg").status_code == 404
 
 
 def test_a_text_report_has_no_page_images(app, doc):
-    assert as_user(app, "rev").get(f"/documents/{doc}/pages/1.png").status_code == 404
+    assert as_user(app, "rev").get(f"/documents/{doc}/pages/1.jpg").status_code == 404
 
 
 def test_a_corrected_value_points_at_where_the_report_states_it(app, doc):

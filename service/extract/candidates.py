@@ -16,6 +16,7 @@ from .. import stream_money
 from ..document import Document, Table
 from ..fields import BY_KEY
 from ..models import Evidence, Section
+from ..table_evidence import cell_evidence, row_label
 from . import lexicon as lx
 from .numbers import NUMBER, as_number, cell_number, money_to_wan, squeeze, to_decimal
 
@@ -180,11 +181,9 @@ def _label_value_rows(doc: Document, table: Table, unit: str | None, section_tit
         for lab, rx in _LABEL_ONLY.items():
             if rx.match(label) and lx.SCOPE.get(lab.field) != "budget":
                 row_unit = "元" if re.search(r"[(（]元[)）]", label) else unit
-                c = cell_value(doc, lab.field, cells[1], row_unit, label)
-                if c:
+                c = cell_value(doc, lab.field, cells[1], row_unit, label, context=[cells[0]])
+                if c:  # the value's cell, its label shown lightly beside it
                     c.tier = lab.tier
-                    start = cells[0].start  # the label and its value, so a reviewer sees both
-                    c.evidence = Evidence(doc.text[start:cells[1].end], start, cells[1].end)
                     out.append(c)
     return out
 
@@ -221,7 +220,7 @@ def _column_candidates(doc: Document, table: Table, unit: str | None) -> list[Ca
         for i, field in cols.items():
             j = i + shift  # rows of unequal length: align on the right, and let a person check
             if 0 <= j < len(data):
-                c = cell_value(doc, field, data[j], unit, row[i].text)
+                c = cell_value(doc, field, data[j], unit, row[i].text, context=[row_label(data, data[j]), row[i]])
                 if c:
                     if shift:
                         c.issue = f"表头与数据行的单元格数不同（{len(row)} 与 {len(data)}），按右对齐读取“{squeeze(row[i].text)}”列，请核对"
@@ -244,17 +243,17 @@ def money_block_candidates(doc: Document, table: Table) -> list[Candidate]:
         label = re.sub(r"[:：\s]", "", row[0].text)
         issue = table.guessed.get(r, (None, None))[1]
         if stream_money.TOTAL_LABEL.match(label):
-            for field, cell in zip(stream_money.COLUMNS, row[1:], strict=True):  # the block's columns, in order
-                c = cell_value(doc, field, cell, unit, "") if cell.text else None
+            for field, cell, head in zip(stream_money.COLUMNS, row[1:], table.rows[0][1:], strict=True):
+                # the block's columns, in order
+                c = cell_value(doc, field, cell, unit, "", context=[row[0], head]) if cell.text else None
                 if c:
                     c.issue = issue
                     out.append(c)
         elif label in _BLOCK_ROWS:
             cell = row[3] if row[3].text else None  # the 执行数: a budget is not the spending
-            c = cell_value(doc, _BLOCK_ROWS[label], cell, unit, "") if cell else None
+            c = cell_value(doc, _BLOCK_ROWS[label], cell, unit, "", context=[row[0], table.rows[0][3]]) if cell else None
             if c:
                 c.issue = issue
-                c.evidence = Evidence(doc.text[row[0].start:cell.end], row[0].start, cell.end)
                 out.append(c)
                 parts[label] = c.value
     spent = next((c for c in out if c.field == "spending_actual"), None)
@@ -263,7 +262,9 @@ def money_block_candidates(doc: Document, table: Table) -> list[Candidate]:
     return out
 
 
-def cell_value(doc: Document, field: str, cell, unit: str | None, header: str) -> Candidate | None:
+def cell_value(doc: Document, field: str, cell, unit: str | None, header: str, context=()) -> Candidate | None:
+    """The field's value if `cell` holds a number of its kind; the evidence is the number in the cell, with
+    the `context` cells (its row's label, its column's header) that say what it is."""
     t = unicodedata.normalize("NFKC", cell.text).strip()
     m = re.fullmatch(rf"({NUMBER})\s*({_UNIT_RX})?", t)
     if not m:
@@ -275,17 +276,17 @@ def cell_value(doc: Document, field: str, cell, unit: str | None, header: str) -
     if got is None:
         return None
     value, note = got
-    return Candidate(field, value, Evidence(cell.text, cell.start, cell.end), 1, "table", note)
+    return Candidate(field, value, cell_evidence(doc.text, cell, context), 1, "table", note)
 
 
 def _row_candidates(doc: Document, table: Table, unit: str | None) -> list[Candidate]:
     """Rows like `三公经费: | 0 | 0 | 0` under `… | 2022年决算数 | 2023年预算数 | 2023年决算数`."""
     out = []
-    header = None
+    header, header_cells = None, {}
     for row in table.rows:
         kinds = _period_columns(row)
         if kinds:
-            header = kinds
+            header, header_cells = kinds, dict(enumerate(row))
             continue
         if header is None or not row:
             continue
@@ -302,7 +303,7 @@ def _row_candidates(doc: Document, table: Table, unit: str | None) -> list[Candi
                 continue
             col = max(cols, key=lambda i: header[i][1])
             if col < len(row):
-                c = cell_value(doc, field, row[col], unit, "")
+                c = cell_value(doc, field, row[col], unit, "", context=[first, header_cells.get(col)])
                 if c:
                     out.append(c)
     return out

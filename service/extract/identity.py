@@ -8,6 +8,7 @@ from collections import Counter
 from ..document import Document
 from ..genre import TRADITIONAL, furniture_spans
 from ..models import Evidence, Section
+from ..table_evidence import spans
 from .candidates import Candidate
 from .lexicon import UNIT_ORG
 from .numbers import compact
@@ -93,7 +94,8 @@ def _unit_names(doc, sections, table_cells) -> list[Candidate]:
         if re.match(r"^(预算部门|预算单位|部门|单位|预算部门、单位)(名称)?$", re.sub(r"\s", "", label.text)):
             v = compact(value.text)
             if v:
-                out.append(Candidate("unit_name", v, Evidence(value.text, value.start, value.end), 1, "table"))
+                out.append(Candidate("unit_name", v, Evidence(value.text, value.start, value.end,
+                                                              context=spans([label])), 1, "table"))
     cover = sections[0] if sections and sections[0].level == 0 else None
     head = (cover.start, cover.end) if cover else (0, 0)
     furniture = furniture_spans(text)

@@ -11,11 +11,13 @@ each project is kept for review with that doubt stated.
 
 from __future__ import annotations
 
+import dataclasses
 import re
 
 from ..document import Document, Table
 from ..genre import TOTAL_ROW
 from ..models import REVIEW, Evidence, Project, Section
+from ..table_evidence import spans
 from .candidates import cell_value, table_unit
 from .numbers import NUMBER, cell_number, compact, money_to_wan, squeeze
 
@@ -60,6 +62,7 @@ def read_project_list(doc: Document, table: Table) -> list[Project] | None:
         return None
     r0, cols = found
     unit = table_unit(doc, table)
+    headers = spans(table.rows[r0][i] for i in cols.values() if i < len(table.rows[r0]))
     out = []
     for row in table.rows[r0 + 1:]:
         name = compact(row[cols["name"]].text) if cols["name"] < len(row) else None
@@ -67,7 +70,8 @@ def read_project_list(doc: Document, table: Table) -> list[Project] | None:
             continue
         cells = [c for c in row if c.text.strip()]
         p = Project(name=name, evidence=Evidence(doc.text[cells[0].start:cells[-1].end], cells[0].start,
-                                                 cells[-1].end))
+                                                 cells[-1].end, context=headers))
+        p.evidence.cells["name"] = (row[cols["name"]].start, row[cols["name"]].end)
         for key in _MONEY:
             i = cols.get(key)
             if i is None or i >= len(row) or not row[i].text.strip() or _blank(row[i].text):
@@ -78,9 +82,12 @@ def read_project_list(doc: Document, table: Table) -> list[Project] | None:
                 p.issues.append(f"“{compact(table.rows[r0][i].text)}”列的“{row[i].text.strip()}”不是可识别的数值，请核对")
             else:
                 setattr(p, key, c.value)
+                p.evidence.cells[key] = (row[i].start, row[i].end)
         i = cols.get("score")
         if i is not None and i < len(row) and row[i].text.strip() and not _blank(row[i].text):
             p.score = cell_number(row[i].text)
+            if p.score is not None:
+                p.evidence.cells["score"] = (row[i].start, row[i].end)
         out.append(p)
     return out
 
@@ -161,14 +168,24 @@ def merge_projects(projects: list[Project]) -> list[Project]:
             mine, theirs = getattr(have, attr), getattr(p, attr)
             if mine is None:
                 setattr(have, attr, theirs)
+                _take_cell(have, p, attr)
             elif theirs is not None and abs(float(mine) - float(theirs)) > 1e-9:
                 have.status = REVIEW
                 have.issues.append(f"项目“{have.name}”的{label}在报告中有两个数值：{mine}、{theirs}")
         if p.status == REVIEW:
             have.status = REVIEW
         have.issues += [i for i in p.issues if i not in have.issues]
-        have.evidence = have.evidence or p.evidence
+        if have.evidence is None and p.evidence is not None:  # its cells, for the values both state alike
+            have.evidence = dataclasses.replace(p.evidence, cells={
+                k: v for k, v in p.evidence.cells.items() if getattr(have, k, None) == getattr(p, k, None)})
     return list(out.values())
+
+
+def _take_cell(have: Project, other: Project, attr: str) -> None:
+    """`have` took `attr`'s value from `other`: its evidence points at the cell it came from too."""
+    cell = other.evidence.cells.get(attr) if other.evidence is not None else None
+    if cell is not None and have.evidence is not None and getattr(other, attr) is not None:
+        have.evidence.cells[attr] = cell
 
 
 # -- projects told in sentences ---------------------------------------------------------------

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import re
 
+from .. import table_evidence as te
 from ..document import Document
 from ..models import REVIEW, Extraction, Section
 from ..stream_money import COLUMNS as MONEY_COLUMNS
@@ -53,27 +54,30 @@ def extract(doc: Document, sections: list[Section], ocr_review_below: float = 0.
         read.append((sec, table, subject, found))
     # a table's execution row (年初预算数 … 分值 得分) may sit in another table of the same subject
     pooled: dict[str, dict] = {}
+    pooled_at: dict[str, dict] = {}  # per subject, the evidence of each pooled value
     doubts: dict[str, set] = {}  # per subject, the doubts of the money read for it
     for _s, _t, subject, found in read:
         for c in found:
             if c.source == "table" and c.field not in pooled.setdefault(subject, {}):
                 pooled[subject][c.field] = c.value
+                pooled_at.setdefault(subject, {})[c.field] = c.evidence
                 if c.issue and c.field in MONEY_COLUMNS:
                     doubts.setdefault(subject, set()).add(c.issue)
     for sec, table, subject, found in read:
         money = {**pooled.get(subject, {}), **{c.field: c.value for c in found if c.source == "table"}}
-        total = st.table_total(table)
+        where = {**pooled_at.get(subject, {}), **{c.field: c.evidence for c in found if c.source == "table"}}
+        total = st.table_total(table, doc.text)
         rows = [] if id(table) in superseded else st.read_indicators(doc, table, sec.title, subject)
         issues = check_score_table(rows, money, total[0] if total else None) if rows else []
         if table.origin == "stream":
             trust_rebuilt_rows(rows, money, total[0] if total else None,
                                {why for kind, why in table.guessed.values() if kind == "no_values"})
         if subject == "整体":
-            cands += found + _execution_row(rows)
+            cands += found + _execution_row(rows, doc.text)
             if total and rows:
                 cands.append(Candidate("self_score", total[0], total[1], 1, "table", issue="；".join(issues) or None))
         else:
-            project = st.project_from_table(table, subject, money)
+            project = st.project_from_table(table, subject, money, doc.text, where)
             issues += sorted(doubts.get(subject, ()))
             if total and table.origin == "stream" and len(table.rows) - 1 in table.guessed:
                 issues.append(table.guessed[len(table.rows) - 1][1])
@@ -96,16 +100,33 @@ def extract(doc: Document, sections: list[Section], ocr_review_below: float = 0.
     return ex
 
 
-def _execution_row(rows) -> list[Candidate]:
+def table_readings(doc: Document, sections: list[Section]) -> list[Candidate]:
+    """Every value this extractor reads from a table's cells (money blocks, header columns, label rows, the
+    预算执行率 row of a score table), each with its cell as evidence: where another engine's value read from
+    a table points, so that two fields stating the same number (全年预算数 = 全年执行数) point at their own
+    cells."""
+    out: list[Candidate] = []
+    if not sections:
+        return out
+    for sec, table in [*_tables_with_sections(doc, sections), *_tables_with_sections(doc, sections, doc.rebuilt)]:
+        if is_money_block(table):
+            out += money_block_candidates(doc, table)
+        elif read_project_list(doc, table) is None:
+            out += [c for c in table_candidates(doc, table, sec.title) if c.source == "table"]
+            out += _execution_row(st.read_indicators(doc, table, sec.title), doc.text)
+    return out
+
+
+def _execution_row(rows, text: str) -> list[Candidate]:
     """In the 决策/过程/产出/效益 framework 预算执行率 is a scored 三级指标 row: its 分值 and 得分 are the
     department's execution_weight and execution_score (spec/fields.md)."""
     out = []
     for r in rows:
         if r.evidence is not None and re.sub(r"\W", "", r.name or "") in ("预算执行率", "预算执行情况"):
             issue = "；".join(r.issues) if r.status == REVIEW else None
-            for field, value in (("execution_weight", r.weight), ("execution_score", r.score)):
+            for field, key, value in (("execution_weight", "weight", r.weight), ("execution_score", "score", r.score)):
                 if value is not None:
-                    out.append(Candidate(field, value, r.evidence, 1, "table", issue=issue))
+                    out.append(Candidate(field, value, te.cell_of_row(text, r.evidence, key), 1, "table", issue=issue))
     return out
 
 

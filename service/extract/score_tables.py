@@ -14,6 +14,7 @@ import re
 from ..document import Cell, Document, Table
 from ..genre import TOTAL_ROW, VALUE_CELL
 from ..models import REVIEW, Evidence, IndicatorRow, Project
+from ..table_evidence import cell_evidence, span, spans
 from .numbers import cell_number, compact, squeeze
 
 COLUMN_HEADERS = [
@@ -130,14 +131,18 @@ def read_indicators(doc: Document, table: Table, title: str, subject: str | None
     r0, cols = found
     subject = subject or table_subject(table, title, doc.text)
     width = max(cols.values()) + 1
+    headers = spans(header_cells(table, r0, cols).values())
     rows, fill = [], {"level1": None, "level2": None, "name": None}
+    read: set[tuple[int, int]] = set()  # the cells of the rows above (a rebuilt row repeats its merged cells)
     for r, row in enumerate(table.rows[r0 + 1:], start=r0 + 1):
         if _is_total_row(row):
             break
         if table.origin == "tsv" and len(row) < width:  # every cell in its column; only trailing cells left out
             row = [*row, *[Cell("", row[-1].end, row[-1].end)] * (width - len(row))]
-        ind = _read_row(doc.text, row, cols, width, fill, subject)
+        ind = _read_row(doc.text, row, cols, width, fill, subject, read)
+        read.update(filter(None, map(span, row)))
         if ind is not None:
+            ind.evidence.context = list(headers)
             if r in table.guessed:
                 ind.status = REVIEW
                 ind.confidence = min(ind.confidence, 0.5)
@@ -153,7 +158,9 @@ def read_indicators(doc: Document, table: Table, title: str, subject: str | None
     return rows
 
 
-def _read_row(text, row, cols, width, fill, subject) -> IndicatorRow | None:
+def _read_row(text, row, cols, width, fill, subject, above=frozenset()) -> IndicatorRow | None:
+    """One row under the header's columns `cols`; `fill` carries merged cells down, `above` holds the spans of
+    the cells of the rows above, which a row's evidence does not reach back to."""
     texts = [compact(c.text) for c in row]
     if all(not t or _PLACEHOLDER.match(t) for t in texts):
         return None
@@ -163,6 +170,7 @@ def _read_row(text, row, cols, width, fill, subject) -> IndicatorRow | None:
         if cols is None:
             return None
     get = {k: (texts[i] if i < len(texts) else None) for k, i in cols.items()}
+    at = {k: span(row[i]) for k, i in cols.items() if i < len(row) and texts[i]}  # each value's own cell
     weight, score = _num(get.get("weight")), _num(get.get("score"))
     name = get.get("name")
     if name and _PLACEHOLDER.match(name):
@@ -171,16 +179,22 @@ def _read_row(text, row, cols, width, fill, subject) -> IndicatorRow | None:
         for k in ("level1", "level2"):  # a group row with no indicator: remember its labels
             if get.get(k):
                 fill[k] = _strip_points(get[k])
+                fill[f"{k}_at"] = at.get(k)
         return None
     for k in ("level1", "level2", "name"):
         if get.get(k):
             fill[k] = _strip_points(get[k]) if k != "name" else get[k]
+            fill[f"{k}_at"] = at.get(k)
         elif k in fill:
             get[k] = fill[k]
+            if fill.get(f"{k}_at"):
+                at[k] = fill[f"{k}_at"]  # a merged cell, printed on a row above
     level1 = _strip_points(get.get("level1")) if get.get("level1") else fill["level1"]
     level2 = _strip_points(get.get("level2")) if get.get("level2") else fill["level2"]
     cells = [c for c in row if c.text.strip()]
-    ev = Evidence(text[cells[0].start:cells[-1].end], cells[0].start, cells[-1].end) if cells else None
+    cells = [c for c in cells if span(c) not in above] or cells
+    ev = Evidence(text[cells[0].start:cells[-1].end], cells[0].start, cells[-1].end,
+                  cells={k: v for k, v in at.items() if v}) if cells else None
     ind = IndicatorRow(table=subject, level1=level1, level2=level2, name=get.get("name") or fill["name"],
                        target=get.get("target"), actual=get.get("actual"), weight=weight, score=score,
                        remark=get.get("remark") or None, confidence=0.9 if aligned else 0.4, evidence=ev)
@@ -229,25 +243,51 @@ def _is_total_row(row) -> bool:
     return first is not None and bool(TOTAL_ROW.match(squeeze(first.text)))
 
 
-def table_total(table: Table) -> tuple[float | int, Evidence] | None:
-    """The stated total of a score table (总分 | 100 | 93.5 -> 93.5)."""
+def table_total(table: Table, text: str | None = None) -> tuple[float | int, Evidence] | None:
+    """The stated total of a score table (总分 | 100 | 93.5 -> 93.5); with the document's `text`, its evidence
+    is the number in its cell, with the 总分 label and the 得分 header as context."""
     for row in table.rows:
         if _is_total_row(row):
             nums = [(cell_number(c.text), c) for c in row[1:] if cell_number(c.text) is not None]
             if nums:
                 value, cell = nums[-1]
-                return value, Evidence(cell.text, cell.start, cell.end)
+                if text is None:
+                    return value, Evidence(cell.text, cell.start, cell.end)
+                label = next(c for c in row if c.text.strip())
+                found = find_header(table)
+                head = header_cells(table, *found).get("score") if found else None
+                return value, cell_evidence(text, cell, [label, head])
     return None
 
 
-def project_from_table(table: Table, subject: str, money: dict[str, tuple]) -> Project:
-    """A project's row of money (年初预算数 …) and its total score."""
+def header_cells(table: Table, r0: int, cols: dict[str, int]) -> dict[str, Cell]:
+    """The header cell of each column key (for a two-row header, the row that names it)."""
+    out = {}
+    for key, i in cols.items():
+        for row in (table.rows[r0], table.rows[r0 - 1] if r0 > 0 else []):
+            named = [c for c in row if _match_header(c.text) == key]
+            if named:
+                out[key] = row[i] if i < len(row) and _match_header(row[i].text) == key else named[0]
+                break
+    return out
+
+
+def project_from_table(table: Table, subject: str, money: dict[str, tuple], text: str | None = None,
+                       where: dict[str, Evidence] | None = None) -> Project:
+    """A project's row of money (年初预算数 …) and its total score; its evidence is the total's cell, with the
+    cell of each value (`where`: the evidence each money value was read from) in `cells`."""
     p = Project(name=subject)
-    for field, attr in (("budget_initial", "budget_initial"), ("budget_full_year", "budget_full_year"),
-                        ("spending_actual", "spending_actual"), ("execution_rate", "execution_rate")):
+    cells = {}
+    for field in ("budget_initial", "budget_full_year", "spending_actual", "execution_rate"):
         if field in money:
-            setattr(p, attr, money[field])
-    total = table_total(table)
+            setattr(p, field, money[field])
+            ev = (where or {}).get(field)
+            if ev is not None and ev.end > ev.start:
+                cells[field] = (ev.start, ev.end)
+    total = table_total(table, text)
     if total:
         p.score, p.evidence = total
+        cells["score"] = (p.evidence.start, p.evidence.end)
+    if p.evidence is not None:
+        p.evidence.cells = cells
     return p

@@ -70,6 +70,8 @@ class Box:
     x1: float
     y1: float
     confidence: float = 1.0
+    # OCR: each character's left and right x, as the recogniser placed it (None: not known)
+    xs: tuple[tuple[float, float], ...] | None = None
 
     @property
     def height(self) -> float:
@@ -699,7 +701,10 @@ def write_blocks(builder: DocumentBuilder, blocks: list[Block], page: int, origi
     for block in blocks:
         if isinstance(block, TextLine):
             if ocr:
-                builder.add_ocr_line(page, block.text, block.confidence, map_box(block.bbox))
+                pieces = [(b.text, map_box((b.x0, b.y0, b.x1, b.y1)),
+                           None if b.xs is None else [map_box((a, b.y0, z, b.y1))[::2] for a, z in b.xs])
+                          for b in block.boxes if b.text.strip() not in RULES]
+                builder.add_ocr_line(page, block.text, block.confidence, map_box(block.bbox), pieces)
             else:
                 builder.add_paragraph(block.text)
             if not PAGE_NUMBER.match(block.text):

@@ -75,17 +75,22 @@ def ocr_image(image: Image.Image, page_number: int, builder: DocumentBuilder, se
     Line boxes are given in the pixels of `image` as passed in (before scaling
     and deskewing), so a viewer can draw them over the page it shows.
     """
-    builder.start_page(page_number, ocr=True)
+    builder.start_page(page_number, ocr=True, size=image.size)
     arr, to_page = prepare(image)
-    result = _get_engine()(arr)
+    # with each character's place on the line (no extra cost: it comes from the recogniser's own alignment)
+    result = _get_engine()(arr, return_word_box=True)
     if result is None or not getattr(result, "txts", None):
         log.info("page %d: OCR found no text", page_number)
         return
+    words = getattr(result, "word_results", None) or [None] * len(result.txts)
+    if len(words) != len(result.txts):
+        words = [None] * len(result.txts)
     boxes = []
-    for quad, raw, score in zip(np.asarray(result.boxes), result.txts, result.scores, strict=True):
+    for quad, raw, score, line_words in zip(np.asarray(result.boxes), result.txts, result.scores, words, strict=True):
         conf = min(max(float(score), 1e-6), 1.0)
         boxes += split_at_rules(Box(str(raw), float(quad[:, 0].min()), float(quad[:, 1].min()),
-                                    float(quad[:, 0].max()), float(quad[:, 1].max()), conf))
+                                    float(quad[:, 0].max()), float(quad[:, 1].max()), conf,
+                                    xs=char_extents(str(raw), line_words)))
     grids = find_grids(arr)  # ruled tables: their cells from the rules, not from the words' positions
     ruled = [(g, [b for b in boxes if g.contains(b)]) for g in grids]
     free = [b for b in boxes if not any(g.contains(b) for g in grids)]
@@ -102,27 +107,73 @@ def ocr_image(image: Image.Image, page_number: int, builder: DocumentBuilder, se
                  map_box=lambda box: _map_box(box, to_page, image.size))
 
 
+def char_extents(raw: str, words) -> tuple[tuple[float, float], ...] | None:
+    """Each character's left and right x on its line, from the recogniser's word boxes: a word's box shared
+    out among its characters (for Chinese a word is one character), a gap (a space) between its neighbours."""
+    if not words or not raw:
+        return None
+    xs: list[tuple[float, float] | None] = [None] * len(raw)
+    cursor = 0
+    for word in words:
+        try:
+            text, quad = str(word[0]), np.asarray(word[2], dtype=float)
+        except (IndexError, TypeError, ValueError):
+            return None
+        at = raw.find(text, cursor) if text else -1
+        if at < 0 or quad.ndim != 2:
+            return None
+        a, b = float(quad[:, 0].min()), float(quad[:, 0].max())
+        for k in range(len(text)):
+            xs[at + k] = (a + (b - a) * k / len(text), a + (b - a) * (k + 1) / len(text))
+        cursor = at + len(text)
+    known = [x for x in xs if x is not None]
+    if not known:
+        return None
+    out, last = [], known[0][0]
+    for i, x in enumerate(xs):
+        if x is None:
+            nxt = next((y[0] for y in xs[i + 1:] if y is not None), last)
+            x = (last, max(last, nxt))
+        out.append(x)
+        last = x[1]
+    return tuple(out)
+
+
 def split_at_rules(box: Box) -> list[Box]:
     """A box cut where a table's ruling line was read as `|`: the pieces, with a `|` box between.
 
     `lay_out` takes a `|` box as a cell boundary. At a box's edge a `|` is
-    noise and is dropped. Positions inside the box are shared out by text width.
+    noise and is dropped. Positions inside the box are the characters' own
+    where the recogniser gave them, else shared out by text width.
     """
-    text = box.text.strip().strip("|｜").strip()
-    parts = [p.strip() for p in re.split(r"[|｜]", text)]
-    parts = [p for p in parts if p]
-    if len(parts) <= 1:
-        return [Box(parts[0] if parts else "", box.x0, box.y0, box.x1, box.y1, box.confidence)]
-    units = [char_units(p) for p in parts]
-    rule = 0.5  # the width of the `|` between two pieces, in character units
-    per_unit = (box.x1 - box.x0) / (sum(units) + rule * (len(parts) - 1))
-    out, x = [], box.x0
-    for i, (part, u) in enumerate(zip(parts, units, strict=True)):
+    runs = []  # (text, index of its first character in box.text)
+    for m in re.finditer(r"[^|｜]+", box.text):
+        core = m.group().strip()
+        if core:
+            runs.append((core, m.start() + len(m.group()) - len(m.group().lstrip())))
+    xs = box.xs if box.xs is not None and len(box.xs) == len(box.text) else None
+
+    def piece(text: str, at: int, x0: float, x1: float) -> Box:
+        return Box(text, x0, box.y0, x1, box.y1, box.confidence, xs=xs[at:at + len(text)] if xs else None)
+
+    if len(runs) <= 1:
+        text, at = runs[0] if runs else ("", 0)
+        return [piece(text, at, box.x0, box.x1)]
+    if xs:
+        spans = [(xs[at][0], xs[at + len(text) - 1][1]) for text, at in runs]
+    else:
+        units = [char_units(text) for text, _ in runs]
+        rule = 0.5  # the width of the `|` between two pieces, in character units
+        per_unit = (box.x1 - box.x0) / (sum(units) + rule * (len(runs) - 1))
+        spans, x = [], box.x0
+        for u in units:
+            spans.append((x, x + u * per_unit))
+            x += (u + rule) * per_unit
+    out = []
+    for i, ((text, at), (x0, x1)) in enumerate(zip(runs, spans, strict=True)):
         if i:
-            out.append(Box("|", x, box.y0, x + rule * per_unit, box.y1, box.confidence))
-            x += rule * per_unit
-        out.append(Box(part, x, box.y0, x + u * per_unit, box.y1, box.confidence))
-        x += u * per_unit
+            out.append(Box("|", spans[i - 1][1], box.y0, x0, box.y1, box.confidence))
+        out.append(piece(text, at, x0, x1))
     return out
 
 

@@ -28,6 +28,7 @@ from ..genre import published_date
 from ..models import REVIEW, Evidence, Extraction, FieldValue, IndicatorRow, Project, Section, TextList
 from . import prompts
 from .align import locate
+from .cells import Cells
 from .client import CallResult, LLMClient, Usage
 from .planner import FURNITURE_TITLE, Call, plan
 from .schema import NUMBER, Fact, ListsModel, ScoreTableModel, ScoreTablesModel, SectionFacts, number_in_quote
@@ -86,6 +87,7 @@ def extract(doc: Document, sections: list[Section], client: LLMClient, ocr_revie
     cands: list[Candidate] = []
     tables: list[tuple[Call, CallResult]] = []
     failed_fields: dict[str, str] = {}
+    cells = Cells(doc, sections)
     for call, result in zip(calls, results, strict=True):
         run.usage.add(result.usage)
         run.call_log.append({"prompt": call.prompt, "title": call.title, "requests": result.usage.requests,
@@ -101,13 +103,15 @@ def extract(doc: Document, sections: list[Section], client: LLMClient, ocr_revie
         if call.prompt == "score_table":
             tables.append((call, result))
             continue
-        reader = {"facts": _facts, "lists": _lists}[call.prompt]
-        cands += reader(doc, call, result, run.extraction)
+        if call.prompt == "facts":
+            cands += _facts(doc, call, result, run.extraction, cells)
+        else:
+            cands += _lists(doc, call, result, run.extraction)
     for call, result in tables:
-        cands += _facts(doc, call, result, run.extraction)
+        cands += _facts(doc, call, result, run.extraction, cells)
     department = {c.field: c.value for c in cands if c.field in ("execution_weight", "execution_score")}
     for call, result in tables:
-        cands += _score_tables(doc, call, result, run.extraction, department)
+        cands += _score_tables(doc, call, result, run.extraction, department, cells)
     cands += _published_date_fallback(doc, cands)
     merge_candidates(doc, run.extraction, cands, ocr_review_below)
     for key, issue in failed_fields.items():
@@ -158,7 +162,7 @@ def _answer(result: CallResult, model):
     return model.model_construct(**result.raw), result.error
 
 
-def _facts(doc: Document, call: Call, result: CallResult, ex: Extraction) -> list[Candidate]:
+def _facts(doc: Document, call: Call, result: CallResult, ex: Extraction, cells: Cells | None = None) -> list[Candidate]:
     answer, doubt = _answer(result, _model_for(call))
     furniture = [span for span, title in zip(call.spans, call.titles, strict=True) if title == FURNITURE_TITLE]
     out = []
@@ -176,6 +180,8 @@ def _facts(doc: Document, call: Call, result: CallResult, ex: Extraction) -> lis
         if issue is None and any(s <= ev.start < e for s, e in furniture):
             issue = "取自网页或文件附带的信息（发布机构、发布日期等），不是报告正文，请核对"
         source = "table" if doc.table_at(ev.start) else "text"  # where this quote was read, for the reviewer
+        if cells is not None:
+            ev = cells.of_value(call, fact.key, value, fact.value, ev)
         out.append(Candidate(fact.key, value, ev, 1, source, note, issue=issue))
     return out
 
@@ -218,11 +224,11 @@ def _convert(fact: Fact):
 
 
 def _score_tables(doc: Document, call: Call, result: CallResult, ex: Extraction,
-                  department: dict | None = None) -> list[Candidate]:
+                  department: dict | None = None, cells: Cells | None = None) -> list[Candidate]:
     answer, doubt = _answer(result, ScoreTablesModel)
     out = []
     for table in _joined(getattr(answer, "tables", None) or []):
-        out += _score_table(doc, call, table, doubt, ex, department)
+        out += _score_table(doc, call, table, doubt, ex, department, cells)
     return out
 
 
@@ -246,11 +252,15 @@ def _joined(tables: list) -> list[ScoreTableModel]:
 
 
 def _score_table(doc: Document, call: Call, answer: ScoreTableModel, doubt: str | None, ex: Extraction,
-                 department: dict | None) -> list[Candidate]:
+                 department: dict | None, cells: Cells | None = None) -> list[Candidate]:
     rows = []
     for r in answer.rows or []:
         get = r.get if isinstance(r, dict) else lambda k, obj=r: getattr(obj, k, None)
         ev = _locate(doc, call, get("quote"))
+        if cells is not None:
+            ev = cells.of_row(ev, {k: (_num(get(k)) if k in ("weight", "score") else get(k))
+                                   for k in ("level1", "level2", "name", "target", "actual", "weight", "score",
+                                             "remark")})
         row = IndicatorRow(table=answer.table or "整体", level1=get("level1"), level2=get("level2"),
                            name=get("name"), target=get("target"), actual=get("actual"), weight=_num(get("weight")),
                            score=_num(get("score")), remark=get("remark"), confidence=0.85 if ev else 0.3, evidence=ev)
@@ -265,6 +275,9 @@ def _score_table(doc: Document, call: Call, answer: ScoreTableModel, doubt: str 
             row.issues.append("分值或得分是从连在一起的数字中拆出来的，请核对")
         rows.append(row)
     total_ev = _locate(doc, call, getattr(answer, "total_quote", None))
+    if cells is not None:
+        total_ev = cells.of_value(call, "self_score", _num(getattr(answer, "total", None)),
+                                  _num(getattr(answer, "total", None)), total_ev)
     money = {k: _num(getattr(answer, k, None)) for k in ("execution_weight", "execution_score")}
     if money["execution_weight"] is None:  # the department's execution row went to the facts prompt
         money = {k: (department or {}).get(k) for k in money}
@@ -275,12 +288,14 @@ def _score_table(doc: Document, call: Call, answer: ScoreTableModel, doubt: str 
     if (answer.table or "整体") != "整体":
         project = Project(name=answer.table, score=_num(getattr(answer, "total", None)), evidence=total_ev,
                           **_project_money(answer))
+        if cells is not None:
+            project.evidence = cells.of_project(call, project)
         if issues or doubt:
             project.status = REVIEW
             project.issues += issues + ([doubt] if doubt else [])
         ex.projects.append(project)
         return []
-    out = _department_money(doc, call, answer, doubt)
+    out = _department_money(doc, call, answer, doubt, cells)
     if answer.total is None or total_ev is None:
         return out
     doubts = [d for d in (doubt, "；".join(issues)) if d]
@@ -291,15 +306,17 @@ _TABLE_MONEY = ("budget_initial", "budget_full_year", "spending_actual", "execut
                 "execution_score")
 
 
-def _department_money(doc: Document, call: Call, answer: ScoreTableModel, doubt: str | None) -> list[Candidate]:
-    """The department table's 年度资金总额 / 预算执行率 block as field values, each located by its number."""
+def _department_money(doc: Document, call: Call, answer: ScoreTableModel, doubt: str | None,
+                      cells: Cells | None = None) -> list[Candidate]:
+    """The department table's 年度资金总额 / 预算执行率 block as field values, each located by its cell (the
+    rules extractor's cell for the field, so that equal numbers point at their own cells), else by its number."""
     out = []
     for key in _TABLE_MONEY:
         stated = _num(getattr(answer, key, None))
         if stated is None:
             continue
-        ev = _number_at(doc, call, stated)
         value, note = _table_value(answer, key)
+        ev = (cells.in_call(call, key, value) if cells is not None else None) or _number_at(doc, call, stated)
         issue = doubt or (None if ev else f"评分表中读出的 {stated} 在原文中找不到")
         ev = ev or Evidence("", call.spans[0][0], call.spans[0][0])
         out.append(Candidate(key, value, ev, 1, "table", note, issue=issue))

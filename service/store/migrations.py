@@ -274,3 +274,19 @@ def m009_audit_undo(db: Database) -> None:
 def m010_superseded_records(db: Database) -> None:
     """One current record per unit and year: a confirmed report another one replaced points at it."""
     db["confirmed_reports"].add_column("superseded_by", str)
+
+
+@migration
+def m011_ocr_line_parts_page_sizes(db: Database) -> None:
+    """Where each OCR box lies within its line, so the review page can box a value's own characters; a
+    scanned page's size, so the page can hold the image's place before it loads."""
+    db["ocr_lines"].add_column("parts", str)
+    db["pages"].add_column("width", int)
+    db["pages"].add_column("height", int)
+
+
+@migration
+def m012_audit_batch(db: Database) -> None:
+    """Entries written together by one bulk action (接受本节其余项, 接受全部自动通过项) share `batch`, the id of
+    the first of them: so an undo takes the whole action back as one step."""
+    db["audit_log"].add_column("batch", int)

@@ -16,7 +16,7 @@ from ..document import Document
 from ..models import Evidence, Extraction, FieldValue, Section
 
 # Columns holding JSON text, decoded by `decode`; `ocr` columns hold 0/1.
-JSON_COLUMNS = {"warnings", "grid", "box", "stats", "value", "issues", "candidates", "items", "extracted",
+JSON_COLUMNS = {"warnings", "grid", "box", "parts", "stats", "value", "issues", "candidates", "items", "extracted",
                 "evidence", "old_value", "new_value"}
 RUN_TIME_KEYS = ("started_at", "finished_at", "status")
 
@@ -66,7 +66,7 @@ def name_row(doc: Document) -> dict[str, Any]:
 
 def page_rows(doc: Document) -> list[dict[str, Any]]:
     return [{"document_sha256": doc.sha256, "number": p.number, "start": p.start, "end": p.end,
-             "ocr": int(p.ocr)} for p in doc.pages]
+             "ocr": int(p.ocr), "width": p.width, "height": p.height} for p in doc.pages]
 
 
 def section_rows(doc: Document, sections: list[Section]) -> list[dict[str, Any]]:
@@ -86,7 +86,8 @@ def table_rows(doc: Document) -> list[dict[str, Any]]:
 def ocr_line_rows(doc: Document) -> list[dict[str, Any]]:
     return [{"document_sha256": doc.sha256, "idx": i, "page": ln.page, "start": ln.start,
              "end": ln.end, "confidence": ln.confidence,
-             "box": None if ln.box is None else to_json(list(ln.box))}
+             "box": None if ln.box is None else to_json(list(ln.box)),
+             "parts": None if ln.parts is None else to_json([list(p) for p in ln.parts])}
             for i, ln in enumerate(doc.ocr_lines)]
 
 

@@ -317,6 +317,51 @@ class WorkflowMixin:
                 self._audit(sha256, None, "retry", None, None, user)
             return bool(cur.rowcount)
 
+    def remove_job(self, sha256: str, user: str, reason: str | None = None) -> dict[str, Any] | None:
+        """Take a failed upload (a cancelled one is failed too) out of the queue with everything written for it,
+        in one transaction, audited as `remove`: the job and its review items, and, when it had been extracted
+        before (a re-extraction that failed), its document with the document's runs. The job as it was (its
+        stored file is the caller's to delete), or None when there is no such job or it is not failed."""
+        with self.write():
+            job = self.job(sha256)
+            if job is None or job["state"] != FAILED:
+                return None
+            self._delete_with_dependents("jobs", "sha256", sha256)
+            if job["run_id"] is not None:
+                self._delete_with_dependents("documents", "sha256", sha256)
+            self._audit(sha256, None, "remove", job["name"], None, user, reason)
+            return job
+
+    def replace_job(self, old_sha: str, sha256: str, name: str, path: str, size: int, user: str,
+                    lane: str = "text") -> tuple[dict[str, Any], dict[str, Any]] | None:
+        """A failed upload replaced by another stored file in one transaction: the failed job removed as
+        `remove_job` removes it, the new file queued as `enqueue` queues it, both audited. (old job, new job),
+        or None (nothing changed) when the old job is not failed."""
+        with self.write():
+            old = self.remove_job(old_sha, user, f"替换为 {name}")
+            if old is None:
+                return None
+            job, _ = self.enqueue(sha256, name, path, size, user, lane)
+            self._audit(sha256, None, "replace", old["name"], name, user, f"替换处理失败的 {old_sha[:12]}")
+            return old, job
+
+    def upload_in_use(self, path: str) -> bool:
+        """Whether a job still points at this stored upload."""
+        with self.lock:
+            return self.db.execute("SELECT 1 FROM jobs WHERE path = ? LIMIT 1", [path]).fetchone() is not None
+
+    def _delete_with_dependents(self, table: str, column: str, value: Any) -> None:
+        """Delete the rows of `table` whose `column` is `value`, each row that refers to them by a foreign key
+        first (and rows referring to those): whatever tables the migrations gave a job or a document."""
+        for child in self.db.table_names():
+            for fk in self.db[child].foreign_keys:
+                if fk.other_table == table:
+                    keys = self.db.execute(f'SELECT DISTINCT "{fk.other_column}" FROM "{table}" WHERE "{column}" = ?',
+                                           [value]).fetchall()
+                    for (key,) in keys:
+                        self._delete_with_dependents(child, fk.column, key)
+        self.db.execute(f'DELETE FROM "{table}" WHERE "{column}" = ?', [value])
+
     # -- the review queue ------------------------------------------------------
 
     def queue(self, state: str | None = IN_REVIEW, year: int | None = None, unit: str | None = None,
@@ -391,12 +436,14 @@ class WorkflowMixin:
             self._refresh_summary(sha256)
             return self.review_item(sha256, item)
 
-    UNDOABLE = ("accept", "correct", "not_stated", "delete", "add")
+    UNDOABLE = ("accept", "correct", "not_stated", "delete", "add", "bulk_accept")
+    _UNDO_COLUMNS = ("id", "item", "action", "old_value", "new_value", "old_status", "old_evidence", "batch")
 
     def undo_last(self, sha256: str, user: str) -> dict[str, Any] | None:
         """Take back `user`'s latest action on this report that is not undone yet: the item's value, status and
-        evidence as they were (an added row removed), audited as `undo`. None when there is nothing to undo;
-        StoreError when someone else changed the item since (their change is not overwritten)."""
+        evidence as they were (an added row removed), audited as `undo`; a bulk accept is one action, every
+        item of it taken back together. None when there is nothing to undo; StoreError when someone else
+        changed an item since (their change is not overwritten, and nothing of the action is undone)."""
         with self.write():
             job = self.job(sha256)
             if job and job["state"] == CONFIRMED_STATE:
@@ -404,33 +451,40 @@ class WorkflowMixin:
             undone = {r[0] for r in self.db.execute(
                 "SELECT undoes FROM audit_log WHERE document_sha256 = ? AND undoes IS NOT NULL", [sha256])}
             marks = ",".join("?" * len(self.UNDOABLE))
-            entry = next((dict(zip(("id", "item", "action", "old_value", "new_value", "old_status", "old_evidence"),
-                                   r, strict=True)) for r in self.db.execute(
-                f"SELECT id, item, action, old_value, new_value, old_status, old_evidence FROM audit_log "
+            pending = [dict(zip(self._UNDO_COLUMNS, r, strict=True)) for r in self.db.execute(
+                f"SELECT {', '.join(self._UNDO_COLUMNS)} FROM audit_log "
                 f"WHERE document_sha256 = ? AND user_name = ? AND action IN ({marks}) AND undoes IS NULL "
-                "ORDER BY id DESC", [sha256, user, *self.UNDOABLE]) if r[0] not in undone), None)
-            if entry is None:
+                "ORDER BY id DESC", [sha256, user, *self.UNDOABLE]) if r[0] not in undone]
+            if not pending:
                 return None
-            current = self.review_item(sha256, entry["item"])
-            if current is None or current.get("updated_by") != user or \
-                    rows.to_json(current["value"]) != (entry["new_value"] or "null"):
-                from ..review import item_label
-
-                raise StoreError(f"“{item_label(entry['item'])}”之后已被他人修改，不能撤销")
-            if entry["action"] == "add":
-                self.db.execute("DELETE FROM review_items WHERE document_sha256 = ? AND item = ?",
-                                [sha256, entry["item"]])
-            else:
-                self.db.execute(
-                    "UPDATE review_items SET value = ?, status = ?, evidence = coalesce(?, evidence), "
-                    "version = version + 1, updated_by = ?, updated_at = ? WHERE document_sha256 = ? AND item = ?",
-                    [entry["old_value"], entry["old_status"] or REVIEW, entry["old_evidence"], user, rows.now(),
-                     sha256, entry["item"]])
-            self._audit(sha256, entry["item"], "undo", current["value"],
-                        json.loads(entry["old_value"]) if entry["old_value"] else None, user, undoes=entry["id"])
+            latest = pending[0]
+            step = [e for e in pending if e["batch"] == latest["batch"]] if latest["batch"] is not None else [latest]
+            for entry in step:
+                self._undo_entry(sha256, user, entry)
             self._refresh_summary(sha256)
-            return {"item": entry["item"], "removed": entry["action"] == "add",
-                    "current": self.review_item(sha256, entry["item"])}
+            return {"item": latest["item"], "removed": latest["action"] == "add",
+                    "current": self.review_item(sha256, latest["item"]),
+                    "items": [self.review_item(sha256, e["item"]) for e in step]}
+
+    def _undo_entry(self, sha256: str, user: str, entry: dict[str, Any]) -> None:
+        """One audit entry of `user`'s taken back, if the item is still as that entry left it."""
+        current = self.review_item(sha256, entry["item"])
+        if current is None or current.get("updated_by") != user or \
+                rows.to_json(current["value"]) != (entry["new_value"] or "null"):
+            from ..review import item_label
+
+            raise StoreError(f"“{item_label(entry['item'])}”之后已被他人修改，不能撤销")
+        if entry["action"] == "add":
+            self.db.execute("DELETE FROM review_items WHERE document_sha256 = ? AND item = ?",
+                            [sha256, entry["item"]])
+        else:
+            self.db.execute(
+                "UPDATE review_items SET value = ?, status = ?, evidence = coalesce(?, evidence), "
+                "version = version + 1, updated_by = ?, updated_at = ? WHERE document_sha256 = ? AND item = ?",
+                [entry["old_value"], entry["old_status"] or REVIEW, entry["old_evidence"], user, rows.now(),
+                 sha256, entry["item"]])
+        self._audit(sha256, entry["item"], "undo", current["value"],
+                    json.loads(entry["old_value"]) if entry["old_value"] else None, user, undoes=entry["id"])
 
     def add_item(self, sha256: str, kind: str, after: str | None, value: Any, status: str, user: str,
                  reason: str | None = None) -> dict[str, Any]:
@@ -544,6 +598,52 @@ class WorkflowMixin:
                             "WHERE sha256 = ?", [CONFIRMED_STATE, user, stamp, stamp, sha256])
             self._audit(sha256, None, "confirm", None, None, user)
 
+    def confirm_readiness(self, shas: list[str]) -> dict[str, dict[str, Any]]:
+        """Of these documents, those in review with nothing flagged, each with the change its queue row was
+        drawn at (`seen`, for `confirm`) and the current confirmed records of its unit and year other than
+        its own (`current_records`: those ask 以哪一份为准 on the report page)."""
+        out = {}
+        with self.lock:
+            for sha256 in shas:
+                job = self.job(sha256)
+                if job is None or job["state"] != IN_REVIEW or job["flagged"]:
+                    continue
+                out[sha256] = {"seen": self.last_change(sha256),
+                               "current_records": self._current_records(job["unit_name"], job["fiscal_year"],
+                                                                        sha256)}
+        return out
+
+    def accept_auto_passed(self, sha256: str, user: str, versions: dict[str, int]) -> tuple[list[str], int]:
+        """接受本节其余项 / 接受全部自动通过项: each item of `versions` (item -> the version the page showed)
+        that is still auto-passed at that version becomes `user`'s confirmed, audited one by one as
+        `bulk_accept` with one `batch`, in one transaction. An item changed since (or never auto-passed) is
+        skipped, never overwritten. The items accepted and how many were skipped."""
+        from ..review import auto_passed, reviewed_status
+
+        with self.write():
+            job = self.job(sha256)
+            if job is None:
+                raise LookupError(sha256)
+            if job["state"] != IN_REVIEW:
+                raise StoreError("该报告不在待审核状态，不能修改")
+            batch = self.db.execute("SELECT coalesce(max(id), 0) + 1 FROM audit_log").fetchone()[0]
+            accepted = []
+            for item, version in versions.items():
+                current = self.review_item(sha256, item)
+                if current is None or current["version"] != version or not auto_passed(current):
+                    continue
+                self.db.execute(
+                    "UPDATE review_items SET status = ?, version = version + 1, updated_by = ?, updated_at = ? "
+                    "WHERE document_sha256 = ? AND item = ? AND version = ?",
+                    [reviewed_status(current["value"], current["extracted"]), user, rows.now(), sha256, item,
+                     version])
+                self._audit(sha256, item, "bulk_accept", current["value"], current["value"], user,
+                            old_status=current["status"], old_evidence=current.get("evidence"), batch=batch)
+                accepted.append(item)
+            if accepted:
+                self._refresh_summary(sha256)
+            return accepted, len(versions) - len(accepted)
+
     def reopen(self, sha256: str, user: str, reason: str) -> None:
         """Take a confirmed report out of the confirmed tables and back to 待审核, with who and why audited.
 
@@ -596,11 +696,11 @@ class WorkflowMixin:
 
     def _audit(self, sha256: str, item: str | None, action: str, old: Any, new: Any, user: str,
                reason: str | None = None, old_status: str | None = None, old_evidence: Any = None,
-               undoes: int | None = None) -> None:
+               undoes: int | None = None, batch: int | None = None) -> None:
         self.db["audit_log"].insert({"document_sha256": sha256, "item": item, "action": action,
                                      "old_value": rows.to_json(old), "new_value": rows.to_json(new),
                                      "user_name": user, "at": rows.now(), "reason": reason,
-                                     "old_status": old_status, "undoes": undoes,
+                                     "old_status": old_status, "undoes": undoes, "batch": batch,
                                      "old_evidence": rows.to_json(old_evidence) if old_evidence else None})
 
     def _one(self, table: str, where: str, args: list[Any]) -> dict[str, Any] | None:
@@ -641,15 +741,29 @@ def _beside_reviewed(items: list[dict[str, Any]], reviewed: dict[str, dict[str, 
 
 def _relocated(row: dict[str, Any], text: str) -> dict[str, Any]:
     """A kept item's evidence in the document's new text: the same quote where it occurs nearest to where it
-    was, else none."""
+    was, else none; its cells and context spans moved with it."""
     ev = json.loads(row["evidence"]) if row.get("evidence") else None
     if not ev or not ev.get("quote"):
         return row
     quote, was = ev["quote"], ev.get("start") or 0
     found = [m.start() for m in re.finditer(re.escape(quote), text)]
     at = min(found, key=lambda x: abs(x - was)) if found else None
-    moved = {**ev, "start": at, "end": at + len(quote)} if at is not None else None
-    return {**row, "evidence": rows.to_json(moved)}
+    if at is None:
+        return {**row, "evidence": rows.to_json(None)}
+    shift = at - was
+
+    def moved(span: dict) -> dict | None:
+        s, e = span.get("start"), span.get("end")
+        if not isinstance(s, int) or not isinstance(e, int) or not 0 <= s + shift < e + shift <= len(text):
+            return None
+        return {"start": s + shift, "end": e + shift}
+
+    out = {**ev, "start": at, "end": at + len(quote)}
+    if ev.get("context"):
+        out["context"] = [m for m in (moved(c) for c in ev["context"] if isinstance(c, dict)) if m]
+    if ev.get("cells"):
+        out["cells"] = {k: m for k, c in ev["cells"].items() if isinstance(c, dict) and (m := moved(c))}
+    return {**row, "evidence": rows.to_json(out)}
 
 
 def _json_if(key: str, value: Any) -> Any:
