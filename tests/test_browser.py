@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import os
 import threading
-from contextlib import closing
+from contextlib import closing, contextmanager
 from pathlib import Path
 
 import pytest
@@ -88,15 +88,24 @@ def live(tmp_path_factory):
 
 
 
+@contextmanager
+def logged_in(browser, live, width: int = 1440, height: int = 900, timeout_ms: int = 15_000, **options):
+    """A new browser context on `live`, logged in; its page. Closed after."""
+    context = browser.new_context(base_url=live.url, viewport={"width": width, "height": height}, locale="zh-CN",
+                                  **options)
+    context.set_default_timeout(timeout_ms)
+    try:
+        page = context.new_page()
+        log_in(page)
+        yield page
+    finally:
+        context.close()
+
+
 @pytest.fixture
 def page(browser, live) -> Page:
-    context = browser.new_context(base_url=live.url, viewport={"width": 1440, "height": 900}, locale="zh-CN",
-                                  accept_downloads=True)
-    context.set_default_timeout(15_000)
-    page = context.new_page()
-    log_in(page)
-    yield page
-    context.close()
+    with logged_in(browser, live, accept_downloads=True) as page:
+        yield page
 
 
 @pytest.fixture(scope="module")

@@ -19,9 +19,9 @@ from tests.conftest import CHROMIUM, SAMPLES
 from tests.webapp import (
     PASSWORD,
     api_save,
+    as_user,
     confirm_form,
     csrf_token,
-    login,
     make_app,
     store_of,
     upload_and_extract,
@@ -35,12 +35,6 @@ FLAGGED = SAMPLES / "001_dea89b1d5430c4b7.txt"  # 1 flagged, left so
 @pytest.fixture
 def app(tmp_path):
     return make_app(tmp_path)
-
-
-def as_user(app, name):
-    client = app.test_client()
-    assert login(client, name).status_code == 302
-    return client
 
 
 def items_of(app, sha) -> dict[str, dict]:

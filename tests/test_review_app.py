@@ -13,6 +13,7 @@ from tests.conftest import SAMPLES
 from tests.webapp import (
     PASSWORD,
     api_save,
+    as_user,
     confirm_form,
     csrf_token,
     login,
@@ -37,12 +38,6 @@ def client(app):
 @pytest.fixture
 def doc(app):
     return upload_and_extract(app, REPORT)
-
-
-def as_user(app, name):
-    client = app.test_client()
-    assert login(client, name).status_code == 302
-    return client
 
 
 def flagged(app, sha):

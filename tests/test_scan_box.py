@@ -8,6 +8,7 @@ the pixel; the box the review page draws is measured in the browser and compared
 
 from __future__ import annotations
 
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -119,18 +120,17 @@ def live(tmp_path_factory, scan):
     app.close()
 
 
+@contextmanager
 def open_pages(browser, live, scan, width: int, height: int):
-    from tests.test_browser import log_in
+    """The scan's review page at a window size, on its page images, the image loaded."""
+    from tests.test_browser import logged_in
 
-    context = browser.new_context(base_url=live.url, viewport={"width": width, "height": height}, locale="zh-CN")
-    context.set_default_timeout(20_000)
-    page = context.new_page()
-    log_in(page)
-    page.goto(f"/documents/{live.shas[scan.name]}")
-    page.click(".tab[data-view=pages]")
-    page.wait_for_function("() => { const i = document.querySelector('.page-frame img');"
-                           " return i && i.complete && i.naturalWidth > 0; }")
-    return context, page
+    with logged_in(browser, live, width, height, timeout_ms=20_000) as page:
+        page.goto(f"/documents/{live.shas[scan.name]}")
+        page.click(".tab[data-view=pages]")
+        page.wait_for_function("() => { const i = document.querySelector('.page-frame img');"
+                               " return i && i.complete && i.naturalWidth > 0; }")
+        yield page
 
 
 def box_and_expected(page, key: str) -> tuple[dict, tuple[float, float, float, float]]:
@@ -157,8 +157,7 @@ def assert_on_value(box: dict, expected: tuple[float, float, float, float], scal
 @needs_chromium
 @pytest.mark.parametrize("width,height", [(1440, 900), (1280, 720)])
 def test_the_box_of_a_scanned_value_lies_on_its_characters(browser, live, scan, width, height):
-    context, page = open_pages(browser, live, scan, width, height)
-    try:
+    with open_pages(browser, live, scan, width, height) as page:
         for key in VALUES:
             box, expected = box_and_expected(page, key)
             scale = page.locator(".page-frame img").first.bounding_box()["width"] / SIZE[0]
@@ -166,14 +165,11 @@ def test_the_box_of_a_scanned_value_lies_on_its_characters(browser, live, scan, 
             # the page is scrolled to the value: its box is in the pane's view
             pane = page.locator(".pane.source").bounding_box()
             assert pane["y"] <= box["y"] and box["y"] + box["height"] <= pane["y"] + pane["height"], key
-    finally:
-        context.close()
 
 
 @needs_chromium
 def test_zooming_in_keeps_the_box_on_the_value_and_the_page_can_be_panned(browser, live, scan):
-    context, page = open_pages(browser, live, scan, 1440, 900)
-    try:
+    with open_pages(browser, live, scan, 1440, 900) as page:
         before = page.locator(".page-frame img").first.bounding_box()["width"]
         page.click("[data-zoom=in]")
         page.click("[data-zoom=in]")
@@ -195,5 +191,3 @@ def test_zooming_in_keeps_the_box_on_the_value_and_the_page_can_be_panned(browse
         assert pane.evaluate("p => p.scrollLeft") == pytest.approx(left + 100, abs=3)  # dragged to the left
         page.keyboard.press("0")
         expect(page.locator("#zoom-level")).to_have_text("100%")
-    finally:
-        context.close()

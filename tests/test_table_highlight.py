@@ -24,14 +24,10 @@ def live(tmp_path_factory):
 
 @pytest.fixture
 def page(browser, live):
-    from tests.test_browser import log_in
+    from tests.test_browser import logged_in
 
-    context = browser.new_context(base_url=live.url, viewport={"width": 1440, "height": 900}, locale="zh-CN")
-    context.set_default_timeout(15_000)
-    page = context.new_page()
-    log_in(page)
-    yield page
-    context.close()
+    with logged_in(browser, live) as page:
+        yield page
 
 
 def marks(page) -> tuple[list[str], list[str]]:

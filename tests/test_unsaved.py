@@ -45,15 +45,11 @@ def app_store(live):
 
 @pytest.fixture
 def page(browser, live):
-    from tests.test_browser import log_in
+    from tests.test_browser import logged_in
 
-    context = browser.new_context(base_url=live.url, viewport={"width": 1440, "height": 900}, locale="zh-CN")
-    context.set_default_timeout(15_000)
-    page = context.new_page()
-    log_in(page)
-    page.goto(f"/documents/{live.shas[ROWS.name]}")
-    yield page
-    context.close()
+    with logged_in(browser, live) as page:
+        page.goto(f"/documents/{live.shas[ROWS.name]}")
+        yield page
 
 
 def first_scored_row(page):

@@ -14,7 +14,7 @@ import pytest
 from review_ui.upload import _cookie_bytes
 from service.worker import UPLOAD_SUFFIXES, accepted_suffixes, store_upload
 from tests.conftest import CHROMIUM, SAMPLES
-from tests.webapp import PASSWORD, csrf_token, login, make_app, store_of, upload_and_extract
+from tests.webapp import PASSWORD, as_user, csrf_token, make_app, store_of, upload_and_extract
 
 REPORT = SAMPLES / "000_8d720d4fc0889d24.txt"
 OTHER = SAMPLES / "001_dea89b1d5430c4b7.txt"
@@ -24,12 +24,6 @@ SMALL = SAMPLES / "002_6ebd5ff7b055c059.txt"  # 6 KB
 @pytest.fixture
 def app(tmp_path):
     return make_app(tmp_path)
-
-
-def as_user(app, name):
-    client = app.test_client()
-    assert login(client, name).status_code == 302
-    return client
 
 
 def post_files(client, *files, **kwargs):

@@ -18,6 +18,7 @@ from tests.conftest import SAMPLES
 from tests.webapp import (
     PASSWORD,
     api_save,
+    as_user,
     confirm_form,
     csrf_token,
     login,
@@ -34,12 +35,6 @@ CSS = Path(__file__).parent.parent / "review_ui" / "static" / "app.css"
 @pytest.fixture
 def app(tmp_path):
     return make_app(tmp_path)
-
-
-def as_user(app, name, password=PASSWORD):
-    client = app.test_client()
-    assert login(client, name, password).status_code == 302
-    return client
 
 
 def items_of(app, sha):

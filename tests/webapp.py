@@ -68,3 +68,10 @@ def confirm_form(client, sha: str) -> dict:
     seen = re.search(r'name="seen" value="(\d+)"', html)
     return {"csrf_token": re.search(r'name="csrf-token" content="([^"]+)"', html).group(1),
             "seen": seen.group(1) if seen else ""}
+
+
+def as_user(app, name: str, password: str = PASSWORD):
+    """A test client logged in as `name`."""
+    client = app.test_client()
+    assert login(client, name, password).status_code == 302
+    return client

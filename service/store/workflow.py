@@ -490,9 +490,7 @@ class WorkflowMixin:
                  reason: str | None = None) -> dict[str, Any]:
         """A score row or project the extraction missed, added by a reviewer below `after` (or last); audited."""
         with self.write():
-            job = self.job(sha256)
-            if job is None:
-                raise LookupError(sha256)
+            job = self._existing_job(sha256)
             if job["state"] == CONFIRMED_STATE:
                 raise StoreError("该报告已确认入库，不能再修改")
             mine = list(self.db["review_items"].rows_where("document_sha256 = ? AND kind = ?", [sha256, kind],
@@ -621,9 +619,7 @@ class WorkflowMixin:
         from ..review import auto_passed, reviewed_status
 
         with self.write():
-            job = self.job(sha256)
-            if job is None:
-                raise LookupError(sha256)
+            job = self._existing_job(sha256)
             if job["state"] != IN_REVIEW:
                 raise StoreError("该报告不在待审核状态，不能修改")
             batch = self.db.execute("SELECT coalesce(max(id), 0) + 1 FROM audit_log").fetchone()[0]
@@ -644,15 +640,20 @@ class WorkflowMixin:
                 self._refresh_summary(sha256)
             return accepted, len(versions) - len(accepted)
 
+    def _existing_job(self, sha256: str) -> dict[str, Any]:
+        """The job of `sha256`; LookupError when there is none (the routes answer 404)."""
+        job = self.job(sha256)
+        if job is None:
+            raise LookupError(sha256)
+        return job
+
     def reopen(self, sha256: str, user: str, reason: str) -> None:
         """Take a confirmed report out of the confirmed tables and back to 待审核, with who and why audited.
 
         Its review items keep their reviewed values, so only what was wrong needs a second look.
         """
         with self.write():
-            job = self.job(sha256)
-            if job is None:
-                raise LookupError(sha256)
+            job = self._existing_job(sha256)
             if job["state"] != CONFIRMED_STATE:
                 raise StoreError("该报告尚未确认入库，无需重新打开")
             for table in ("confirmed_fields", "confirmed_indicators", "confirmed_projects", "confirmed_list_items",
