@@ -70,20 +70,30 @@ def extract_job(sha256: str, path: str, settings: Settings):
     from .store import Store
     from .worker import extract
 
+    name = Path(path).name
+    # Written before the job: once memory has run out, even formatting this message can fail.
+    too_big = memory_message(name, settings)
     store = Store(settings.db, migrate=False)  # the job's progress, written by the child itself
+    out_of_memory = False
     try:
         return extract(sha256, Path(path), settings, _engine(settings),
                        progress=lambda text: store.set_progress(sha256, text))
     except MemoryError:
-        raise JixiaoError(f"{Path(path).name}：处理所需内存超过限制（{settings.job_memory_mb} MB，配置项 "
-                          "job_memory_mb），已停止；文件可能过大或已损坏") from None
+        out_of_memory = True  # raised below, once leaving this block has freed the failed job's frames
     except JixiaoError as e:  # as a plain JixiaoError: any subclass, whatever its arguments, unpickles
         raise JixiaoError(str(e)) from None
     except Exception as e:  # a bug's exception may not unpickle at all (a broken pool would read as a crash)
-        log.exception("extracting %s failed unexpectedly", Path(path).name)
-        raise JixiaoError(f"{Path(path).name}：处理时发生内部错误（{type(e).__name__}: {e}），请联系维护人员") from None
+        log.exception("extracting %s failed unexpectedly", name)
+        raise JixiaoError(f"{name}：处理时发生内部错误（{type(e).__name__}: {e}），请联系维护人员") from None
     finally:
         store.close()
+    if out_of_memory:
+        raise JixiaoError(too_big)
+
+
+def memory_message(name: str, settings: Settings) -> str:
+    return (f"{name}：处理所需内存超过限制（{settings.job_memory_mb} MB，配置项 "
+            "job_memory_mb），已停止；文件可能过大或已损坏")
 
 
 class ChildRunner:
@@ -114,6 +124,8 @@ class ChildRunner:
                     self._kill()
                     raise JixiaoError(f"{name}：处理超过时限（{self.settings.job_timeout_s} 秒，配置项 "
                                       "job_timeout_s），已停止；扫描件页数过多时可拆分后上传") from None
+            except MemoryError:  # the child ran out even while reporting it
+                raise JixiaoError(memory_message(name, self.settings)) from None
             except BrokenProcessPool:
                 self._pool = None
                 raise JixiaoError(f"{name}：处理进程意外退出（可能内存不足：限制 {self.settings.job_memory_mb} MB，"
