@@ -39,7 +39,7 @@ from service.settings import load_settings  # noqa: E402
 from service.store import Store  # noqa: E402
 from tests.llm_server import FakeOpenAI  # noqa: E402
 
-SAMPLES = sorted((ROOT / "service" / "samples").glob("*.txt"))
+SAMPLES = sorted((ROOT.parent / "shared" / "reports").glob("*.txt"))
 NEW_LAYOUTS = sorted((ROOT / "tests" / "data" / "new_layouts").glob("*.txt"))
 REAL = sorted((ROOT.parent / "shared" / "real" / "raw").glob("*.txt"))
 

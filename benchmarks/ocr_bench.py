@@ -27,7 +27,7 @@ from service.ingest import lattice, ocr  # noqa: E402
 from service.settings import load_settings  # noqa: E402
 from tests.scans import degrade, find_cjk_font, render_pages  # noqa: E402
 
-SAMPLE = ROOT / "service" / "samples" / "000_8d720d4fc0889d24.txt"  # its first pages: prose, then ruled tables
+SAMPLE = ROOT.parent / "shared" / "reports" / "000_8d720d4fc0889d24.txt"  # its first pages: prose, then ruled tables
 
 
 def main() -> int:

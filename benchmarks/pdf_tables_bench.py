@@ -32,7 +32,7 @@ from service.ingest import load  # noqa: E402
 from service.settings import load_settings  # noqa: E402
 from tests.builders import make_text_pdf, split_blocks  # noqa: E402
 
-SETS = [ROOT / "service" / "samples", ROOT / "tests" / "data" / "new_layouts"]
+SETS = [ROOT.parent / "shared" / "reports", ROOT / "tests" / "data" / "new_layouts"]
 
 
 def norm(s: str | None) -> str:

@@ -29,7 +29,7 @@ def main() -> None:
     grid: dict[str, Tally] = {}
     grid_correct = Tally()
     for path in sorted(GOLD.glob("*.json")):
-        doc = load(ROOT / "service" / "samples" / f"{path.stem}.txt")
+        doc = load(ROOT.parent / "shared" / "reports" / f"{path.stem}.txt")
         gold = json.loads(path.read_text(encoding="utf-8"))
         calibrate(doc, split_sections(doc), gold, tallies, correct, correct_rows)
         calibrate_rows_on_grid(doc, gold, grid, grid_correct)

@@ -25,7 +25,7 @@ from service.sections import split_sections  # noqa: E402
 from service.settings import load_settings  # noqa: E402
 from service.store import Store  # noqa: E402
 
-SAMPLES = sorted((ROOT / "service" / "samples").glob("*.txt"))
+SAMPLES = sorted((ROOT.parent / "shared" / "reports").glob("*.txt"))
 
 
 def per_report_ms(repeat: int = 20) -> dict[str, float]:

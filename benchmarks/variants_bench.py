@@ -30,7 +30,7 @@ from tests.scans import degrade, find_cjk_font, render_pages  # noqa: E402
 
 SHARED = ROOT.parent / "shared"
 SETS = {
-    "samples": (ROOT / "service" / "samples", SHARED / "gold"),
+    "samples": (ROOT.parent / "shared" / "reports", SHARED / "gold"),
     "new": (ROOT / "tests" / "data" / "new_layouts", ROOT / "tests" / "data" / "new_layouts" / "gold"),
 }
 

@@ -5,7 +5,7 @@
     .venv/bin/python benchmarks/web_bench.py --documents 100000 --no-items
 
 The database is seeded directly, not through the worker: one real report
-(service/samples/000_…, 35 KB of text, 60 review items) is uploaded and
+(../shared/reports/000_…, 35 KB of text, 60 review items) is uploaded and
 extracted as the app would, then 10,000 more jobs in state 待审核 are inserted
 with sqlite-utils `insert_all`, each with a copy of that report's 60 review
 items and its two audit entries (600,000 review items in all), so that the
@@ -40,7 +40,7 @@ from service.store import Store  # noqa: E402
 from service.store.workflow import IN_REVIEW  # noqa: E402
 from service.worker import process_next, store_upload  # noqa: E402
 
-SAMPLE = ROOT / "service" / "samples" / "000_8d720d4fc0889d24.txt"
+SAMPLE = ROOT.parent / "shared" / "reports" / "000_8d720d4fc0889d24.txt"
 COUNTIES = ["衡山县", "常宁市", "渌口区", "沅陵县", "平江县", "攸县", "茶陵县", "炎陵县", "醴陵市", "湘潭县",
             "韶山市", "湘乡市", "祁东县", "衡南县", "衡东县", "耒阳市", "宁乡市", "浏阳市", "望城区", "长沙县"]
 TOWNS = ["岭坡乡", "荫田镇", "古岳峰镇", "太常乡", "平等乡", "白果镇", "新塘镇", "石湾镇", "洪山镇", "金兰镇",

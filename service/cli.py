@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import logging
 import re
-from importlib import resources
 from pathlib import Path
 
 import click
@@ -20,7 +19,11 @@ from .settings import SETTINGS, Settings, load_settings
 from .store import Store
 
 console = Console()
-CASSETTES = Path(__file__).resolve().parents[1] / "cassettes"  # recorded LLM answers (a source checkout)
+ROOT = Path(__file__).resolve().parents[1]  # a source checkout
+CASSETTES = ROOT / "cassettes"  # recorded LLM answers
+# The demo's reports: written by the project's authors in eight layouts (made-up units and figures, see
+# its README), with their recorded LLM answers in cassettes/new_layouts. Real reports are never bundled.
+DEMO_REPORTS = ROOT / "tests" / "data" / "new_layouts"
 err_console = Console(stderr=True)
 
 
@@ -135,15 +138,16 @@ def _print_summary(results: list[FileResult]) -> None:
 @click.option("--db", type=click.Path(dir_okay=False), default=None, help="SQLite database (JIXIAO_DB).")
 @click.option("--host", default="127.0.0.1", show_default=True, help="Address the web app listens on.")
 @click.option("--port", default=5000, show_default=True, help="Port of the web app.")
-@click.option("--no-serve", is_flag=True, help="Load and extract the samples, print the log-in, do not start the web app.")
+@click.option("--no-serve", is_flag=True, help="Load and extract the demo reports, print the log-in, do not start the web app.")
 def demo(db: str | None, host: str, port: int, no_serve: bool) -> None:
-    """Load the five bundled sample reports, extract them for review, and serve the review app."""
+    """Load the eight demo reports (made-up, in eight layouts), extract them for review, serve the review app."""
     from .worker import run_worker, store_upload
 
     settings = _settings(db=db)
     store = _open_store(settings)
-    samples = sorted(Path(str(p)) for p in resources.files("service").joinpath("samples").iterdir()
-                     if str(p).endswith(".txt"))
+    samples = sorted(DEMO_REPORTS.glob("*.txt"))
+    if not samples:
+        raise click.ClickException(f"找不到演示报告：{DEMO_REPORTS}（演示需在源码目录中运行）")
     engine = _demo_engine(settings, store, len(samples))
     uploads = Path(settings.instance) / "uploads"
     shas = [store_upload(store, uploads, p.name, p.read_bytes(), "演示")[0]["sha256"] for p in samples]
@@ -524,13 +528,14 @@ def _demo_engine(settings: Settings, store: Store, n: int):
     from .llm.runner import LLMEngine, ReplayEngine
 
     if resolve_engine(settings) == "llm":
-        console.print(f"演示：用大模型（{settings.model}）处理 {n} 份示例报告")
+        console.print(f"演示：用大模型（{settings.model}）处理 {n} 份演示报告")
         return LLMEngine(settings, cache=store)
-    if CASSETTES.is_dir() and settings.engine != "rules":
-        console.print(f"演示：未配置大模型接口，回放录制好的大模型回答（{CASSETTES}）处理 {n} 份示例报告，"
+    replayed = CASSETTES / DEMO_REPORTS.name
+    if replayed.is_dir() and settings.engine != "rules":
+        console.print(f"演示：未配置大模型接口，回放录制好的大模型回答（{replayed}）处理 {n} 份演示报告，"
                       "不联网、无需 API 密钥", soft_wrap=True)
-        return ReplayEngine(settings, CASSETTES)
-    console.print(f"演示：用离线规则引擎处理 {n} 份示例报告（无需 API 密钥）")
+        return ReplayEngine(settings, replayed)
+    console.print(f"演示：用离线规则引擎处理 {n} 份演示报告（无需 API 密钥）")
     return None
 
 

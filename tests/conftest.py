@@ -8,8 +8,8 @@ import pytest
 from click.testing import CliRunner
 
 ROOT = Path(__file__).resolve().parents[1]
-SAMPLES = ROOT / "service" / "samples"
 SHARED = ROOT.parent / "shared"
+SAMPLES = SHARED / "reports"  # the five real reports, read in place (never copied into the project)
 CHROMIUM = Path("/usr/bin/chromium")  # Debian's, never `playwright install`
 
 

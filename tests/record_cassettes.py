@@ -73,7 +73,7 @@ from service.settings import load_settings
 from tests.llm_server import FakeOpenAI, HTTPFailure
 
 ROOT = Path(__file__).resolve().parents[1]
-SAMPLES = ROOT / "service" / "samples"
+SAMPLES = ROOT.parent / "shared" / "reports"
 STEMS = sorted(p.stem for p in SAMPLES.glob("*.txt"))
 CASSETTES = ROOT / "cassettes"
 FAILURES = CASSETTES / "failures"
@@ -329,7 +329,7 @@ def print_prompts(stem: str, out=sys.stdout) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--print-prompts", metavar="STEM", help="print the prompts for service/samples/STEM.txt")
+    ap.add_argument("--print-prompts", metavar="STEM", help="print the prompts for ../shared/reports/STEM.txt")
     ap.add_argument("--live", action="store_true",
                     help="record the samples and new layouts against OPENAI_BASE_URL with JIXIAO_MODEL")
     ap.add_argument("--failures", action="store_true", help="record cassettes/failures/ (local server)")

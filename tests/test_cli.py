@@ -146,17 +146,18 @@ def test_unexpected_error_in_one_file_does_not_stop_the_batch(runner, tmp_path, 
     assert _db_documents(tmp_path) == [REPORT.name]
 
 
-def test_demo_loads_the_five_samples_into_the_database(runner, tmp_path, monkeypatch):
+def test_demo_loads_the_eight_demo_reports_into_the_database(runner, tmp_path, monkeypatch):
     for var in ("OPENAI_BASE_URL", "OPENAI_API_KEY", "JIXIAO_MODEL", "JIXIAO_ENGINE"):
         monkeypatch.delenv(var, raising=False)
     result = runner.invoke(cli, ["demo", "--no-serve"])
     assert result.exit_code == 0, result.output
     assert "未配置大模型接口，回放录制好的大模型回答" in result.output  # the LLM path, without a key
-    assert "已将 5 份报告载入数据库" in result.output
+    assert "已将 8 份报告载入数据库" in result.output
     assert "用户名 demo  密码" in result.output  # a log-in for the review app
-    assert len(_db_documents(tmp_path)) == 5
+    assert len(_db_documents(tmp_path)) == 8
     db = sqlite_utils.Database(tmp_path / "jixiao.db")
     assert {r["engine"] for r in db["extraction_runs"].rows} == {"llm"}
+    assert "青岚县水利局" in result.output and "待审核" in result.output  # each read, each waiting for review
 
 
 def test_demo_with_the_rules_engine_needs_no_recordings(runner, tmp_path, monkeypatch):

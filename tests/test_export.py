@@ -39,10 +39,10 @@ from service.review import apply_action, record_from_items
 from service.settings import load_settings
 from service.store import Store
 from service.worker import process_next, store_upload
+from tests.conftest import SAMPLES
 from tests.scoring import GOLD, SCORE_PY, load_scorer
 from tests.webapp import login, make_app
 
-SAMPLES = Path(__file__).resolve().parent.parent / "service" / "samples"
 STEMS = sorted(p.stem for p in SAMPLES.glob("*.txt"))
 SHEETS = ["报告", "评分表", "项目", "问题与措施"]
 CORRECTED_STEM, CORRECTED_KEY, CORRECTED_VALUE = "002_6ebd5ff7b055c059", "rating", "良"

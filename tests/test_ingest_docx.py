@@ -5,7 +5,6 @@ from __future__ import annotations
 import io
 import re
 import zipfile
-from pathlib import Path
 
 import docx
 import pytest
@@ -18,8 +17,7 @@ from service.ingest import load, load_bytes
 from service.ingest.docx import read_docx
 from service.settings import load_settings
 from tests.builders import make_docx, split_blocks, table_cells
-
-SAMPLES = Path(__file__).resolve().parent.parent / "service" / "samples"
+from tests.conftest import SAMPLES
 
 
 @pytest.fixture

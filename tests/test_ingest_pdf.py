@@ -17,8 +17,8 @@ from service.errors import IngestError
 from service.ingest import load, load_bytes
 from service.settings import load_settings
 from tests.builders import cjk_pdf, make_image_pdf, make_text_pdf
+from tests.conftest import SAMPLES
 
-SAMPLES = Path(__file__).resolve().parent.parent / "service" / "samples"
 SAMPLE_000 = SAMPLES / "000_8d720d4fc0889d24.txt"
 
 

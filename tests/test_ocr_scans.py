@@ -8,7 +8,6 @@ the error rate is measured against the exact text that was drawn.
 from __future__ import annotations
 
 import io
-from pathlib import Path
 
 import pytest
 from PIL import Image
@@ -18,11 +17,11 @@ from service.extract.rules import extract
 from service.ingest import load, load_bytes
 from service.sections import split_sections
 from service.settings import load_settings
+from tests.conftest import SAMPLES
 from tests.scans import cer, crop_to_ink, degrade, find_cjk_font, render_pages
 
 pytestmark = pytest.mark.slow
 
-SAMPLES = Path(__file__).resolve().parent.parent / "service" / "samples"
 SAMPLE_000 = SAMPLES / "000_8d720d4fc0889d24.txt"
 SAMPLE_002 = SAMPLES / "002_6ebd5ff7b055c059.txt"
 KEY_NUMBERS = ("1045.9", "2769.17439", "2326.032882", "2844.28141", "914.554725", "807.744394")

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import re
-from pathlib import Path
 
 import pytest
 
@@ -13,9 +12,9 @@ from service.ingest import load, load_bytes
 from service.record import to_record
 from service.sections import split_sections
 from service.settings import load_settings
+from tests.conftest import SAMPLES
 from tests.scoring import fraction, score_records
 
-SAMPLES = Path(__file__).resolve().parent.parent / "service" / "samples"
 STEMS = sorted(p.stem for p in SAMPLES.glob("*.txt"))
 CJK = re.compile(r"[\u4e00-\u9fff]")
 

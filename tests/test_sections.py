@@ -2,15 +2,13 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
 
 from service.ingest import load, load_bytes
 from service.sections import split_sections
 from service.settings import load_settings
+from tests.conftest import SAMPLES
 
-SAMPLES = Path(__file__).resolve().parent.parent / "service" / "samples"
 STEMS = sorted(p.stem for p in SAMPLES.glob("*.txt"))
 
 # (level, kind, title) of every section, as split_sections gives them (read against the reports).

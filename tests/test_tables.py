@@ -2,15 +2,13 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
 
 from service.ingest import load
 from service.settings import load_settings
 from service.tables import find_tables
+from tests.conftest import SAMPLES
 
-SAMPLES = Path(__file__).resolve().parent.parent / "service" / "samples"
 STEMS = sorted(p.stem for p in SAMPLES.glob("*.txt"))
 TABLES_PER_SAMPLE = {
     "000_8d720d4fc0889d24": 3,  # 基础数据表, 部门整体支出绩效自评表, 项目支出绩效自评表
