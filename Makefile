@@ -7,7 +7,7 @@ CJK_FONT_PACKAGE := fonts-wqy-zenhei
 BROWSER_PACKAGE := chromium
 DEBIAN_PACKAGES := $(CJK_FONT_PACKAGE) $(BROWSER_PACKAGE)
 
-.PHONY: demo test lint bench bench-pdf-tables setup debian clean
+.PHONY: demo test test-fast lint bench bench-pdf-tables setup debian clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -35,6 +35,10 @@ lint: $(STAMP)
 
 test: debian $(STAMP) lint
 	$(BIN)/pytest -q
+
+# the edit loop: the tests without OCR, the browser or the few slow ones (markers: tests/conftest.py)
+test-fast: $(STAMP)
+	$(BIN)/pytest -q -m "not ocr and not browser and not slow"
 
 bench: $(STAMP)
 	$(BIN)/python benchmarks/run.py

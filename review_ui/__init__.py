@@ -24,6 +24,7 @@ from flask_wtf.csrf import CSRFError, CSRFProtect
 from werkzeug.exceptions import HTTPException, MethodNotAllowed, default_exceptions
 from werkzeug.middleware.proxy_fix import ProxyFix
 
+from service.labels import ROLES
 from service.review import STATE_NAMES, context_pairs
 from service.settings import Settings, load_settings
 from service.store import Store
@@ -32,7 +33,6 @@ from . import db
 
 csrf = CSRFProtect()
 
-ROLE_NAMES = {"operator": "上传员", "reviewer": "审核员", "admin": "管理员"}
 
 
 def create_app(test_config: dict[str, Any] | None = None, settings: Settings | None = None) -> Flask:
@@ -87,7 +87,7 @@ def _register(app: Flask) -> None:
     for bp in (auth.bp, upload.bp, review.bp, admin.bp, export.bp):
         app.register_blueprint(bp)
     app.add_url_rule("/", endpoint="index", view_func=auth.home)
-    app.jinja_env.globals.update(ROLE_NAMES=ROLE_NAMES, STATE_NAMES=STATE_NAMES)
+    app.jinja_env.globals.update(ROLE_NAMES=ROLES, STATE_NAMES=STATE_NAMES)
     app.jinja_env.filters["local"] = local_time
     app.jinja_env.filters["context_pairs"] = context_pairs  # evidence context as data-context's [[s, e], …]
     history.register_filters(app)

@@ -7,11 +7,12 @@ from flask import Blueprint, abort, flash, g, redirect, render_template, url_for
 from werkzeug.security import generate_password_hash
 
 from service.errors import StoreError
+from service.labels import ROLES
 from service.store.workflow import LastAdmin
 
 from .auth import login_required
 from .db import get_store
-from .forms import MIN_PASSWORD, ROLE_CHOICES, PasswordForm, PlainForm, RoleForm, UserForm
+from .forms import MIN_PASSWORD, PasswordForm, PlainForm, RoleForm, UserForm
 
 bp = Blueprint("admin", __name__, url_prefix="/admin")
 
@@ -58,7 +59,7 @@ def set_role(user_id: int):
         get_store().update_user(user["id"], role=form.role.data)
     except LastAdmin:  # another admin was demoted meanwhile
         return _refused(LAST_ADMIN.format("取消其管理员角色"))
-    flash(f"{user['name']} 的角色已改为 {ROLE_CHOICES[form.role.data]}", "ok")
+    flash(f"{user['name']} 的角色已改为 {ROLES[form.role.data]}", "ok")
     return redirect(url_for("admin.users"), 303)
 
 

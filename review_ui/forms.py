@@ -6,7 +6,8 @@ from flask_wtf import FlaskForm
 from wtforms import MultipleFileField, PasswordField, SelectField, StringField
 from wtforms.validators import DataRequired, EqualTo, Length
 
-ROLE_CHOICES = {"operator": "上传员", "reviewer": "审核员", "admin": "管理员"}
+from service.labels import ROLES
+
 MIN_PASSWORD = 8  # as `jixiao users add` asks
 PASSWORD_RULE = Length(min=MIN_PASSWORD, message=f"密码至少 {MIN_PASSWORD} 位")
 
@@ -22,7 +23,7 @@ class UploadForm(FlaskForm):
 
 class UserForm(FlaskForm):
     name = StringField("用户名", validators=[DataRequired("请输入用户名"), Length(max=40)])
-    role = SelectField("角色", choices=ROLE_CHOICES)
+    role = SelectField("角色", choices=ROLES)
     password = PasswordField("初始密码", validators=[DataRequired("请输入密码"), PASSWORD_RULE])
 
 
@@ -34,7 +35,7 @@ class PasswordForm(FlaskForm):
 
 
 class RoleForm(FlaskForm):
-    role = SelectField("角色", choices=ROLE_CHOICES)
+    role = SelectField("角色", choices=ROLES)
 
 
 class PlainForm(FlaskForm):

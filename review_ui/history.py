@@ -9,7 +9,8 @@ from typing import Any
 from flask import Flask
 
 from service.fields import BY_KEY
-from service.review import UNITS, item_label
+from service.labels import item_label
+from service.review import UNITS
 
 ROW_NUMBERS = {"indicator": (("weight", "分值"), ("score", "得分")),
                "project": (("budget_initial", "年初预算"), ("budget_full_year", "全年预算"),

@@ -20,19 +20,18 @@ from flask import (
 )
 
 from service.errors import JixiaoError, StoreError
-from service.fields import BY_KEY
+from service.fields import BY_KEY, grouped
 from service.grounding import ground
+from service.labels import ACTIONS, AUDIT_NAMES, LISTS
+from service.models import DEPARTMENT_TABLE
 from service.page_images import cache_folder, cached_page
 from service.review import (
-    ACTIONS,
-    AUDIT_NAMES,
-    GROUPS,
-    LISTS,
     STATE_NAMES,
     UNITS,
     InvalidValue,
     apply_action,
     auto_passed,
+    bulk_status,
     can_confirm,
     new_row,
     record_from_items,
@@ -86,7 +85,7 @@ def document(sha256: str):
 def _stated_totals(items: list[dict]) -> dict[str, dict]:
     """Per score table, the total the report states and (department table) the budget-execution points."""
     values = {i["item"]: i["value"] for i in items}
-    out = {"整体": {"total": values.get("field:self_score"), "exec_weight": values.get("field:execution_weight"),
+    out = {DEPARTMENT_TABLE: {"total": values.get("field:self_score"), "exec_weight": values.get("field:execution_weight"),
                   "exec_score": values.get("field:execution_score")}}
     for i in items:
         if i["kind"] == "project" and i["value"].get("name"):
@@ -99,7 +98,7 @@ def _groups(items: list[dict]) -> list[tuple[str, str, list[dict]]]:
     flagged sections first. The score-table and project sections are kept when empty, as the place to add the
     rows the extraction missed."""
     by_item = {i["item"]: i for i in items}
-    fields = [(name, "field", [by_item[f"field:{k}"] for k in keys if f"field:{k}" in by_item]) for name, keys in GROUPS]
+    fields = [(name, "field", [by_item[f"field:{k}"] for k in keys if f"field:{k}" in by_item]) for name, keys in grouped()]
     groups = [g for g in fields if g[2]]
     groups.append(("评分表", "indicator", [i for i in items if i["kind"] == "indicator"]))
     groups.append(("项目", "project", [i for i in items if i["kind"] == "project"]))
@@ -287,8 +286,8 @@ def accept_auto(sha256: str):
     if not listed or not all(listed):
         refuse(400, "请求格式不正确，请刷新页面后重试")
     try:
-        accepted, skipped = store.accept_auto_passed(sha256, g.user["name"],
-                                                     {m.group(1): int(m.group(2)) for m in listed})
+        accepted, skipped = store.accept_in_bulk(sha256, g.user["name"],
+                                                 {m.group(1): int(m.group(2)) for m in listed}, bulk_status)
     except StoreError as e:
         refuse(409, str(e))
     note = f"；{skipped} 项在打开页面后已有改动，未接受，请查看" if skipped else ""

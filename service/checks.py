@@ -38,12 +38,6 @@ SUMS = [
     ("sangong_actual", ("sangong_overseas_actual", "sangong_vehicle_actual", "sangong_reception_actual"),
      "因公出国（境）费 + 公务用车费 + 公务接待费 = “三公”经费"),
 ]
-_ZH = {"expense_total": "支出合计", "expense_basic": "基本支出", "expense_project": "项目支出",
-       "expense_personnel": "人员经费", "expense_public": "公用经费", "income_total": "收入合计",
-       "income_general_budget": "一般公共预算", "income_gov_fund": "政府性基金", "income_other": "其他收入",
-       "sangong_actual": "“三公”经费", "sangong_overseas_actual": "因公出国（境）费",
-       "sangong_vehicle_actual": "公务用车费", "sangong_reception_actual": "公务接待费",
-       "assets_total": "资产总额", "liabilities_total": "负债总额", "net_assets": "净资产"}
 
 
 def _num(fields: dict[str, FieldValue], key: str):
@@ -74,8 +68,8 @@ def sums_add_up(fields: dict[str, FieldValue]) -> list[tuple[str, str]]:
         if t is None or any(p is None for p in ps):
             continue
         if abs(sum(ps) - t) > _tolerance(t, *ps):
-            reason = (" + ".join(f"{_ZH[k]} {_fmt(v)}" for k, v in zip(parts, ps, strict=True))
-                      + f" = {_fmt(round(sum(ps), 6))} ≠ {_ZH[total]} {_fmt(t)}（{rule}）")
+            reason = (" + ".join(f"{BY_KEY[k].label} {_fmt(v)}" for k, v in zip(parts, ps, strict=True))
+                      + f" = {_fmt(round(sum(ps), 6))} ≠ {BY_KEY[total].label} {_fmt(t)}（{rule}）")
             out += [(k, reason) for k in (total, *parts)]
     a, li, n = (_num(fields, k) for k in ("assets_total", "liabilities_total", "net_assets"))
     if None not in (a, li, n) and abs(a - li - n) > _tolerance(a, li, n):

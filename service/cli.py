@@ -12,10 +12,12 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
+from .engines import Engine, RulesEngine, build_engine
 from .errors import JixiaoError
+from .labels import ROLES
 from .llm.config import resolve_engine
 from .pipeline import FileResult, expand_inputs, run_batch
-from .settings import SETTINGS, Settings, load_settings
+from .settings import ENGINE_CHOICES, SETTINGS, Settings, load_settings
 from .store import Store
 
 console = Console()
@@ -54,7 +56,7 @@ def cli(verbose: bool) -> None:
 @click.argument("files", nargs=-1, required=True, type=click.Path(path_type=Path))
 @click.option("--out", "out_dir", type=click.Path(file_okay=False, path_type=Path), required=True,
               help="Folder for the record JSON files (<file stem>.json).")
-@click.option("--engine", type=click.Choice(["auto", "rules", "llm"]), default=None,
+@click.option("--engine", type=click.Choice(ENGINE_CHOICES), default=None,
               help="Extraction engine (default from JIXIAO_ENGINE: auto = the LLM when configured, else rules).")
 @click.option("--db", type=click.Path(dir_okay=False), default=None, help="SQLite database (JIXIAO_DB).")
 @click.option("--no-store", is_flag=True, help="Write JSON only, do not save to the database.")
@@ -71,32 +73,20 @@ def extract(files: tuple[Path, ...], out_dir: Path, engine: str | None, db: str 
     if not paths:
         raise click.ClickException("没有找到要处理的文件")
     store = None if no_store else _open_store(settings)
-    chosen = "llm" if replay_dir is not None else resolve_engine(settings)
-    llm = None
-    if chosen == "llm":
-        from .llm.runner import (  # imported only when used: the offline path starts quickly
-            LLMEngine,
-            ReplayEngine,
-        )
-
-        try:
-            llm = (ReplayEngine(settings, replay_dir) if replay_dir is not None
-                   else LLMEngine(settings, cache=None if no_cache else store))
-        except JixiaoError as e:
-            raise click.ClickException(str(e)) from None
-        where = f"回放录制的回答（{replay_dir}），不联网" if replay_dir is not None else llm.client.endpoint.model
-        console.print(f"提取引擎：大模型（{where}）；共 {len(paths)} 个文件", soft_wrap=True)
-    else:
+    engine = _build_engine(settings, replay_dir, cache=None if no_cache else store)
+    if isinstance(engine, RulesEngine):
         why = "离线规则" if settings.engine == "rules" else "未配置大模型接口，使用离线规则"
         console.print(f"提取引擎：rules（{why}）；共 {len(paths)} 个文件")
+    else:
+        where = f"回放录制的回答（{replay_dir}），不联网" if replay_dir is not None else engine.client.endpoint.model
+        console.print(f"提取引擎：大模型（{where}）；共 {len(paths)} 个文件", soft_wrap=True)
     try:
-        results = _run_with_progress(paths, settings, store, out_dir, llm, resume)
+        results = _run_with_progress(paths, settings, store, out_dir, engine, resume)
     finally:
-        if llm is not None:
-            llm.close()
+        engine.close()
     _print_summary(results)
-    if llm is not None:
-        u = llm.usage
+    if not isinstance(engine, RulesEngine):
+        llm, u = engine, engine.usage
         console.print(f"大模型：{llm.calls} 次调用，{u.requests} 个请求（含重问与重试；缓存命中不计），"
                       f"输入 {u.prompt_tokens} tokens，输出 {u.completion_tokens} tokens，"
                       f"费用约 {u.cost(settings):.4f}", soft_wrap=True)
@@ -110,13 +100,12 @@ def extract(files: tuple[Path, ...], out_dir: Path, engine: str | None, db: str 
         raise SystemExit(1)
 
 
-def _run_with_progress(paths, settings, store, out_dir, engine=None, resume=False) -> list[FileResult]:
+def _run_with_progress(paths, settings, store, out_dir, engine: Engine, resume=False) -> list[FileResult]:
     columns = [TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn()]
     with Progress(*columns, console=err_console, transient=True, disable=len(paths) < 2) as progress:
         task = progress.add_task("处理中", total=len(paths))
-        parallel = engine is not None and engine.version != "replay"  # a cassette patches HTTP process-wide
         return run_batch(paths, settings, store, out_dir, engine=engine, resume=resume,
-                         workers=settings.llm_concurrency if parallel else 1,
+                         workers=settings.llm_concurrency if engine.concurrent else 1,
                          on_done=lambda r: progress.update(task, advance=1, description=r.path.name))
 
 
@@ -154,8 +143,7 @@ def demo(db: str | None, host: str, port: int, no_serve: bool) -> None:
     try:
         run_worker(store, settings, engine, until_empty=True)
     finally:
-        if engine is not None:
-            engine.close()
+        engine.close()
     jobs = sorted(store.jobs(shas), key=lambda j: j["name"])
     _print_jobs(jobs)
     ok = [j for j in jobs if j["state"] in ("review", "confirmed")]
@@ -355,7 +343,7 @@ def users() -> None:
 
 @users.command("add")
 @click.argument("name")
-@click.option("--role", type=click.Choice(["operator", "reviewer", "admin"]), required=True, help="The user's role.")
+@click.option("--role", type=click.Choice(list(ROLES)), required=True, help="The user's role.")
 @click.option("--password", prompt="密码", hide_input=True, confirmation_prompt="再次输入密码",
               help="Asked for when not given.")
 @click.option("--db", type=click.Path(dir_okay=False), default=None, help="SQLite database (JIXIAO_DB).")
@@ -455,41 +443,31 @@ def check(report: Path, records: tuple[Path, ...], out_dir: Path | None) -> None
               help="Folder of gold answers (<stem>.json).")
 @click.option("--reports", "reports_dir", type=click.Path(file_okay=False, exists=True, path_type=Path),
               required=True, help="Folder of the reports (<stem>.<any extension>).")
-@click.option("--engine", type=click.Choice(["auto", "rules", "llm"]), default=None, help="Extraction engine.")
+@click.option("--engine", type=click.Choice(ENGINE_CHOICES), default=None, help="Extraction engine.")
 @click.option("--replay", "replay_dir", type=click.Path(file_okay=False, path_type=Path), default=None,
               help="With the LLM engine: answer from recorded cassettes.")
 def evaluate(gold_dir: Path, reports_dir: Path, engine: str | None, replay_dir: Path | None) -> None:
     """Extract and re-check every report of a labelled set; print accuracy, automation, review and escape rates."""
     from .evaluate import score_record, summarize
-    from .ingest import load
-    from .pipeline import RulesEngine
-    from .recheck import recheck
-    from .record import to_record
-    from .sections import split_sections
+    from .pipeline import run_document
 
     settings = _settings(engine=engine)
-    if replay_dir is not None or resolve_engine(settings) == "llm":
-        from .llm.runner import LLMEngine, ReplayEngine
-
-        runner = ReplayEngine(settings, replay_dir) if replay_dir is not None else LLMEngine(settings)
-    else:
-        runner = RulesEngine(settings)
+    runner = _build_engine(settings, replay_dir)
     per_report = []
-    for gold_path in sorted(gold_dir.glob("*.json")):
-        report = next((p for p in sorted(reports_dir.iterdir()) if p.stem == gold_path.stem), None)
-        if report is None:
-            err_console.print(f"[red]错误[/red] 找不到 {gold_path.stem} 的报告文件", soft_wrap=True)
-            continue
-        try:
-            doc = load(report, settings)
-            sections = split_sections(doc)
-            ex, _stats = runner(doc, sections)
-        except JixiaoError as e:
-            err_console.print(f"[red]错误[/red] {e}", soft_wrap=True)
-            continue
-        record = recheck(doc, sections, to_record(doc, ex), accept_at=settings.threshold,
-                         ocr_review_below=settings.ocr_review_below)
-        per_report.append(score_record(json.loads(gold_path.read_text(encoding="utf-8")), record))
+    try:
+        for gold_path in sorted(gold_dir.glob("*.json")):
+            report = next((p for p in sorted(reports_dir.iterdir()) if p.stem == gold_path.stem), None)
+            if report is None:
+                err_console.print(f"[red]错误[/red] 找不到 {gold_path.stem} 的报告文件", soft_wrap=True)
+                continue
+            try:
+                record = run_document(report, settings, runner).record  # the record reviewers would see
+            except JixiaoError as e:
+                err_console.print(f"[red]错误[/red] {e}", soft_wrap=True)
+                continue
+            per_report.append(score_record(json.loads(gold_path.read_text(encoding="utf-8")), record))
+    finally:
+        runner.close()
     by_field, overall = summarize(per_report)
     table = Table(title=f"评估：{len(per_report)} 份报告，{overall['fields']} 个字段")
     for col in ("字段", "数量", "正确", "自动通过", "复核", "漏检(escape)", "缺失", "编造"):
@@ -523,20 +501,26 @@ def _print_check(name: str, record: dict) -> None:
     err_console.print(table)
 
 
-def _demo_engine(settings: Settings, store: Store, n: int):
-    """The LLM when configured; else its recorded answers (cassettes/) when present; else the rules."""
-    from .llm.runner import LLMEngine, ReplayEngine
+def _build_engine(settings: Settings, replay: Path | None = None, cache=None) -> Engine:
+    try:
+        return build_engine(settings, replay=replay, cache=cache)
+    except JixiaoError as e:
+        raise click.ClickException(str(e)) from None
 
-    if resolve_engine(settings) == "llm":
-        console.print(f"演示：用大模型（{settings.model}）处理 {n} 份演示报告")
-        return LLMEngine(settings, cache=store)
+
+def _demo_engine(settings: Settings, store: Store, n: int) -> Engine:
+    """The LLM when configured; else its recorded answers (cassettes/) when present; else the rules."""
     replayed = CASSETTES / DEMO_REPORTS.name
-    if replayed.is_dir() and settings.engine != "rules":
+    replay = replayed if resolve_engine(settings) != "llm" and settings.engine != "rules" and replayed.is_dir() else None
+    engine = _build_engine(settings, replay, cache=store)
+    if replay is not None:
         console.print(f"演示：未配置大模型接口，回放录制好的大模型回答（{replayed}）处理 {n} 份演示报告，"
                       "不联网、无需 API 密钥", soft_wrap=True)
-        return ReplayEngine(settings, replayed)
-    console.print(f"演示：用离线规则引擎处理 {n} 份演示报告（无需 API 密钥）")
-    return None
+    elif isinstance(engine, RulesEngine):
+        console.print(f"演示：用离线规则引擎处理 {n} 份演示报告（无需 API 密钥）")
+    else:
+        console.print(f"演示：用大模型（{settings.model}）处理 {n} 份演示报告")
+    return engine
 
 
 @cli.command("settings")

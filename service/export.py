@@ -41,24 +41,27 @@ from openpyxl.styles import Alignment, Font, PatternFill
 from openpyxl.utils import get_column_letter
 
 from .errors import JixiaoError
-from .fields import BY_KEY, FIELDS
+from .fields import BY_KEY, field_keys
+from .labels import LISTS
 from .models import CORRECTED
-from .review import LISTS
 
 CSV_ENCODING = "utf-8-sig"  # with a BOM, so that Excel opens the Chinese text correctly
-FIELD_KEYS = tuple(f.key for f in FIELDS)
 ROW_TEXTS = ("level1", "level2", "name", "target", "actual")
 ROW_NUMBERS = ("weight", "score")
 PROJECT_NUMBERS = ("budget_initial", "budget_full_year", "spending_actual", "execution_rate", "score")
 UNIT_YEAR = ("unit_name", "fiscal_year")
 DOCUMENT_COLUMNS = (*UNIT_YEAR, "source_name")  # first in every table; the hash that joins them is last
-REPORT_COLUMNS = (*UNIT_YEAR, "duplicate", *(k for k in FIELD_KEYS if k not in UNIT_YEAR), "problems", "measures",
-                  "corrected_fields", "confirmed_by", "confirmed_at", "source_name", "document_sha256")
 INDICATOR_COLUMNS = (*DOCUMENT_COLUMNS, "table", *ROW_TEXTS, *ROW_NUMBERS, "remark", "status", "document_sha256")
 PROJECT_COLUMNS = (*DOCUMENT_COLUMNS, "name", *PROJECT_NUMBERS, "status", "document_sha256")
 LIST_ITEM_COLUMNS = (*DOCUMENT_COLUMNS, "list", "idx", "text", "document_sha256")
 DEFAULT_TIME_ZONE = "Asia/Shanghai"
 LOCAL_TIME = "%Y-%m-%d %H:%M"
+
+
+def report_columns() -> tuple[str, ...]:
+    """The 报告 sheet's columns: unit and year, every field of the registry, the lists, who confirmed."""
+    return (*UNIT_YEAR, "duplicate", *(k for k in field_keys() if k not in UNIT_YEAR), "problems", "measures",
+            "corrected_fields", "confirmed_by", "confirmed_at", "source_name", "document_sha256")
 
 
 @dataclass(frozen=True)
@@ -93,7 +96,7 @@ def record_of(report: dict[str, Any], parts: dict[str, list[dict[str, Any]]]) ->
     items = parts["confirmed_list_items"]
     return {
         "source": {"name": report["source_name"], "sha256": report["document_sha256"]},
-        "fields": {key: _field(stored.get(key), report.get(key)) for key in FIELD_KEYS},
+        "fields": {key: _field(stored.get(key), report.get(key)) for key in field_keys()},
         "indicators": [_indicator(row) for row in parts["confirmed_indicators"]],
         "projects": [_project(row) for row in parts["confirmed_projects"]],
         **{key: _text_list(stored.get(key), [i["text"] for i in items if i["list"] == key]) for key in LISTS},
@@ -225,15 +228,15 @@ def duplicates(records: list[dict[str, Any]]) -> dict[str, str]:
 
 
 def report_rows(records: list[dict[str, Any]], zone: tzinfo) -> list[dict[str, Any]]:
-    """The reports as rows of REPORT_COLUMNS, in their order, duplicates of a unit and year marked."""
+    """The reports as rows of `report_columns()`, in their order, duplicates of a unit and year marked."""
     marks = duplicates(records)
     return [{**report_row(r, zone), "duplicate": marks.get(r["source"]["sha256"])} for r in records]
 
 
 def report_row(record: dict[str, Any], zone: tzinfo) -> dict[str, Any]:
-    """One report as a flat row of REPORT_COLUMNS; problems and measures one per line, the time local."""
+    """One report as a flat row of `report_columns()`; problems and measures one per line, the time local."""
     return {"document_sha256": record["source"]["sha256"], "source_name": record["source"]["name"],
-            **{key: record["fields"][key]["value"] for key in FIELD_KEYS},
+            **{key: record["fields"][key]["value"] for key in field_keys()},
             **{key: "\n".join(record[key]["value"]) for key in LISTS},
             "corrected_fields": "、".join(corrected_names(record)) or None,
             "confirmed_by": record["confirmed"]["by"], "confirmed_at": local_time(record["confirmed"]["at"], zone)}
@@ -242,7 +245,7 @@ def report_row(record: dict[str, Any], zone: tzinfo) -> dict[str, Any]:
 def corrected_names(record: dict[str, Any]) -> list[str]:
     """The Chinese names of the fields and lists a person corrected, in the order of the field list."""
     keys = _corrected_keys(record)
-    return [BY_KEY[k].zh for k in FIELD_KEYS if k in keys] + [LISTS[k] for k in LISTS if k in keys]
+    return [BY_KEY[k].zh for k in field_keys() if k in keys] + [LISTS[k] for k in LISTS if k in keys]
 
 
 def _document_columns(record: dict[str, Any]) -> dict[str, Any]:
@@ -251,7 +254,7 @@ def _document_columns(record: dict[str, Any]) -> dict[str, Any]:
             "fiscal_year": record["fields"]["fiscal_year"]["value"]}
 
 
-def indicator_rows(record: dict[str, Any]) -> list[dict[str, Any]]:
+def score_sheet_rows(record: dict[str, Any]) -> list[dict[str, Any]]:
     """The report's score rows, each with the columns that say whose they are."""
     return [{**_document_columns(record), **row} for row in record["indicators"]]
 
@@ -297,11 +300,11 @@ def write_csv(store: Any, path: str | Path, selection: Selection = ALL, *, keys:
 
 
 def _reports_csv(records: list[dict[str, Any]], keys: bool, zone_name: str) -> str:
-    return _csv_text("报告", REPORT_COLUMNS, report_rows(in_table_order(records), zone_of(zone_name)), keys)
+    return _csv_text("报告", report_columns(), report_rows(in_table_order(records), zone_of(zone_name)), keys)
 
 
 def _indicators_csv(records: list[dict[str, Any]], keys: bool) -> str:
-    rows = [row for r in in_table_order(records) for row in indicator_rows(r)]
+    rows = [row for r in in_table_order(records) for row in score_sheet_rows(r)]
     return _csv_text("评分表", INDICATOR_COLUMNS, rows, keys)
 
 
@@ -337,7 +340,6 @@ COLUMN_ZH = {
     **LISTS, "table": "所属表格", "level1": "一级指标", "level2": "二级指标", "target": "年度指标值",
     "actual": "实际完成值", "weight": "分值", "score": "得分", "remark": "偏差原因分析及改进措施", "status": "状态",
     "list": "类别", "idx": "序号", "text": "内容", "duplicate": "重复", "corrected_fields": "人工更正的字段",
-    **{k: BY_KEY[k].zh + UNIT_SUFFIX.get(BY_KEY[k].kind, "") for k in FIELD_KEYS},
 }
 PROJECT_ZH = {"name": "项目名称", "budget_initial": "年初预算数（万元）", "budget_full_year": "全年预算数（万元）",
               "spending_actual": "全年执行数（万元）", "execution_rate": "预算执行率（%）", "score": "项目自评得分"}
@@ -346,7 +348,7 @@ HEADER_FILL = PatternFill("solid", fgColor="DDEBF7")
 CORRECTED_FILL = PatternFill("solid", fgColor="FFF2CC")  # a person changed this value
 DUPLICATE_FONT = Font(color="C00000", bold=True)
 NUMBER_FORMATS = {"money": "0.00", "percent": "0.00", "score": "0.0#", "int": "0", "year": "0"}
-COLUMN_KINDS = {**{k: f.kind for k, f in BY_KEY.items()}, "weight": "score", "score": "score", "idx": "int"}
+COLUMN_KINDS = {"weight": "score", "score": "score", "idx": "int"}  # besides the fields' own kinds
 MIN_WIDTH, MAX_WIDTH = 6, 50
 NARROW = {"document_sha256": 14}  # the hash is for joining, not reading: show its start
 
@@ -356,9 +358,9 @@ def xlsx_bytes(store: Any, selection: Selection = ALL, *, time_zone: str = DEFAU
     zone = zone_of(time_zone)
     records = in_table_order(confirmed_records(store, selection))
     workbook = Workbook(write_only=True)
-    _write_sheet(workbook, "报告", REPORT_COLUMNS, report_rows(records, zone),
+    _write_sheet(workbook, "报告", report_columns(), report_rows(records, zone),
                  [_corrected_keys(r) for r in records])
-    _write_sheet(workbook, "评分表", INDICATOR_COLUMNS, [row for r in records for row in indicator_rows(r)])
+    _write_sheet(workbook, "评分表", INDICATOR_COLUMNS, [row for r in records for row in score_sheet_rows(r)])
     _write_sheet(workbook, "项目", PROJECT_COLUMNS, [row for r in records for row in project_rows(r)])
     _write_sheet(workbook, "问题与措施", LIST_ITEM_COLUMNS, [row for r in records for row in list_item_rows(r)])
     buffer = io.BytesIO()
@@ -381,6 +383,8 @@ def header_zh(sheet: str, key: str) -> str:
         return PROJECT_ZH[key]
     if sheet == "评分表" and key == "name":
         return "三级指标"
+    if key in BY_KEY:
+        return BY_KEY[key].zh + UNIT_SUFFIX.get(BY_KEY[key].kind, "")
     return COLUMN_ZH.get(key, key)
 
 
@@ -422,7 +426,7 @@ def _data_cell(sheet: Any, key: str, value: Any, corrected: bool) -> Any:
     """A plain value, or a styled cell: numbers formatted by kind (0.00 万元), a corrected value highlighted
     with a comment that says so, a duplicate mark in red; long text wraps; text is never a formula."""
     text = isinstance(value, str)
-    number_format = NUMBER_FORMATS.get(COLUMN_KINDS.get(key, "")) if isinstance(value, int | float) else None
+    number_format = NUMBER_FORMATS.get(BY_KEY[key].kind if key in BY_KEY else COLUMN_KINDS.get(key, "")) if isinstance(value, int | float) else None
     duplicate = key == "duplicate" and bool(value)
     if not (corrected or number_format or duplicate or (text and ("\n" in value or value.startswith("=")))):
         return value

@@ -51,17 +51,15 @@ _ENGINE = {}  # the child's engine, built once per (engine, model) setting
 
 
 def _engine(settings: Settings):
+    """The child's engine for these settings, with its own connection to the store as the answer cache (so a
+    document extracted again, or a retried job, asks the model only what it has not answered yet)."""
+    from .engines import build_engine
     from .llm.config import resolve_engine
-    from .pipeline import RulesEngine
+    from .store import Store
 
-    key = (resolve_engine(settings), settings.model)
+    key = (resolve_engine(settings), settings.model, settings.db)
     if key not in _ENGINE:
-        if key[0] == "llm":
-            from .llm.runner import LLMEngine
-
-            _ENGINE[key] = LLMEngine(settings)
-        else:
-            _ENGINE[key] = RulesEngine(settings)
+        _ENGINE[key] = build_engine(settings, cache=Store(settings.db, migrate=False))
     return _ENGINE[key]
 
 

@@ -12,6 +12,13 @@ from typing import Any
 
 ACCEPTED, REVIEW, CONFIRMED, CORRECTED = "accepted", "review", "confirmed", "corrected"
 
+# The name of the department-wide score table (部门整体支出绩效自评表); a project's table is named by its project.
+DEPARTMENT_TABLE = "整体"
+
+# Where each kind of review item starts in the review page's order: fields first (by registry order), then
+# the score-table rows, the projects, the problems and measures; the store numbers inserted rows the same way.
+FIRST_POSITION = {"field": 0, "indicator": 1000, "project": 5000, "list": 9000}
+
 
 @dataclass
 class Evidence:

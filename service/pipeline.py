@@ -1,7 +1,9 @@
-"""One file, or a batch: ingest -> sections -> extract -> store -> record JSON.
+"""One document's run, and a batch of them: ingest -> sections -> extract -> check -> record JSON.
 
-A file that fails is reported with its reason and leaves nothing behind (no
-JSON, no database rows); the rest of the batch goes on.
+`run_document` is the one way a document is run, by `jixiao extract` (here, with
+the store and the JSON written after), by the queue's worker (`worker.extract`)
+and by `jixiao eval`. A file that fails is reported with its reason and leaves
+nothing behind (no JSON, no database rows); the rest of the batch goes on.
 """
 
 from __future__ import annotations
@@ -20,11 +22,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from .document import Document
+from .engines import Engine, RulesEngine
 from .errors import JixiaoError
 from .extract import rules
 from .ingest import load
 from .models import Extraction, Section
 from .presence import check_presence
+from .progress import report, reporting
 from .recheck import recheck
 from .record import to_record
 from .sections import split_sections
@@ -48,20 +52,6 @@ class FileResult:
     sha256: str | None = None
     seconds: float = 0.0
     stats: dict = field(default_factory=dict)  # engine figures: LLM requests, tokens, cost
-
-
-# An engine: (document, sections) -> (extraction, stats for the run), with a `name` and a `version`
-Engine = Callable[[Document, list[Section]], tuple[Extraction, dict]]
-
-
-class RulesEngine:
-    name, version = "rules", rules.ENGINE_VERSION
-
-    def __init__(self, settings: Settings):
-        self.settings = settings
-
-    def __call__(self, doc: Document, sections: list[Section]) -> tuple[Extraction, dict]:
-        return rules.extract(doc, sections, ocr_review_below=self.settings.ocr_review_below), {}
 
 
 def second_look(doc: Document, sections: list[Section], record: dict, settings: Settings) -> dict:
@@ -122,9 +112,32 @@ def extract_record(doc: Document, sections: list[Section], engine: Engine,
     """Run `engine` on a document: its extraction, its stats and the record JSON reviewers see."""
     ex, stats = engine(doc, sections)
     record = to_record(doc, ex)
-    if getattr(engine, "name", "rules") == "llm":  # the LLM's values, re-checked by value and second opinion
+    if engine.rechecked:  # the LLM's values, re-checked by value and by the rules extractor's reading
         record = second_look(doc, sections, record, settings)
     return ex, stats, check_presence(doc.text, record, doc.ocr_confidence if doc.ocr else None)
+
+
+@dataclass
+class DocumentRun:
+    """What one run of a document gives: the document, its sections, the engine's extraction and figures, and
+    the checked record JSON reviewers see."""
+
+    doc: Document
+    sections: list[Section]
+    extraction: Extraction
+    stats: dict
+    record: dict
+
+
+def run_document(path: Path, settings: Settings, engine: Engine, progress=None) -> DocumentRun:
+    """Read `path`, split it, extract it with `engine` and check the result; `progress(text)` is told what it
+    is doing (OCR page by page). Raises JixiaoError with a message for the user when the file cannot be read."""
+    with reporting(progress):  # None: nobody watching
+        doc = load(path, settings)
+        report("提取字段与评分表")
+        sections = split_sections(doc)
+        ex, stats, record = extract_record(doc, sections, engine, settings)
+    return DocumentRun(doc, sections, ex, stats, record)
 
 
 def already_done(path: Path, store: Store | None, out_file: Path | None, engine) -> bool:
@@ -145,13 +158,12 @@ def process_file(path: Path, settings: Settings, store: Store | None, out_dir: P
         return result
     t0 = time.perf_counter()
     try:
-        doc = load(path, settings)
-        sections = split_sections(doc)
-        ex, result.stats, record = extract_record(doc, sections, engine, settings)
+        run = run_document(path, settings, engine)
+        doc, ex, result.stats = run.doc, run.extraction, run.stats
         if store is not None:
-            store.save_run(doc, sections, ex, {"source_path": str(path), "engine": ex.engine, **result.stats})
+            store.save_run(doc, run.sections, ex, {"source_path": str(path), "engine": ex.engine, **result.stats})
         if out_file is not None:
-            result.record_path = write_json(out_file, record)
+            result.record_path = write_json(out_file, run.record)
     except JixiaoError as e:
         result.error = str(e)
         log.info("failed %s: %s", path, e)

@@ -25,7 +25,7 @@ import re
 
 from .fields import BY_KEY
 from .genre import sign_off_span, simplified
-from .models import ACCEPTED, REVIEW
+from .models import ACCEPTED, DEPARTMENT_TABLE, REVIEW
 
 # field -> label words that, next to a number, suggest the report states it
 MENTIONS: dict[str, str] = {
@@ -128,7 +128,7 @@ def _proposal(kind: str, number: re.Match, between: str) -> float | None:
 
 def is_department_report(text: str, record: dict) -> bool:
     """A department's (部门整体) report, not a document about projects only."""
-    if any((r.get("table") or "") == "整体" for r in record.get("indicators") or []):
+    if any((r.get("table") or "") == DEPARTMENT_TABLE for r in record.get("indicators") or []):
         return True
     return bool(_DEPARTMENT_DOC.search(simplified(text[:3000])))
 

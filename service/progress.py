@@ -31,7 +31,7 @@ def report(text: str) -> None:
 
 
 @contextlib.contextmanager
-def reporting(reporter: Callable[[str], None]) -> Iterator[None]:
+def reporting(reporter: Callable[[str], None] | None) -> Iterator[None]:
     token = _reporter.set(reporter)
     try:
         yield

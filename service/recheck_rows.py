@@ -41,7 +41,7 @@ from .document import Document
 from .extract.numbers import cell_number, squeeze
 from .extract.score_tables import table_subject
 from .llm.align import locate
-from .models import ACCEPTED, REVIEW, Evidence, IndicatorRow
+from .models import ACCEPTED, DEPARTMENT_TABLE, REVIEW, Evidence, IndicatorRow
 from .table_evidence import as_dict, row_cells
 
 THRESHOLD_KEY = "indicators"
@@ -274,7 +274,7 @@ def table_matches(record_table, report_table) -> bool:
 
 
 def _department(table_key: str) -> bool:
-    return table_key == "" or "整体" in table_key
+    return table_key == "" or DEPARTMENT_TABLE in table_key
 
 
 def _number(v):

@@ -19,29 +19,17 @@ from dataclasses import dataclass
 from typing import Any
 
 from .fields import BOUNDS, BY_KEY, DATE_YEARS, FIELDS
-from .models import ACCEPTED, CONFIRMED, CORRECTED, REVIEW
+from .labels import LISTS
+from .models import ACCEPTED, CONFIRMED, CORRECTED, DEPARTMENT_TABLE, FIRST_POSITION, REVIEW
 
 STATE_NAMES = {"queued": "排队中", "extracting": "提取中", "review": "待审核", "confirmed": "已确认", "failed": "失败"}
 DELETED = "deleted"  # a score row or project the reviewer says is not one
 NOT_STATED = "未提及"
 
-# How the review page groups the fields (the order of spec/fields.md).
-GROUPS: list[tuple[str, list[str]]] = [
-    ("基本信息", ["unit_name", "fiscal_year", "report_date", "self_score", "rating"]),
-    ("人员与车辆", ["staff_authorized", "staff_actual", "retirees", "vehicles"]),
-    ("预算与执行", ["budget_initial", "budget_full_year", "spending_actual", "execution_rate",
-                "execution_weight", "execution_score"]),
-    ("收入", ["income_total", "income_general_budget", "income_gov_fund", "income_other"]),
-    ("支出", ["expense_total", "expense_basic", "expense_project", "expense_personnel", "expense_public"]),
-    ("“三公”经费", ["sangong_budget", "sangong_actual", "sangong_overseas_actual", "sangong_vehicle_actual",
-                "sangong_reception_actual"]),
-    ("采购与资产", ["procurement_actual", "assets_total", "liabilities_total", "net_assets"]),
-]
 UNITS = {"money": "万元", "percent": "%", "score": "分", "int": "", "year": "年"}
 ROW_NUMBERS = ("weight", "score")
 ROW_TEXTS = ("table", "level1", "level2", "name", "target", "actual", "remark")
 PROJECT_NUMBERS = ("budget_initial", "budget_full_year", "spending_actual", "execution_rate", "score")
-LISTS = {"problems": "存在的问题", "measures": "改进措施"}
 
 
 class InvalidValue(ValueError):
@@ -73,20 +61,20 @@ def items_from_record(record: dict, text_len: int | None = None) -> list[Item]:
     fields = record.get("fields") or {}
     for pos, spec in enumerate(FIELDS):
         f = fields.get(spec.key) or {"value": None, "status": ACCEPTED, "confidence": 1.0}
-        out.append(Item(f"field:{spec.key}", "field", pos, f.get("value"), f.get("status") or ACCEPTED,
+        out.append(Item(f"field:{spec.key}", "field", FIRST_POSITION["field"] + pos, f.get("value"), f.get("status") or ACCEPTED,
                         _conf(f), _evidence(f.get("evidence"), text_len), list(f.get("issues") or []),
                         list(f.get("candidates") or [])))
     for i, r in enumerate(record.get("indicators") or []):
         value = {k: r.get(k) for k in (*ROW_TEXTS, *ROW_NUMBERS)}
-        out.append(Item(f"indicator:{i}", "indicator", 1000 + i, value, r.get("status") or ACCEPTED,
+        out.append(Item(f"indicator:{i}", "indicator", FIRST_POSITION["indicator"] + i, value, r.get("status") or ACCEPTED,
                         _conf(r), _evidence(r.get("evidence"), text_len), list(r.get("issues") or []), []))
     for i, p in enumerate(record.get("projects") or []):
         value = {"name": p.get("name"), **{k: p.get(k) for k in PROJECT_NUMBERS}}
-        out.append(Item(f"project:{i}", "project", 5000 + i, value, p.get("status") or ACCEPTED,
+        out.append(Item(f"project:{i}", "project", FIRST_POSITION["project"] + i, value, p.get("status") or ACCEPTED,
                         _conf(p), _evidence(p.get("evidence"), text_len), list(p.get("issues") or []), []))
     for j, key in enumerate(LISTS):
         tl = record.get(key) or {"value": [], "status": REVIEW, "issues": ["报告中未找到该部分"]}
-        out.append(Item(f"list:{key}", "list", 9000 + j, list(tl.get("value") or []),
+        out.append(Item(f"list:{key}", "list", FIRST_POSITION["list"] + j, list(tl.get("value") or []),
                         tl.get("status") or ACCEPTED, _conf(tl), _evidence(tl.get("evidence"), text_len),
                         list(tl.get("issues") or []), []))
     return out
@@ -139,17 +127,6 @@ def _inside(span: dict, text_len: int | None) -> bool:
 def context_pairs(evidence: dict | None) -> list[list[int]]:
     """An item's context spans as [[start, end], …], the form the review page's data-context takes."""
     return [[s["start"], s["end"]] for s in (evidence or {}).get("context") or []]
-
-
-def summary(items: list[dict]) -> dict[str, Any]:
-    """What the queue shows of a document: unit, year, number of flagged items, the least confidence."""
-    values = {i["item"]: i["value"] for i in items}
-    flagged = [i for i in items if i["status"] == REVIEW]
-    year = values.get("field:fiscal_year")
-    return {"unit_name": values.get("field:unit_name"),
-            "fiscal_year": year if isinstance(year, int) else None,
-            "flagged": len(flagged),
-            "min_confidence": min((i["confidence"] for i in flagged), default=None)}
 
 
 # -- reviewer input ------------------------------------------------------------
@@ -241,6 +218,12 @@ def auto_passed(item: dict) -> bool:
     return item["status"] == ACCEPTED and not item.get("issues")
 
 
+def bulk_status(item: dict) -> str | None:
+    """The status 批量接受 gives an item: confirmed (or corrected) when it is auto-passed, else None (a
+    flagged item is never accepted without being looked at)."""
+    return reviewed_status(item["value"], item["extracted"]) if auto_passed(item) else None
+
+
 def can_confirm(items: list[dict]) -> list[str]:
     """Why the document cannot be confirmed yet (empty when it can)."""
     waiting = [i for i in items if i["status"] == REVIEW]
@@ -272,26 +255,6 @@ def record_from_items(source: dict, items: list[dict]) -> dict[str, Any]:
 def reviewed_status(value: Any, extracted: Any) -> str:
     """After a person looked: `confirmed` when the machine's value stands, else `corrected`."""
     return CONFIRMED if value == extracted else CORRECTED
-
-
-ACTIONS = {"accept": "确认无误", "correct": "更正", "not_stated": "标记为未提及", "delete": "删除此行"}
-AUDIT_NAMES = {**ACTIONS, "add": "新增此行", "upload": "上传", "extracted": "提取完成", "failed": "提取失败", "retry": "重试",
-               "confirm": "确认入库", "reopen": "重新打开", "cancel": "取消处理", "reextract": "重新提取",
-               "requeued": "超时重新排队", "undo": "撤销", "superseded": "被同单位同年度的另一份取代",
-               "current_again": "恢复为当前记录", "bulk_accept": "批量接受",
-               "remove": "删除上传", "replace": "替换上传"}
-
-
-def item_label(item: str) -> str:
-    """A review item as a reviewer calls it: 年初预算数, 评分表第 3 行, 项目 1, 存在的问题."""
-    kind, _, key = item.partition(":")
-    if kind == "field":
-        return BY_KEY[key].zh if key in BY_KEY else key
-    if kind == "list":
-        return LISTS.get(key, key)
-    if not key.isdigit():
-        return item
-    return f"评分表第 {int(key) + 1} 行" if kind == "indicator" else f"项目 {int(key) + 1}"
 
 
 def apply_action(item: dict, action: str, raw: Any = None) -> tuple[Any, str]:
@@ -328,5 +291,5 @@ def new_row(kind: str, raw: Any, table: str | None = None) -> tuple[dict[str, An
         raise InvalidValue("只能新增评分表行或项目")
     value = parse_row(kind, raw if isinstance(raw, dict) else {})
     if kind == "indicator":
-        value["table"] = value.get("table") or table or "整体"
+        value["table"] = value.get("table") or table or DEPARTMENT_TABLE
     return value, CORRECTED

@@ -20,16 +20,15 @@ import threading
 import time
 from pathlib import Path
 
+from .engines import Engine, build_engine
 from .errors import IngestError, JixiaoError, StoreError
-from .ingest import check_upload, load
+from .ingest import check_upload
 from .ingest.detect import sniff
 from .ingest.legacy import KNOWN_SUFFIXES as LEGACY_SUFFIXES
 from .isolate import ChildRunner, JobStopped
 from .page_images import cache_folder, warm
-from .pipeline import Engine, RulesEngine, extract_record
-from .progress import report, reporting
-from .review import items_from_record, summary
-from .sections import split_sections
+from .pipeline import run_document
+from .review import items_from_record
 from .settings import Settings
 from .store import Store
 
@@ -245,14 +244,11 @@ def extract(sha256: str, path: Path, settings: Settings, engine: Engine, progres
     """One job's document extracted: what `Store.complete_job` keeps (runs in the child when isolated);
     `progress(text)` is told what it is doing (OCR page by page)."""
     t0 = time.perf_counter()
-    with reporting(progress or (lambda _text: None)):
-        doc = load(path, settings)
-        report("提取字段与评分表")
-        sections = split_sections(doc)
-        ex, stats, record = extract_record(doc, sections, engine, settings)
-    items = [i.row() for i in items_from_record(record, len(doc.text))]
-    meta = {"source_path": str(path), "engine": ex.engine, "seconds": round(time.perf_counter() - t0, 3), **stats}
-    return doc, sections, ex, meta, items
+    run = run_document(path, settings, engine, progress)
+    items = [i.row() for i in items_from_record(run.record, len(run.doc.text))]
+    meta = {"source_path": str(path), "engine": run.extraction.engine, "seconds": round(time.perf_counter() - t0, 3),
+            **run.stats}
+    return run.doc, run.sections, run.extraction, meta, items
 
 
 class _Heartbeat(threading.Thread):
@@ -291,7 +287,7 @@ def process_next(store: Store, settings: Settings, engine: Engine | None = None,
                  worker: str | None = None, lanes: tuple[str, ...] | None = None,
                  runner: ChildRunner | None = None) -> dict | None:
     """Claim one job of `lanes` and extract it (in `runner`'s child process when given, else here with
-    `engine`); the job (after), or None when the queue is empty."""
+    `engine`, by default the one the settings ask for); the job (after), or None when the queue is empty."""
     worker = worker or worker_id()
     job = store.claim_job(worker, settings.job_lease_s, settings.job_max_attempts, lanes)
     if job is None:
@@ -303,13 +299,18 @@ def process_next(store: Store, settings: Settings, engine: Engine | None = None,
         if runner is not None:
             doc, sections, ex, meta, items = runner.run(sha, job["path"], name, beat.lost)
         else:
-            doc, sections, ex, meta, items = extract(sha, Path(job["path"]), settings,
-                                                     engine or RulesEngine(settings),
-                                                     progress=lambda text: store.set_progress(sha, text))
+            own = engine is None
+            engine = build_engine(settings, cache=store) if own else engine
+            try:
+                doc, sections, ex, meta, items = extract(sha, Path(job["path"]), settings, engine,
+                                                         progress=lambda text: store.set_progress(sha, text))
+            finally:
+                if own:
+                    engine.close()
         beat.finish()
         if store.cancel_requested(sha):
             raise JobStopped(f"{name}：任务已取消")
-        store.complete_job(sha, worker, doc, sections, ex, meta, items, summary(items))
+        store.complete_job(sha, worker, doc, sections, ex, meta, items)
         if doc.ocr:  # the reviewer's page images, ready before anyone opens the report
             warm(Path(job["path"]), sha, [p.number for p in doc.pages if p.ocr], settings.ocr_dpi,
                  cache_folder(settings.instance))
@@ -347,6 +348,8 @@ def run_worker(store: Store, settings: Settings, engine: Engine | None = None,
     stop = stop or threading.Event()
     worker, done = worker_id(), 0
     runner = ChildRunner(settings) if isolate else None
+    own = engine is None and runner is None
+    engine = build_engine(settings, cache=store) if own else engine
     try:
         while not stop.is_set():
             try:
@@ -361,6 +364,8 @@ def run_worker(store: Store, settings: Settings, engine: Engine | None = None,
     finally:
         if runner is not None:
             runner.close()
+        if own:
+            engine.close()
     return done
 
 

@@ -15,6 +15,11 @@ returns for the request:
 - a `Drip`: the answer, its first bytes sent one at a time with a pause between them.
 
 An optional delay imitates a slow model.
+
+`MockOpenAI` gives the same answers without a socket, a thread or a real wait,
+for tests that only need the responses: an httpx MockTransport whose delays
+pass on the test's fake clock. `FakeOpenAI` stays for what needs a real
+endpoint (the CLI configured by environment, recording cassettes).
 """
 
 from __future__ import annotations
@@ -26,6 +31,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
+
+import httpx2
 
 
 @dataclass
@@ -90,6 +97,30 @@ def _message(request: dict, answer: Any) -> dict:
         "id": "call_1", "type": "function", "function": {"name": name, "arguments": text}}]}
 
 
+@dataclass
+class Reply:
+    """What one request is answered with, whichever transport carries it."""
+
+    status: int
+    payload: dict
+    headers: dict[str, str] = field(default_factory=dict)
+    delay_s: float = 0.0  # before anything is sent
+    drip: Drip | None = None
+
+    def body(self) -> bytes:
+        return json.dumps(self.payload, ensure_ascii=False).encode("utf-8")
+
+
+def reply(request: dict, answer: Answer) -> Reply:
+    """How `answer` (one of the kinds the module docstring lists) is sent back for `request`."""
+    if isinstance(answer, HTTPFailure):
+        return Reply(answer.status, {"error": {"message": answer.message, "type": "test"}}, answer.headers,
+                     answer.delay_s)
+    if isinstance(answer, Drip):
+        return Reply(200, completion(request, answer.answer), drip=answer)
+    return Reply(200, completion(request, answer))
+
+
 def huge_facts(n: int) -> dict:
     """An answer of `n` facts, all well-formed: too big to be worth reading."""
     fact = {"key": "income_total", "value": 2769.17439, "unit": "万元", "quote": "决算总收入2769.17439万元"}
@@ -111,27 +142,22 @@ class FakeOpenAI:
                 body = json.loads(self.rfile.read(int(self.headers.get("Content-Length", 0))) or b"{}")
                 outer.requests.append(body)
                 time.sleep(outer.delay_s)
-                reply = outer.answer(body)
+                answer = reply(body, outer.answer(body))
                 try:
-                    if isinstance(reply, HTTPFailure):
-                        time.sleep(reply.delay_s)
-                        self._send(reply.status, {"error": {"message": reply.message, "type": "test"}},
-                                   reply.headers)
-                    elif isinstance(reply, Drip):
-                        self._send(200, completion(body, reply.answer), drip=reply)
-                    else:
-                        self._send(200, completion(body, reply))
+                    time.sleep(answer.delay_s)
+                    self._send(answer)
                 except OSError:  # the client gave up and closed the connection
                     pass
 
-            def _send(self, status: int, payload: dict, headers: dict | None = None, drip: Drip | None = None):
-                data = json.dumps(payload, ensure_ascii=False).encode("utf-8")
-                self.send_response(status)
+            def _send(self, answer: Reply):
+                data = answer.body()
+                self.send_response(answer.status)
                 self.send_header("Content-Type", "application/json")
                 self.send_header("Content-Length", str(len(data)))
-                for name, value in (headers or {}).items():
+                for name, value in answer.headers.items():
                     self.send_header(name, value)
                 self.end_headers()
+                drip = answer.drip
                 if drip is not None:
                     for i in range(min(drip.drip_bytes, len(data))):
                         self.wfile.write(data[i:i + 1])
@@ -144,9 +170,67 @@ class FakeOpenAI:
         self.base_url = f"http://127.0.0.1:{self.server.server_address[1]}/v1"
 
     def __enter__(self) -> FakeOpenAI:
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+        # polled every 10 ms, not every 0.5 s: `shutdown` waits for the next poll
+        threading.Thread(target=self.server.serve_forever, kwargs={"poll_interval": 0.01}, daemon=True).start()
         return self
 
     def __exit__(self, *exc) -> None:
         self.server.shutdown()
         self.server.server_close()
+
+
+class MockOpenAI:
+    """`FakeOpenAI`'s answers in process: `LLMClient(Endpoint(server.base_url, ...), http_client=server.http_client)`.
+
+    No time passes but on `pass_time` (a test's fake clock): a delay longer than the request's read
+    timeout passes that timeout and raises `httpx2.ReadTimeout`, as a socket would; a `Drip` passes
+    `every_s` before each of its slow bytes. `timeouts` keeps each request's read timeout.
+    """
+
+    base_url = "http://fake-openai.invalid/v1"
+
+    def __init__(self, answer: Callable[[dict], Answer], delay_s: float = 0.0,
+                 pass_time: Callable[[float], None] = lambda seconds: None):
+        self.answer, self.delay_s, self.pass_time = answer, delay_s, pass_time
+        self.requests: list[dict] = []
+        self.timeouts: list[float | None] = []
+        self.http_client = httpx2.Client(transport=httpx2.MockTransport(self._handle))
+
+    def __enter__(self) -> MockOpenAI:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.http_client.close()
+
+    def _handle(self, request: httpx2.Request) -> httpx2.Response:
+        body = json.loads(request.content or b"{}")
+        self.requests.append(body)
+        read_timeout = (request.extensions.get("timeout") or {}).get("read")
+        self.timeouts.append(read_timeout)
+
+        def wait(seconds: float) -> None:
+            if read_timeout is not None and seconds > read_timeout:
+                self.pass_time(read_timeout)
+                raise httpx2.ReadTimeout("nothing came within the read timeout", request=request)
+            self.pass_time(seconds)
+
+        answer = reply(body, self.answer(body))
+        wait(self.delay_s + answer.delay_s)
+        data = answer.body()
+        headers = {"content-type": "application/json", "content-length": str(len(data)), **answer.headers}
+        return httpx2.Response(answer.status, headers=headers, stream=_Body(data, answer.drip, wait))
+
+
+class _Body(httpx2.SyncByteStream):
+    """A response body as a socket gives it: all at once, or its first bytes one at a time (a `Drip`)."""
+
+    def __init__(self, data: bytes, drip: Drip | None, wait: Callable[[float], None]):
+        self.data, self.drip, self.wait = data, drip, wait
+
+    def __iter__(self):
+        slow = min(self.drip.drip_bytes, len(self.data)) if self.drip else 0
+        for i in range(slow):
+            self.wait(self.drip.every_s)
+            yield self.data[i:i + 1]
+        if self.data[slow:]:
+            yield self.data[slow:]

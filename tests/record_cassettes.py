@@ -51,25 +51,27 @@ from service.ingest import load, load_bytes
 from service.llm.engine import LLMRun, _render
 from service.llm.planner import plan
 from service.llm.replay import (  # noqa: F401  (re-exported for the replay tests)
-    MATCH_ON,
     PROMPT_MARKS,
     REPLAY_BASE_URL,
     TIMEOUT_MARK,
     TITLE,
-    CassetteTransport,
     MissingRecording,
     Recording,
     assistant_turns,
     describe,
-    normalise,
     prompt_and_title,
-    replay,
-    run_in_cassette,
-    use_cassette,
 )
 from service.models import Section
 from service.sections import split_sections
 from service.settings import load_settings
+from tests.cassettes import (  # noqa: F401  (re-exported for the replay tests)
+    MATCH_ON,
+    CassetteTransport,
+    normalise,
+    replay,
+    run_in_cassette,
+    use_cassette,
+)
 from tests.llm_server import FakeOpenAI, HTTPFailure
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -5,8 +5,10 @@ from __future__ import annotations
 import importlib.util
 from pathlib import Path
 
-SCORE_PY = Path(__file__).resolve().parents[2] / "shared" / "tools" / "score.py"
-GOLD = SCORE_PY.parents[1] / "gold"
+from tests.conftest import SHARED
+
+SCORE_PY = SHARED / "tools" / "score.py"
+GOLD = SHARED / "gold"
 
 
 def load_scorer():
@@ -26,10 +28,6 @@ def score_records(records: dict, tmp_path: Path, gold: Path = GOLD) -> tuple[dic
     """Write `{stem: record}` as JSON and score them against the gold: (summary, readable report)."""
     import json
 
-    import pytest
-
-    if not SCORE_PY.exists() or not gold.is_dir():
-        pytest.skip(f"the shared scorer and gold files are not beside the repository ({SCORE_PY})")
     score = load_scorer()
     for stem, record in records.items():
         (tmp_path / f"{stem}.json").write_text(json.dumps(record, ensure_ascii=False), encoding="utf-8")

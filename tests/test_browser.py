@@ -28,7 +28,7 @@ from werkzeug.security import generate_password_hash  # noqa: E402
 from werkzeug.serving import WSGIRequestHandler, make_server  # noqa: E402
 
 from review_ui import create_app  # noqa: E402
-from service.export import REPORT_COLUMNS, header_zh  # noqa: E402
+from service.export import header_zh, report_columns  # noqa: E402
 from service.settings import load_settings  # noqa: E402
 from service.store import Store  # noqa: E402
 from service.worker import run_worker, start_worker_thread, store_upload  # noqa: E402
@@ -209,7 +209,7 @@ def _report_row(path: Path, source_name: str) -> dict:
     """The 报告 sheet's row of `source_name`, keyed by field key (the headers are Chinese)."""
     sheet = load_workbook(path)["报告"]
     rows = list(sheet.iter_rows(values_only=True))
-    keys = {header_zh("报告", key): key for key in REPORT_COLUMNS}
+    keys = {header_zh("报告", key): key for key in report_columns()}
     header = [keys.get(h, h) for h in rows[0]]
     found = [dict(zip(header, r, strict=True)) for r in rows[1:] if source_name in r]
     assert len(found) == 1, f"{source_name} not in the 报告 sheet: {rows}"

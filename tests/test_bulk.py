@@ -22,7 +22,6 @@ from tests.webapp import (
     as_user,
     confirm_form,
     csrf_token,
-    make_app,
     store_of,
     upload_and_extract,
 )
@@ -30,11 +29,6 @@ from tests.webapp import (
 REPORT = SAMPLES / "000_8d720d4fc0889d24.txt"  # 3 flagged: 全年预算数, 全年执行数 (预算与执行), one project
 OTHER = SAMPLES / "002_6ebd5ff7b055c059.txt"  # 1 flagged
 FLAGGED = SAMPLES / "001_dea89b1d5430c4b7.txt"  # 1 flagged, left so
-
-
-@pytest.fixture
-def app(tmp_path):
-    return make_app(tmp_path)
 
 
 def items_of(app, sha) -> dict[str, dict]:

@@ -19,7 +19,7 @@ NARRATIVE = (
 )
 
 
-@pytest.mark.slow
+@pytest.mark.ocr
 def test_mixed_batch_of_docx_pdf_scan_and_text(runner, tmp_path):
     font = find_cjk_font()
     if font is None:

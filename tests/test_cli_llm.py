@@ -5,6 +5,8 @@ from __future__ import annotations
 import json
 import logging
 
+import pytest
+
 from service.cli import cli
 from tests.llm_server import FakeOpenAI
 
@@ -91,6 +93,7 @@ def test_value_the_model_read_from_the_wrong_label_goes_to_review(runner, tmp_pa
     assert any("856.34" in issue for issue in basic["issues"])
 
 
+@pytest.mark.slow  # `--run` starts a worker child process, twice
 def test_documents_extracted_during_an_llm_outage_are_extracted_again_once_it_is_back(runner, tmp_path, monkeypatch):
     """The model down: the document lands in review with its fields 请求失败; `jixiao reextract --llm-failures`
     queues it again and, with the model back, its values come back; a reviewer's confirmation stays."""

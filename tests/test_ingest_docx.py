@@ -15,14 +15,8 @@ from service.document import DocumentBuilder
 from service.errors import IngestError
 from service.ingest import load, load_bytes
 from service.ingest.docx import read_docx
-from service.settings import load_settings
 from tests.builders import make_docx, split_blocks, table_cells
 from tests.conftest import SAMPLES
-
-
-@pytest.fixture
-def settings():
-    return load_settings(env={})
 
 
 def _bytes(document) -> bytes:

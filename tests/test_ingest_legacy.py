@@ -18,16 +18,10 @@ import pytest
 from service.errors import IngestError
 from service.ingest import load, load_bytes
 from service.ingest.detect import OLE2
-from service.settings import load_settings
 from tests.builders import make_docx
 
 OLE2_BYTES = OLE2 + bytes(2048)  # looks like a Word 97-2003 / WPS file to the sniffer
 RTF_BYTES = rb"{\rtf1\ansi 2946.602828}"
-
-
-@pytest.fixture
-def settings():
-    return load_settings(env={})
 
 
 def _fake_soffice(tmp_path: Path, body: str) -> str:

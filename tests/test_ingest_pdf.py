@@ -15,7 +15,6 @@ from PIL import Image, ImageDraw
 
 from service.errors import IngestError
 from service.ingest import load, load_bytes
-from service.settings import load_settings
 from tests.builders import cjk_pdf, make_image_pdf, make_text_pdf
 from tests.conftest import SAMPLES
 
@@ -23,8 +22,9 @@ SAMPLE_000 = SAMPLES / "000_8d720d4fc0889d24.txt"
 
 
 @pytest.fixture
-def settings():
-    return load_settings(env={}).replace(ocr_dpi=72)
+def at_72_dpi(settings):
+    """Scanned pages rendered at 72 dpi: the fake OCR needs no more, and rendering is quick."""
+    return settings.replace(ocr_dpi=72)
 
 
 @pytest.fixture(scope="module")
@@ -63,8 +63,9 @@ def _text_then_image_pdf(path: Path) -> Path:
     return path
 
 
-def test_text_pdf_pages_and_text(sample_pdf, settings, fake_ocr):
-    doc = load(sample_pdf, settings)
+@pytest.mark.slow  # report 000 typeset as a PDF with its CJK font (fpdf2): seconds
+def test_text_pdf_pages_and_text(sample_pdf, at_72_dpi, fake_ocr):
+    doc = load(sample_pdf, at_72_dpi)
 
     assert doc.kind == "pdf"
     assert len(doc.pages) > 1
@@ -76,6 +77,7 @@ def test_text_pdf_pages_and_text(sample_pdf, settings, fake_ocr):
     assert "\r" not in doc.text
 
 
+@pytest.mark.slow  # report 000 typeset as a PDF with its CJK font (fpdf2): seconds
 def test_text_pdf_offsets_map_to_the_page_they_came_from(sample_pdf, settings):
     doc = load(sample_pdf, settings)
 
@@ -135,34 +137,34 @@ def test_pdf_page_without_text_goes_to_ocr(tmp_path, settings, fake_ocr):
     assert doc.ocr_confidence(0, len(doc.text)) == pytest.approx(0.97)
 
 
-def test_image_only_pdf_sends_every_page_to_ocr(tmp_path, settings, fake_ocr):
+def test_image_only_pdf_sends_every_page_to_ocr(tmp_path, at_72_dpi, fake_ocr):
     path = make_image_pdf([_scan_image(), _scan_image()], tmp_path / "scan.pdf")
 
-    doc = load(path, settings)
+    doc = load(path, at_72_dpi)
 
     assert [page for page, _ in fake_ocr] == [1, 2]
     assert all(p.ocr for p in doc.pages)
 
 
-def test_scanned_pdf_with_ocr_off_is_rejected(tmp_path, settings, fake_ocr):
+def test_scanned_pdf_with_ocr_off_is_rejected(tmp_path, at_72_dpi, fake_ocr):
     path = make_image_pdf([_scan_image()], tmp_path / "scan.pdf")
 
     with pytest.raises(IngestError) as err:
-        load(path, settings.replace(ocr=False))
+        load(path, at_72_dpi.replace(ocr=False))
 
     assert err.value.name == "scan.pdf"
     assert err.value.reason == "该 PDF 为扫描件，需要 OCR，但 OCR 已关闭（JIXIAO_OCR=0）"
     assert fake_ocr == []
 
 
-def test_blank_pdf_page_is_kept_but_not_sent_to_ocr(tmp_path, settings, fake_ocr):
+def test_blank_pdf_page_is_kept_but_not_sent_to_ocr(tmp_path, at_72_dpi, fake_ocr):
     pdf = cjk_pdf()
     pdf.add_page()
     pdf.multi_cell(0, 6, "正文在第一页")
     pdf.add_page()  # nothing on it
     pdf.output(str(tmp_path / "blank.pdf"))
 
-    doc = load(tmp_path / "blank.pdf", settings)
+    doc = load(tmp_path / "blank.pdf", at_72_dpi)
 
     assert fake_ocr == []
     assert [(p.number, p.ocr) for p in doc.pages] == [(1, False), (2, False)]

@@ -1,4 +1,8 @@
-"""The LLM client against a local OpenAI-compatible server: re-asks, retries, and failures kept with a reason."""
+"""The LLM client against canned OpenAI responses: re-asks, retries, time limits, and failures kept with a reason.
+
+Nothing here opens a socket or waits: the responses come from `MockOpenAI`, and time passes only on a
+fake clock, so every wait is observed, never made.
+"""
 
 from __future__ import annotations
 
@@ -12,7 +16,7 @@ from service.llm.client import LLMClient
 from service.llm.config import Endpoint
 from service.llm.schema import SectionFacts
 from service.settings import load_settings
-from tests.llm_server import Drip, FakeOpenAI, HTTPFailure, NoAnswer, Verbatim, huge_facts
+from tests.llm_server import Drip, HTTPFailure, MockOpenAI, NoAnswer, Verbatim, huge_facts
 
 logging.getLogger("instructor").setLevel(logging.CRITICAL)
 
@@ -24,7 +28,8 @@ NOT_IN_SECTION = {"facts": [{"key": "income_total", "value": 2769.17439, "unit":
 
 
 class Clock:
-    """A clock that moves only when slept on (or by `tick` on every reading): waits are recorded, never made."""
+    """A clock that moves only when slept on, when the server takes time (`advance`), or by `tick` on every
+    reading: waits are recorded, never made."""
 
     def __init__(self, tick: float = 0.0):
         self.now, self.tick, self.slept = 0.0, tick, []
@@ -37,14 +42,26 @@ class Clock:
         self.slept.append(seconds)
         self.now += seconds
 
+    def advance(self, seconds: float) -> None:
+        self.now += seconds
+
+
+def serve(answers, clock: Clock) -> MockOpenAI:
+    """The answers in turn, the last one repeated, each taking its time on `clock`."""
+    queue = list(answers)
+    return MockOpenAI(lambda req: queue.pop(0) if len(queue) > 1 else queue[0], pass_time=clock.advance)
+
+
+def client_for(server: MockOpenAI, clock: Clock, mode: str = "tools", **env) -> LLMClient:
+    settings = load_settings(env={"JIXIAO_LLM_MODE": mode, **env})
+    return LLMClient(Endpoint(server.base_url, "test-key", "test-model"), settings, http_client=server.http_client,
+                     sleep=clock.sleep, clock=clock)
+
 
 def ask(answers, mode="tools", clock=None, **env):
-    settings = load_settings(env={"JIXIAO_LLM_MODE": mode, **env})
-    queue = list(answers)
     clock = clock or Clock()
-    with FakeOpenAI(lambda req: queue.pop(0) if len(queue) > 1 else queue[0]) as server:
-        client = LLMClient(Endpoint(server.base_url, "test-key", "test-model"), settings, sleep=clock.sleep,
-                           clock=clock)
+    with serve(answers, clock) as server:
+        client = client_for(server, clock, mode, **env)
         return client.structured("提示", SectionFacts, {"section": SECTION}), server.requests
 
 
@@ -86,10 +103,25 @@ def test_persistent_server_error_gives_up_with_a_reason():
     assert "HTTP 500" in result.error
 
 
-def test_client_error_is_not_retried():
-    result, requests = ask([HTTPFailure(401, "bad key")])
-    assert result.value is None and len(requests) == 1
-    assert "HTTP 401" in result.error
+@pytest.mark.parametrize("status", [400, 401, 404, 408, 409, 422])
+def test_client_error_is_not_retried(status):
+    clock = Clock()
+    result, requests = ask([HTTPFailure(status, "bad request")], clock=clock)
+    assert result.value is None and len(requests) == 1 and clock.slept == []
+    assert f"大模型接口拒绝了请求（HTTP {status}）：" in result.error
+
+
+def test_server_error_is_retried_after_a_growing_backoff_with_jitter():
+    clock = Clock()
+    result, requests = ask([HTTPFailure(503)], clock=clock, JIXIAO_LLM_HTTP_RETRIES="4")
+    assert len(requests) == 5 and result.error == "大模型接口出错（HTTP 503），重试后仍失败"
+    assert [int(wait * 2) for wait in clock.slept] == [1, 2, 4, 8]  # 0.5 × 2^n, plus up to 0.5 s of jitter
+
+
+def test_each_retry_is_logged_with_its_wait(caplog):
+    caplog.set_level(logging.INFO, logger="service.llm.client")
+    ask([HTTPFailure(429, headers={"Retry-After": "3"}), GOOD])
+    assert "retrying after RateLimitError (attempt 1, 3.0s)" in caplog.messages
 
 
 def test_timeout_is_retried_then_reported():
@@ -184,6 +216,21 @@ def test_retry_after_past_the_deadline_fails_at_once_with_the_reason():
                            JIXIAO_LLM_DEADLINE_S="60")
     assert result.value is None and len(requests) == 1 and clock.slept == []
     assert "超过总时限" in result.error and "Retry-After" in result.error
+
+
+def test_retry_after_in_milliseconds_is_waited_before_retrying():
+    clock = Clock()
+    result, _ = ask([HTTPFailure(429, headers={"retry-after-ms": "1500", "Retry-After": "2"}), GOOD], clock=clock)
+    assert result.value is not None and clock.slept == [1.5]
+
+
+def test_an_attempt_is_given_at_most_the_time_left_before_the_deadline():
+    clock = Clock()
+    with serve([HTTPFailure(429, headers={"Retry-After": "50"}), GOOD], clock) as server:
+        client = client_for(server, clock, JIXIAO_LLM_TIMEOUT_S="60", JIXIAO_LLM_DEADLINE_S="100")
+        result = client.structured("提示", SectionFacts, {"section": SECTION})
+    assert result.value is not None and clock.slept == [50.0]
+    assert server.timeouts == [60.0, 50.0]
 
 
 # -- usage and size ------------------------------------------------------------------------

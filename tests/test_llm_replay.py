@@ -247,3 +247,47 @@ def test_rerun_with_cache_makes_no_new_requests(tmp_path):
     assert sent_first == 3  # three calls, each answered at the first try
     assert sent_again == 0 and again.usage.requests == 0
     assert to_record(doc, again.extraction) == to_record(doc, first.extraction)
+
+
+# -- the product's replay (no vcrpy) -----------------------------------------------
+
+def _same_run(a, b) -> None:
+    assert a.extraction == b.extraction
+    assert (a.usage.requests, a.usage.prompt_tokens, a.usage.completion_tokens) == \
+        (b.usage.requests, b.usage.prompt_tokens, b.usage.completion_tokens)
+    assert a.failures == b.failures
+
+
+@pytest.mark.parametrize("name", ["malformed_json", "rate_limit_then_success", "persistent_500", "timeout"])
+def test_jixiao_replays_a_cassette_as_vcrpy_does_without_patching_http(name):
+    """`jixiao demo` and `--replay` read the cassettes themselves: the same run as vcrpy's, re-asks, retries,
+    recorded timeouts and failures included."""
+    from service.llm.replay import replay_run
+
+    sc = SCENARIO[name]
+    doc, sections = sc.document()
+    by_vcr, sent_vcr = run_in_cassette(doc, sections, sc.cassette)
+    by_jixiao, sent = replay_run(doc, sections, sc.cassette)
+    _same_run(by_jixiao, by_vcr)
+    assert sent == sent_vcr
+
+
+def test_jixiao_replays_a_whole_report_as_vcrpy_does(replayed):
+    from service.llm.replay import replay as jixiao_replay
+
+    stem = "000_8d720d4fc0889d24"
+    doc, by_vcr = replayed[stem]
+    _same_run(jixiao_replay(doc, split_sections(doc), CASSETTES / f"{stem}.yaml"), by_vcr)
+
+
+def test_a_request_the_cassette_lacks_is_an_error_naming_its_section(tmp_path):
+    from service.llm.replay import replay as jixiao_replay
+
+    sc = SCENARIO["malformed_json"]
+    doc, sections = sc.document()
+    data = yaml.safe_load(sc.cassette.read_text(encoding="utf-8"))
+    data["interactions"] = data["interactions"][:1]  # the re-ask's answer is gone
+    cut = tmp_path / "cut.yaml"
+    cut.write_text(yaml.safe_dump(data, allow_unicode=True), encoding="utf-8")
+    with pytest.raises(MissingRecording, match="第 2 次请求"):
+        jixiao_replay(doc, sections, cut)

@@ -20,7 +20,7 @@ from service.settings import load_settings
 from tests.conftest import SAMPLES
 from tests.scans import cer, crop_to_ink, degrade, find_cjk_font, render_pages
 
-pytestmark = pytest.mark.slow
+pytestmark = pytest.mark.ocr
 
 SAMPLE_000 = SAMPLES / "000_8d720d4fc0889d24.txt"
 SAMPLE_002 = SAMPLES / "002_6ebd5ff7b055c059.txt"
@@ -39,11 +39,6 @@ def _section(first: str, last: str) -> str:
 def _page_text(doc, number: int) -> str:
     page = next(p for p in doc.pages if p.number == number)
     return doc.text[page.start:page.end]
-
-
-@pytest.fixture(scope="module")
-def settings():
-    return load_settings(env={})
 
 
 @pytest.fixture(scope="module")
@@ -66,13 +61,13 @@ def scanned_pages(narrative, font) -> list[Image.Image]:
 
 
 @pytest.fixture(scope="module")
-def png_docs(scanned_pages, settings, tmp_path_factory):
+def png_docs(scanned_pages, tmp_path_factory):
     folder = tmp_path_factory.mktemp("png")
     docs = []
     for i, page in enumerate(scanned_pages, start=1):
         path = folder / f"scan_{i}.png"
         page.save(path)
-        docs.append(load(path, settings))
+        docs.append(load(path, load_settings(env={})))
     return docs
 
 

@@ -10,6 +10,7 @@ from service.extract.rules import extract
 from service.ingest import load
 from service.record import to_record
 from service.sections import split_sections
+from tests.conftest import SAMPLES
 
 DATA = Path(__file__).parent / "data" / "other_layouts"
 
@@ -68,8 +69,6 @@ def test_two_column_label_value_table_is_read_with_the_value_as_evidence_and_its
 
 def _run_together_version(stem: str) -> tuple[str, str]:
     """A sample whose score table is rewritten as one line of space-separated cells."""
-    from tests.conftest import SAMPLES
-
     text = (SAMPLES / f"{stem}.txt").read_text(encoding="utf-8")
     doc = load(SAMPLES / f"{stem}.txt")
     table = next(t for t in doc.tables if any(c.text.strip() == "一级指标" for r in t.rows for c in r))

@@ -3,33 +3,21 @@ and memory limits, cancel, lanes for scans and text, and re-extraction that keep
 
 from __future__ import annotations
 
+import socket
 import threading
-import time
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
+from service.isolate import ChildRunner
 from service.pipeline import RulesEngine
-from service.settings import load_settings
 from service.store import Store
 from service.worker import SCAN_LANE, TEXT_LANE, lanes_of, process_next, run_worker, store_upload
-from tests.conftest import SAMPLES
+from tests.conftest import SAMPLES, wait_until
 from tests.scans import find_cjk_font, render_pages
 
 REPORT = SAMPLES / "000_8d720d4fc0889d24.txt"
 OTHER = SAMPLES / "002_6ebd5ff7b055c059.txt"
-
-
-@pytest.fixture
-def settings(tmp_path):
-    return load_settings(env={}, db=str(tmp_path / "jixiao.db"), instance=str(tmp_path / "instance"),
-                         engine="rules")
-
-
-@pytest.fixture
-def store(settings):
-    s = Store(settings.db)
-    yield s
-    s.close()
 
 
 def upload(store, tmp_path, path=REPORT, name=None, data=None):
@@ -37,17 +25,38 @@ def upload(store, tmp_path, path=REPORT, name=None, data=None):
     return store_upload(store, tmp_path / "uploads", name or path.name, data, "oper")[0]
 
 
-class SlowEngine(RulesEngine):
-    """The rules engine, taking `seconds` longer, as a long scan or a slow model would."""
+class HeldEngine(RulesEngine):
+    """The rules engine, held until the test lets it go, as a long scan or a slow model would hold a job."""
 
-    def __init__(self, settings, seconds: float):
+    def __init__(self, settings):
         super().__init__(settings)
-        self.seconds, self.runs = seconds, 0
+        self.started, self.release = threading.Event(), threading.Event()
 
     def __call__(self, doc, sections):
-        self.runs += 1
-        time.sleep(self.seconds)
+        self.started.set()
+        assert self.release.wait(timeout=60)  # a hang guard: the test lets it go at once
         return super().__call__(doc, sections)
+
+
+@pytest.fixture
+def lease_clock(monkeypatch):
+    """The store's clock for leases (when a job was claimed or renewed, and whether that is longer ago than the
+    lease): it stands still but when the test moves it on with `advance(seconds)`."""
+    from service.store import workflow
+
+    class LeaseClock(datetime):
+        at = datetime(2024, 3, 1, tzinfo=UTC)
+
+        @classmethod
+        def now(cls, tz=None):
+            return cls.at
+
+        @classmethod
+        def advance(cls, seconds: float) -> None:
+            cls.at += timedelta(seconds=seconds)
+
+    monkeypatch.setattr(workflow, "datetime", LeaseClock)
+    return LeaseClock
 
 
 @pytest.fixture(scope="module")
@@ -60,19 +69,37 @@ def scan_png(tmp_path_factory) -> bytes:
     return path.read_bytes()
 
 
-def test_a_job_longer_than_its_lease_finishes_once_while_two_workers_run(store, settings, tmp_path):
-    settings = settings.replace(job_lease_s=2)
+def test_a_job_longer_than_its_lease_finishes_once_while_two_workers_run(store, settings, tmp_path, lease_clock,
+                                                                         monkeypatch):
+    """The job runs three quarters of a lease three times over on the store's clock, the heartbeat renewing
+    the lease in between; the other worker asks for a job after each stretch and gets none."""
+    settings = settings.replace(job_lease_s=1.5)  # the heartbeat renews every 0.5 s (of the wall clock)
     job = upload(store, tmp_path)
-    engine = SlowEngine(settings, 5.0)  # two and a half leases long
-    workers = [threading.Thread(target=run_worker, args=(Store(settings.db), settings, engine),
-                                kwargs={"until_empty": True, "poll_s": 0.1}) for _ in range(2)]
-    for w in workers:
-        w.start()
-        time.sleep(0.3)
-    for w in workers:
-        w.join(timeout=30)
-    done = store.job(job["sha256"])
-    assert done["state"] == "review" and done["attempts"] == 1 and engine.runs == 1
+    renewed, renew = threading.Event(), Store.renew_lease
+
+    def renew_and_tell(self, sha256, worker):
+        try:
+            return renew(self, sha256, worker)
+        finally:
+            renewed.set()
+
+    monkeypatch.setattr(Store, "renew_lease", renew_and_tell)
+    other, given_to_the_other, runs = Store(settings.db), [], []
+
+    class LongerThanItsLease(RulesEngine):
+        def __call__(self, doc, sections):
+            runs.append(doc.name)
+            for _ in range(3):
+                renewed.clear()
+                assert renewed.wait(timeout=30)
+                lease_clock.advance(0.75 * settings.job_lease_s)
+                given_to_the_other.append(process_next(other, settings))
+            return super().__call__(doc, sections)
+
+    done = process_next(store, settings, LongerThanItsLease(settings))
+    other.close()
+    assert given_to_the_other == [None, None, None]  # 2.25 leases in all, but never one since the last renewal
+    assert done["state"] == "review" and done["attempts"] == 1 and len(runs) == 1
     actions = [a["action"] for a in store.audit_entries(job["sha256"])]
     assert "failed" not in actions and actions.count("extracted") == 1
 
@@ -90,17 +117,28 @@ def test_a_job_whose_worker_keeps_dying_is_parked_as_failed_and_the_queue_goes_o
     assert process_next(store, settings) is None  # it does not come back by itself
 
 
-def test_a_scan_past_the_time_limit_is_stopped_in_its_child_and_the_next_job_runs(store, settings, tmp_path,
-                                                                                  scan_png):
-    settings = settings.replace(job_timeout_s=1)
-    scan = upload(store, tmp_path, name="scan.png", data=scan_png)
-    text = upload(store, tmp_path)
-    assert run_worker(store, settings, until_empty=True, isolate=True, poll_s=0.1) == 2
-    failed = store.job(scan["sha256"])
+@pytest.mark.slow  # two worker child processes are started
+def test_a_job_past_the_time_limit_is_stopped_in_its_child_and_the_next_job_runs(store, settings, tmp_path,
+                                                                                 monkeypatch):
+    """The first job waits on a model that never answers (an address that takes the request and says
+    nothing), so only the time limit ends it; the next job, in a fresh child, gets the default limit."""
+    stuck, then = upload(store, tmp_path), upload(store, tmp_path, OTHER)
+    with socket.create_server(("127.0.0.1", 0)) as silent:
+        monkeypatch.setenv("OPENAI_BASE_URL", f"http://127.0.0.1:{silent.getsockname()[1]}/v1")
+        monkeypatch.setenv("OPENAI_API_KEY", "test-key")
+        runner = ChildRunner(settings.replace(engine="llm", model="test-model", job_timeout_s=1))
+        try:
+            assert process_next(store, settings, runner=runner)["sha256"] == stuck["sha256"]
+            runner.settings = settings  # the rules, and a limit long enough to be only a hang guard
+            assert process_next(store, settings, runner=runner)["sha256"] == then["sha256"]
+        finally:
+            runner.close()
+    failed = store.job(stuck["sha256"])
     assert failed["state"] == "failed" and "处理超过时限（1 秒" in failed["error"]
-    assert store.job(text["sha256"])["state"] == "review"  # the same worker, a fresh child
+    assert store.job(then["sha256"])["state"] == "review"  # the same worker, a fresh child
 
 
+@pytest.mark.slow  # the child fills 600 MB before it is stopped
 def test_a_document_needing_more_memory_than_the_limit_fails_alone(store, settings, tmp_path):
     big = upload(store, tmp_path, name="big.txt", data=("部门整体支出绩效自评报告 " * 2_000_000).encode("utf-8"))
     text = upload(store, tmp_path)
@@ -113,15 +151,14 @@ def test_a_document_needing_more_memory_than_the_limit_fails_alone(store, settin
 
 def test_an_operator_cancels_a_running_job_and_nothing_of_it_is_written(store, settings, tmp_path):
     job = upload(store, tmp_path)
-    engine = SlowEngine(settings, 2.0)
+    engine = HeldEngine(settings)
     worker = threading.Thread(target=process_next, args=(Store(settings.db), settings, engine))
     worker.start()
-    for _ in range(50):
-        if store.job(job["sha256"])["state"] == "extracting":
-            break
-        time.sleep(0.05)
+    assert engine.started.wait(timeout=60)
+    assert store.job(job["sha256"])["state"] == "extracting"
     assert store.cancel_job(job["sha256"], "oper")
-    worker.join(timeout=30)
+    engine.release.set()
+    worker.join(timeout=60)
     done = store.job(job["sha256"])
     assert done["state"] == "failed" and "取消" in done["error"] and done["run_id"] is None
     assert store.review_items(job["sha256"]) == []
@@ -169,19 +206,26 @@ def test_re_extraction_keeps_what_a_reviewer_confirmed_or_corrected(store, setti
 
 def test_a_text_report_uploaded_with_a_long_scan_is_in_review_before_the_scan_ends_and_the_scan_shows_pages(
         store, settings, tmp_path, monkeypatch):
-    """The two lanes of `jixiao serve`, each with its worker; OCR made slow (0.5 s a page) and simple."""
+    """The two lanes of `jixiao serve`, each with its worker; OCR made simple, and held on the scan's second
+    page until the text report, uploaded after it, is in review."""
     import io
 
     from PIL import Image
 
     import service.ingest.ocr as ocr
 
-    def slow_ocr(image, number, builder, settings):
-        time.sleep(0.5)
+    watcher, progress = Store(settings.db), []
+    on_page_two, text_in_review = threading.Event(), threading.Event()
+
+    def held_ocr(image, number, builder, settings):
+        progress.append(watcher.job(scan["sha256"])["progress"])  # what the operator sees while the page is read
+        if number == 2:
+            on_page_two.set()
+            assert text_in_review.wait(timeout=60)  # a hang guard: the test lets it go
         builder.start_page(number, ocr=True)
         builder.add_ocr_line(number, f"某某县某某局2023年度部门整体支出绩效自评报告 第{number}页", 0.99)
 
-    monkeypatch.setattr(ocr, "ocr_image", slow_ocr)
+    monkeypatch.setattr(ocr, "ocr_image", held_ocr)
     pages = [Image.new("RGB", (850, 1100), "white") for _ in range(4)]
     buf = io.BytesIO()
     pages[0].save(buf, "PDF", save_all=True, append_images=pages[1:], resolution=100)
@@ -193,24 +237,22 @@ def test_a_text_report_uploaded_with_a_long_scan_is_in_review_before_the_scan_en
                                 kwargs={"stop": stop, "poll_s": 0.05, "lanes": lane}) for lane in lanes_of(settings)]
     for w in workers:
         w.start()
-    seen, text_done_while_scanning = set(), False
-    for _ in range(400):
-        s, t = store.job(scan["sha256"]), store.job(text["sha256"])
-        if s["progress"]:
-            seen.add(s["progress"])
-        if t["state"] == "review" and s["state"] in ("queued", "extracting"):
-            text_done_while_scanning = True
-        if s["state"] == "review":
-            break
-        time.sleep(0.05)
-    stop.set()
-    for w in workers:
-        w.join(timeout=10)
-    assert text_done_while_scanning
-    assert store.job(scan["sha256"])["state"] == "review"
-    assert {"OCR 识别扫描页 2/4（第 2 页，共 4 页）", "OCR 识别扫描页 3/4（第 3 页，共 4 页）"} <= seen
+    try:
+        assert on_page_two.wait(timeout=60)
+        wait_until(lambda: store.job(text["sha256"])["state"] == "review", "the text report in review")
+        assert store.job(scan["sha256"])["state"] == "extracting"  # still on its second page
+        text_in_review.set()
+        wait_until(lambda: store.job(scan["sha256"])["state"] == "review", "the scan in review")
+    finally:
+        text_in_review.set()
+        stop.set()
+        for w in workers:
+            w.join(timeout=60)
+        watcher.close()
+    assert progress == [f"OCR 识别扫描页 {n}/4（第 {n} 页，共 4 页）" for n in range(1, 5)]
 
 
+@pytest.mark.slow  # a worker child process is started for it
 def test_a_file_the_child_cannot_read_fails_with_its_own_reason_not_as_a_crash(store, settings, tmp_path):
     from pathlib import Path
 

@@ -9,7 +9,7 @@ from pathlib import Path
 import openpyxl
 import pytest
 
-from tests.conftest import SAMPLES
+from tests.conftest import SAMPLES, wait_until
 from tests.webapp import (
     PASSWORD,
     api_save,
@@ -23,16 +23,6 @@ from tests.webapp import (
 )
 
 REPORT = SAMPLES / "000_8d720d4fc0889d24.txt"  # 3 items flagged by the rules engine
-
-
-@pytest.fixture
-def app(tmp_path):
-    return make_app(tmp_path)
-
-
-@pytest.fixture
-def client(app):
-    return app.test_client()
 
 
 @pytest.fixture
@@ -641,6 +631,7 @@ def test_an_admin_changes_a_role(app):
 
 # -- scans: the page image beside the text ---------------------------------------------------
 
+@pytest.mark.ocr
 def test_a_scan_is_reviewed_on_its_page_image_with_the_evidence_boxes(app, tmp_path):
     from tests.scans import crop_to_ink, find_cjk_font, render_pages
 
@@ -697,12 +688,12 @@ def test_the_secret_key_is_made_once_outside_the_code_and_kept(tmp_path):
     assert again.config["SECRET_KEY"] == first.config["SECRET_KEY"]
 
 
+@pytest.mark.slow  # `jixiao serve` is started as a process
 def test_jixiao_serve_starts_the_app_and_its_worker(tmp_path):
     import os
     import socket
     import subprocess
     import sys
-    import time
     import urllib.request
 
     with socket.socket() as s:
@@ -712,15 +703,19 @@ def test_jixiao_serve_starts_the_app_and_its_worker(tmp_path):
            "JIXIAO_ENGINE": "rules"}
     proc = subprocess.Popen([sys.executable, "-m", "service.cli", "serve", "--port", str(port)], env=env,
                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    login_page = f"http://127.0.0.1:{port}/auth/login"
+
+    def answers() -> bool:
+        assert proc.poll() is None, "jixiao serve stopped"
+        try:
+            urllib.request.urlopen(login_page, timeout=5).close()
+            return True
+        except OSError:  # not listening yet
+            return False
+
     try:
-        page = None
-        for _ in range(100):
-            try:
-                page = urllib.request.urlopen(f"http://127.0.0.1:{port}/auth/login", timeout=2).read().decode()
-                break
-            except OSError:
-                time.sleep(0.2)
-        assert page is not None and "登录" in page
+        wait_until(answers, "jixiao serve to answer")
+        assert "登录" in urllib.request.urlopen(login_page, timeout=5).read().decode()
     finally:
         proc.terminate()
         out = proc.communicate(timeout=20)[0]

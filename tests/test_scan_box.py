@@ -18,6 +18,7 @@ from tests.conftest import CHROMIUM
 from tests.scans import find_cjk_font
 from tests.webapp import login, make_app, upload_and_extract
 
+pytestmark = pytest.mark.ocr  # every test reads the drawn page by OCR
 needs_chromium = pytest.mark.skipif(not CHROMIUM.exists(),
                                     reason="Debian chromium is not installed at /usr/bin/chromium")
 

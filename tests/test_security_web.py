@@ -18,11 +18,6 @@ from tests.webapp import PASSWORD, csrf_token, login, make_app, store_of, upload
 TEMPLATES = Path(review_ui.auth.__file__).parent / "templates"
 
 
-@pytest.fixture
-def app(tmp_path):
-    return make_app(tmp_path)
-
-
 def client_at(app, address: str = "10.0.0.1"):
     client = app.test_client()
     client.environ_base["REMOTE_ADDR"] = address

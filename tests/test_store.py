@@ -13,7 +13,8 @@ from service.store import MIGRATIONS, Store, applied_migrations, migrate, open_d
 SHA = "ab" * 32
 
 EXPECTED_SCHEMA = {
-    "_migrations": [("name", "TEXT"), ("applied_at", "TEXT")],
+    "_sqlite_migrations": [("id", "INTEGER"), ("migration_set", "TEXT"), ("name", "TEXT"),
+                           ("applied_at", "TEXT")],
     "documents": [("sha256", "TEXT"), ("name", "TEXT"), ("kind", "TEXT"), ("text", "TEXT"),
                   ("ocr", "INTEGER"), ("page_count", "INTEGER"), ("created_at", "TEXT"),
                   ("warnings", "TEXT")],
@@ -133,13 +134,6 @@ def make_extraction(doc):
 
 def counts(db):
     return {t: db[t].count for t in db.table_names()}
-
-
-@pytest.fixture
-def store(tmp_path):
-    s = Store(str(tmp_path / "jixiao.db"))
-    yield s
-    s.close()
 
 
 def test_blank_database_migrates_to_exact_schema(tmp_path):
@@ -282,7 +276,7 @@ def test_migration_failure_rolls_back(tmp_path):
 
     def m901_broken(db):
         db["scratch"].create({"id": int}, pk="id")
-        db["_migrations"].insert({"name": "fake", "applied_at": "now"})
+        db["_sqlite_migrations"].insert({"migration_set": "jixiao", "name": "fake", "applied_at": "now"})
         raise RuntimeError("boom")
 
     with pytest.raises(StoreError, match="m901_broken"):

@@ -35,7 +35,7 @@ logging.getLogger("instructor").setLevel(logging.CRITICAL)
 DATA = Path(__file__).parent / "data" / "table_evidence"
 WORD = DATA / "word_export.txt"
 SOURCES = ["word_export.txt", "cells_per_line.txt", "pipe_rows.txt", "docx", "pdf",
-           pytest.param("scan", marks=pytest.mark.slow)]
+           pytest.param("scan", marks=pytest.mark.ocr)]
 MONEY_ROW = "年度资金总额 612.40 845.36 845.36 10 100% 10"
 ROW = "农产品质量安全抽检合格率"  # 分值 20, 得分 19
 

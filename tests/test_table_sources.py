@@ -17,10 +17,11 @@ from service.sections import split_sections
 from service.settings import load_settings
 from service.tables import join_page_breaks
 from tests.builders import make_text_pdf
-from tests.scoring import SCORE_PY, load_scorer
+from tests.conftest import SHARED
+from tests.scoring import load_scorer
 from tests.test_rules import record_of_text, values
 
-REAL = SCORE_PY.parents[1] / "real"
+REAL = SHARED / "real"
 
 
 def _ruled_page(merge_first_row: bool) -> tuple[np.ndarray, list[float], list[float]]:
@@ -106,8 +107,6 @@ def test_a_unit_name_printed_after_an_unreadable_character_goes_to_review():
 
 def test_the_rules_engine_on_the_real_excerpts_keeps_its_figures(tmp_path):
     """../shared/real: 20 opening excerpts of real reports, other provinces and templates (issue 11's set)."""
-    if not (REAL / "raw").is_dir():
-        pytest.skip("../shared/real is not beside the repository")
     import json
 
     score = load_scorer()

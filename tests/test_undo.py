@@ -6,14 +6,9 @@ import pytest
 
 from service.errors import StoreError
 from tests.conftest import SAMPLES
-from tests.webapp import api_save, csrf_token, login, make_app, store_of, upload_and_extract
+from tests.webapp import api_save, csrf_token, login, store_of, upload_and_extract
 
 REPORT = SAMPLES / "000_8d720d4fc0889d24.txt"
-
-
-@pytest.fixture
-def app(tmp_path):
-    return make_app(tmp_path)
 
 
 def _undo(client, sha):

@@ -21,11 +21,6 @@ OTHER = SAMPLES / "001_dea89b1d5430c4b7.txt"
 SMALL = SAMPLES / "002_6ebd5ff7b055c059.txt"  # 6 KB
 
 
-@pytest.fixture
-def app(tmp_path):
-    return make_app(tmp_path)
-
-
 def post_files(client, *files, **kwargs):
     data = {"csrf_token": csrf_token(client, "/upload"),
             "files": [(io.BytesIO(content), name) for name, content in files]}

@@ -43,6 +43,7 @@ PDF_TABLES_NOT_YET = {
 }
 
 
+@pytest.mark.slow  # each sample typeset as a PDF with its CJK font (fpdf2), a second or more each
 @pytest.mark.parametrize("stem", [
     pytest.param(s, marks=pytest.mark.xfail(strict=True, reason=PDF_TABLES_NOT_YET[s]))
     if s in PDF_TABLES_NOT_YET else s

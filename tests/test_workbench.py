@@ -6,7 +6,6 @@ from __future__ import annotations
 import html
 import re
 import threading
-import time
 from pathlib import Path
 
 import pytest
@@ -14,7 +13,7 @@ from werkzeug.security import check_password_hash
 
 from review_ui import local_time
 from review_ui.history import audit_value, item_name
-from tests.conftest import SAMPLES
+from tests.conftest import CHROMIUM, SAMPLES
 from tests.webapp import (
     PASSWORD,
     api_save,
@@ -22,7 +21,6 @@ from tests.webapp import (
     confirm_form,
     csrf_token,
     login,
-    make_app,
     store_of,
     upload_and_extract,
 )
@@ -30,11 +28,6 @@ from tests.webapp import (
 REPORT = SAMPLES / "000_8d720d4fc0889d24.txt"  # 3 flagged: 全年预算数, 全年执行数, one project
 ROWS = SAMPLES / "004_b638ef10e80c4f2a.txt"  # a flagged score row and a flagged project
 CSS = Path(__file__).parent.parent / "review_ui" / "static" / "app.css"
-
-
-@pytest.fixture
-def app(tmp_path):
-    return make_app(tmp_path)
 
 
 def items_of(app, sha):
@@ -230,64 +223,56 @@ def test_the_upload_script_renders_the_retry_form_with_the_pages_csrf_token():
     assert "meta[name=csrf-token]" in script and "retryUrl" in script and '"重试"' in script
 
 
-CHROMIUM = Path("/usr/bin/chromium")
-
-
 @pytest.mark.skipif(not CHROMIUM.exists(), reason="Debian chromium is not installed at /usr/bin/chromium")
-def test_in_a_browser_a_job_failing_while_watched_offers_retry_and_no_badge_reads_zero(tmp_path):
-    from playwright.sync_api import expect, sync_playwright
+def test_in_a_browser_a_job_failing_while_watched_offers_retry_and_no_badge_reads_zero(app, browser):
+    from playwright.sync_api import expect
     from werkzeug.serving import make_server
 
     from service.worker import store_upload
-    from tests.test_browser import CHROMIUM_ARGS, _QuietHandler
+    from tests.test_browser import _QuietHandler
 
-    app = make_app(tmp_path)
     sha = upload_and_extract(app, REPORT)
     store = store_of(app)
     waiting, _ = store_upload(store, Path(app.config["UPLOADS"]), "b.txt", ROWS.read_bytes(), "oper")
     server = make_server("127.0.0.1", 0, app, threaded=True, request_handler=_QuietHandler)
     threading.Thread(target=server.serve_forever, daemon=True).start()
+    context = browser.new_context(base_url=f"http://127.0.0.1:{server.server_port}")
     try:
-        with sync_playwright() as p:
-            browser = p.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
-            page = browser.new_page(base_url=f"http://127.0.0.1:{server.server_port}")
-            page.set_default_timeout(15_000)
-            page.goto("/auth/login")
-            page.fill("#name", "boss")
-            page.fill("#password", PASSWORD)
-            page.click("button[type=submit]")
-            page.goto(f"/documents/{sha}")
-            flagged = page.locator(".group-flagged")
-            assert flagged.count() > 1
-            for i in range(flagged.count()):
-                badge = flagged.nth(i)
-                if badge.text_content().startswith("0 "):
-                    expect(badge).to_be_hidden()
-                else:
-                    expect(badge).to_be_visible()
+        page = context.new_page()
+        page.set_default_timeout(15_000)
+        page.goto("/auth/login")
+        page.fill("#name", "boss")
+        page.fill("#password", PASSWORD)
+        page.click("button[type=submit]")
+        page.goto(f"/documents/{sha}")
+        flagged = page.locator(".group-flagged")
+        assert flagged.count() > 1
+        for i in range(flagged.count()):
+            badge = flagged.nth(i)
+            if badge.text_content().startswith("0 "):
+                expect(badge).to_be_hidden()
+            else:
+                expect(badge).to_be_visible()
 
-            confirm_all(app, sha)  # and once confirmed, no item offers an action, selected or not
-            page.goto(f"/documents/{sha}")
-            page.locator("#item-field-unit_name .label").click()
-            expect(page.locator("#item-field-unit_name")).to_have_class(re.compile(r"\bselected\b"))
-            expect(page.locator(".actions button:visible, .rowactions button:visible")).to_have_count(0)
-            expect(page.locator(".group-flagged:visible")).to_have_count(0)
+        confirm_all(app, sha)  # and once confirmed, no item offers an action, selected or not
+        page.goto(f"/documents/{sha}")
+        page.locator("#item-field-unit_name .label").click()
+        expect(page.locator("#item-field-unit_name")).to_have_class(re.compile(r"\bselected\b"))
+        expect(page.locator(".actions button:visible, .rowactions button:visible")).to_have_count(0)
+        expect(page.locator(".group-flagged:visible")).to_have_count(0)
 
-            page.goto("/upload")
-            row = page.locator(f"tr[data-sha256='{waiting['sha256']}']")
-            expect(row).to_have_attribute("data-state", "queued")
-            claimed = store.claim_job("test-worker", 60)
-            assert claimed["sha256"] == waiting["sha256"]
-            store.fail_job(waiting["sha256"], "test-worker", "测试：提取失败")
-            expect(row.locator(".retry button")).to_have_text("重试", timeout=10_000)
-            expect(row.locator(".error")).to_have_text("测试：提取失败")
-            row.locator(".retry button").click()
-            expect(page.locator(".flash.ok")).to_contain_text("已重新加入处理队列")
-            deadline = time.time() + 5
-            while store.job(waiting["sha256"])["state"] != "queued" and time.time() < deadline:
-                time.sleep(0.1)
-            assert store.job(waiting["sha256"])["state"] == "queued"
-            browser.close()
+        page.goto("/upload")
+        row = page.locator(f"tr[data-sha256='{waiting['sha256']}']")
+        expect(row).to_have_attribute("data-state", "queued")
+        claimed = store.claim_job("test-worker", 60)
+        assert claimed["sha256"] == waiting["sha256"]
+        store.fail_job(waiting["sha256"], "test-worker", "测试：提取失败")
+        expect(row.locator(".retry button")).to_have_text("重试", timeout=10_000)
+        expect(row.locator(".error")).to_have_text("测试：提取失败")
+        row.locator(".retry button").click()
+        expect(page.locator(".flash.ok")).to_contain_text("已重新加入处理队列")  # shown once the retry is saved
+        assert store.job(waiting["sha256"])["state"] == "queued"
     finally:
+        context.close()
         server.shutdown()
         store.close()

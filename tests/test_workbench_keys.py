@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import CHROMIUM, SAMPLES
-from tests.webapp import login, make_app, upload_and_extract
+from tests.webapp import login, upload_and_extract
 
 needs_chromium = pytest.mark.skipif(not CHROMIUM.exists(),
                                     reason="Debian chromium is not installed at /usr/bin/chromium")
@@ -22,11 +22,6 @@ ONE_FLAGGED = SAMPLES / "001_dea89b1d5430c4b7.txt"  # one flagged field, staff_a
 
 
 # -- what the server renders ---------------------------------------------------------------------------
-
-@pytest.fixture
-def app(tmp_path):
-    return make_app(tmp_path)
-
 
 def review_page(app, sha: str, user: str = "rev") -> str:
     client = app.test_client()

@@ -9,24 +9,11 @@ import textwrap
 import pytest
 
 from service.errors import StoreError
-from service.settings import load_settings
 from service.store import Store
 from service.worker import process_next, run_worker, store_upload
 from tests.conftest import ROOT, SAMPLES
 
 REPORT = SAMPLES / "000_8d720d4fc0889d24.txt"
-
-
-@pytest.fixture
-def settings(tmp_path):
-    return load_settings(db=str(tmp_path / "jixiao.db"), instance=str(tmp_path / "instance"), engine="rules")
-
-
-@pytest.fixture
-def store(settings):
-    s = Store(settings.db)
-    yield s
-    s.close()
 
 
 def upload(store, tmp_path, path=REPORT):
@@ -49,6 +36,7 @@ def test_the_same_bytes_uploaded_twice_are_one_job(store, tmp_path):
     assert not created and again["sha256"] == first["sha256"] and len(store.jobs()) == 1
 
 
+@pytest.mark.slow  # a worker process is started and killed
 def test_a_worker_killed_mid_job_loses_nothing_and_duplicates_nothing(store, settings, tmp_path):
     job = upload(store, tmp_path)
     script = textwrap.dedent(f"""
@@ -77,7 +65,7 @@ def test_a_late_result_from_a_worker_that_lost_its_job_is_not_saved(store, setti
     assert store.claim_job("slow-worker", lease_s=900)["sha256"] == job["sha256"]
     process_next(store, settings.replace(job_lease_s=0), worker="fast-worker")  # the lease ran out
     with pytest.raises(StoreError, match="已不属于本进程"):
-        store.complete_job(job["sha256"], "slow-worker", None, [], None, {}, [], {})
+        store.complete_job(job["sha256"], "slow-worker", None, [], None, {}, [])
     assert store.run_count() == 1
 
 
@@ -107,10 +95,16 @@ def test_an_unexpected_error_fails_the_job_with_a_plain_message(store, settings,
 
 def test_a_write_waits_for_another_connections_write_instead_of_failing(settings, tmp_path):
     import threading
+    from concurrent.futures import ThreadPoolExecutor
 
     web, worker = Store(settings.db), Store(settings.db)
     worker.db.execute("BEGIN IMMEDIATE")  # the worker is in the middle of saving a result
     worker.db.execute("UPDATE users SET active = 1")
-    threading.Timer(0.3, lambda: worker.db.execute("COMMIT")).start()
-    job, created = store_upload(web, tmp_path / "uploads", REPORT.name, REPORT.read_bytes(), "oper")
+    asked = threading.Event()  # the web's write transaction has begun, against the worker's lock
+    web.db.conn.set_trace_callback(lambda sql: asked.set() if sql.startswith("BEGIN IMMEDIATE") else None)
+    with ThreadPoolExecutor(1) as pool:
+        upload = pool.submit(store_upload, web, tmp_path / "uploads", REPORT.name, REPORT.read_bytes(), "oper")
+        assert asked.wait(timeout=30)
+        worker.db.execute("COMMIT")  # only now can the web's write go ahead
+        job, created = upload.result(timeout=30)
     assert created and web.job(job["sha256"])["state"] == "queued"

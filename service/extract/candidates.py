@@ -78,8 +78,8 @@ def _scope_ok(field: str, text: str, start: int, label_end: int, gap: str, secti
     clause = sentence[max(sentence.rfind("，"), sentence.rfind(","), sentence.rfind("、")) + 1:]
     if _EARLIER.search(clause + text[start:label_end] + gap):
         return False  # 上年基本支出800万元: another year's amount
-    scope = lx.SCOPE.get(field)
-    if field in lx.WHOLE_DEPARTMENT:
+    scope = BY_KEY[field].scope
+    if BY_KEY[field].whole_department:
         clause = sentence[sentence.rfind("，") + 1:] if "，" in sentence else sentence
         if lx.PART_WORDS.search(clause + gap) or lx.PART_WORDS.search(section_title):
             return False
@@ -179,7 +179,7 @@ def _label_value_rows(doc: Document, table: Table, unit: str | None, section_tit
             continue
         label = squeeze(cells[0].text)
         for lab, rx in _LABEL_ONLY.items():
-            if rx.match(label) and lx.SCOPE.get(lab.field) != "budget":
+            if rx.match(label) and BY_KEY[lab.field].scope != "budget":
                 row_unit = "元" if re.search(r"[(（]元[)）]", label) else unit
                 c = cell_value(doc, lab.field, cells[1], row_unit, label, context=[cells[0]])
                 if c:  # the value's cell, its label shown lightly beside it
@@ -297,7 +297,7 @@ def _row_candidates(doc: Document, table: Table, unit: str | None) -> list[Candi
         for field, rx in lx.ROW_LABELS.items():
             if not re.match(rx, label):
                 continue
-            want = "budget" if lx.SCOPE.get(field) == "budget" else "actual"
+            want = "budget" if BY_KEY[field].scope == "budget" else "actual"
             cols = [i for i, (kind, _year) in header.items() if kind == want]
             if not cols:
                 continue

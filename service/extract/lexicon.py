@@ -28,18 +28,6 @@ class Label:
 MONEY_UNITS = ("万元", "万", "元", "亿元")
 COUNT_UNITS = ("人", "名", "个", "辆", "台")
 
-# field -> scope: "actual", "budget" or None
-SCOPE = {
-    "budget_initial": "budget", "budget_full_year": "budget", "sangong_budget": "budget",
-    "spending_actual": "actual", "income_total": "actual", "income_general_budget": "actual",
-    "income_gov_fund": "actual", "income_other": "actual", "expense_total": "actual",
-    "expense_basic": "actual", "expense_project": "actual", "expense_personnel": "actual",
-    "expense_public": "actual", "sangong_actual": "actual", "sangong_overseas_actual": "actual",
-    "sangong_vehicle_actual": "actual", "sangong_reception_actual": "actual",
-    "procurement_actual": "actual",
-}
-WHOLE_DEPARTMENT = {"budget_initial", "budget_full_year", "spending_actual", "expense_total",
-                    "income_total", "execution_rate", "self_score"}
 PART_WORDS = re.compile(r"基本支出|项目支出|人员经费|公用经费|三公|工资福利|商品和服务|专项|机关运行|项目资金")
 BUDGET_WORDS = re.compile(r"年初预算|预算数|预算安排|预算为|批复|年初可用预算|年初")
 ACTUAL_WORDS = re.compile(r"决算|执行数|实际|支出合计|总支出|全年(?!预算)")

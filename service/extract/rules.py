@@ -12,7 +12,7 @@ import re
 
 from .. import table_evidence as te
 from ..document import Document
-from ..models import REVIEW, Extraction, Section
+from ..models import DEPARTMENT_TABLE, REVIEW, Extraction, Section
 from ..stream_money import COLUMNS as MONEY_COLUMNS
 from ..stream_money import is_money_block
 from ..stream_tables import TRUE_GRIDS, rebuild_within
@@ -72,7 +72,7 @@ def extract(doc: Document, sections: list[Section], ocr_review_below: float = 0.
         if table.origin == "stream":
             trust_rebuilt_rows(rows, money, total[0] if total else None,
                                {why for kind, why in table.guessed.values() if kind == "no_values"})
-        if subject == "整体":
+        if subject == DEPARTMENT_TABLE:
             cands += found + _execution_row(rows, doc.text)
             if total and rows:
                 cands.append(Candidate("self_score", total[0], total[1], 1, "table", issue="；".join(issues) or None))

@@ -13,7 +13,7 @@ import re
 
 from ..document import Cell, Document, Table
 from ..genre import TOTAL_ROW, VALUE_CELL
-from ..models import REVIEW, Evidence, IndicatorRow, Project
+from ..models import DEPARTMENT_TABLE, REVIEW, Evidence, IndicatorRow, Project
 from ..table_evidence import cell_evidence, span, spans
 from .numbers import cell_number, compact, squeeze
 
@@ -99,7 +99,7 @@ def table_subject(table: Table, title: str, text: str | None = None) -> str:
     above = _subject_above(text, table.start) if text is not None else None
     if above:
         return above
-    return "整体" if ("项目" not in title or "整体" in title) else compact(title) or "项目"
+    return DEPARTMENT_TABLE if ("项目" not in title or DEPARTMENT_TABLE in title) else compact(title) or "项目"
 
 
 # 项目名称 and its cell, however the row was flattened: `项目名称 | X |`, `项目名称 X 主管部门 …`, run together
@@ -118,7 +118,7 @@ def _subject_above(text: str, start: int) -> str | None:
         if found:
             return found[-1]
         if _DEPARTMENT_LINE.search(line):
-            return "整体"
+            return DEPARTMENT_TABLE
         if _STOP_LINE.match(line):
             return None
     return None

@@ -46,7 +46,7 @@ def read_docx(data: bytes, name: str, builder: DocumentBuilder, settings: Settin
                 else:
                     builder.add_blank()
             else:
-                builder.add_table(table_rows(el), origin="docx")
+                builder.add_table(row_texts(el), origin="docx")
     except IngestError:
         raise
     except Exception as e:
@@ -123,7 +123,7 @@ def paragraph_text(p) -> str:
     return "".join(r.text for r in runs)
 
 
-def table_rows(tbl) -> list[list[str]]:
+def row_texts(tbl) -> list[list[str]]:
     """Rows of cell texts in grid order; each merged cell once (see module docstring)."""
     rows = []
     for tr in _children(tbl, _TR):
@@ -154,7 +154,7 @@ def cell_text(tc) -> str:
         if el.tag == _P:
             lines.append(paragraph_text(el))
         else:
-            for row in table_rows(el):
+            for row in row_texts(el):
                 lines.append("  ".join(c.replace("\n", " ") for c in row if c.strip()))
     return "\n".join(lines)
 

@@ -3,14 +3,19 @@
 instructor enforces the response schema: a response that fails validation is
 re-asked with the error (`llm_max_retries` re-asks). Rate limits, server
 errors, timeouts and dropped connections are retried with exponential
-backoff and jitter, or after the server's `Retry-After` (`llm_http_retries`).
+backoff and jitter, or after the server's `Retry-After` (`llm_http_retries`);
+other 4xx are not. tenacity runs those retries, not the openai SDK's own
+(`max_retries=0`): the SDK's sleep cannot be injected (tests would wait for
+real), it knows nothing of the call's deadline, it drops a `Retry-After` over
+a minute for its own backoff, it retries 408/409, and it retries inside one
+`create`, where each attempt can no longer be counted in the usage.
 Every answer is judged, never trusted: an answer larger than
 `llm_max_answer_kb` is refused unread, and one of the wrong shape (a list,
 a missing key, no answer at all) is a failed call. What fails comes back as a
 `CallResult` with the reason in Chinese, so the caller can mark the section's
 fields for review instead of losing the batch.
 
-Time: `llm_timeout_s` limits one HTTP attempt by the wall clock (each socket
+Time: `llm_timeout_s` limits one HTTP attempt by the client's clock (each socket
 operation, and reading the body however slowly it drips), `llm_deadline_s`
 the whole call (attempts, re-asks, backoff and Retry-After waits). Usage
 counts every attempt sent, whether it was answered, refused or timed out.
@@ -21,7 +26,6 @@ from __future__ import annotations
 
 import json
 import logging
-import random
 import re
 import threading
 import time
@@ -34,6 +38,7 @@ from typing import Any
 import httpx2
 import instructor
 import openai
+import tenacity
 from instructor.core import IncompleteOutputException, InstructorRetryException
 from pydantic import BaseModel, ValidationError
 
@@ -44,6 +49,7 @@ log = logging.getLogger(__name__)
 
 MODES = {"tools": instructor.Mode.TOOLS, "json": instructor.Mode.JSON, "md_json": instructor.Mode.MD_JSON}
 RETRYABLE = (openai.RateLimitError, openai.APITimeoutError, openai.APIConnectionError, openai.InternalServerError)
+BACKOFF = tenacity.wait_exponential_jitter(multiplier=0.5, max=30, jitter=0.5)  # when no Retry-After says
 WIRE_FACTOR = 8  # a response body may be this many times the answer it carries (JSON escaping) before it is cut off
 
 
@@ -91,7 +97,7 @@ class _Call:
     settings: Settings
     clock: Callable[[], float]
     deadline: float = 0.0  # on `clock`
-    attempt_end: float = float("inf")  # on time.monotonic(): when the current HTTP attempt must have been read
+    attempt_end: float = float("inf")  # on `clock`: when the current HTTP attempt must have been read
 
     def __post_init__(self):
         self.deadline = self.clock() + self.settings.llm_deadline_s
@@ -104,11 +110,11 @@ class _Call:
 
     def start_attempt(self) -> float:
         """The seconds the next HTTP attempt may take; refused when the deadline has passed."""
-        left = self.left()
-        if left <= 0:
+        now = self.clock()
+        if now >= self.deadline:
             raise AnswerRefused(self.past_deadline("时间已用完，不再发送请求"))
-        limit = min(float(self.settings.llm_timeout_s), left)
-        self.attempt_end = time.monotonic() + limit
+        limit = min(float(self.settings.llm_timeout_s), self.deadline - now)
+        self.attempt_end = now + limit
         return limit
 
     @property
@@ -148,40 +154,12 @@ class LLMClient:
         return call.result
 
     def _with_retries(self, call: _Call, prompt: str, response_model, context: dict) -> None:
-        result = call.result
-        for attempt in range(self.settings.llm_http_retries + 1):
-            try:
-                self._ask(prompt, response_model, context, result)
-                return
-            except AnswerRefused as e:
-                result.error = e.reason
-                return
-            except RETRYABLE as e:
-                wait = self._wait_before_retry(call, e, attempt)
-                if wait is None:
-                    return
-                self._sleep(wait)
-            except openai.APIStatusError as e:  # 4xx other than 429: retrying will not help
-                result.error = f"大模型接口拒绝了请求（HTTP {e.status_code}）：{_message(e)}"
-                return
-
-    def _wait_before_retry(self, call: _Call, e: Exception, attempt: int) -> float | None:
-        """Seconds to wait before trying again, or None (the reason set) when there is no next try."""
-        why = _http_reason(e)
-        if call.left() <= 0:
-            call.result.error = call.past_deadline(why)
-            return None
-        if attempt == self.settings.llm_http_retries:
-            call.result.error = f"{why}，重试后仍失败"
-            return None
-        asked = retry_after(e)
-        wait = asked if asked is not None else min(30.0, 0.5 * 2 ** attempt) * (0.5 + random.random())
-        if wait >= call.left():
-            told = "（接口的 Retry-After）" if asked is not None else ""
-            call.result.error = call.past_deadline(f"{why}，需等待 {wait:.0f} 秒{told}后才能重试")
-            return None
-        log.info("retrying after %s (attempt %d, %.1fs)", type(e).__name__, attempt + 1, wait)
-        return wait
+        try:
+            _retrying(call, self._sleep)(self._ask, prompt, response_model, context, call.result)
+        except AnswerRefused as e:
+            call.result.error = e.reason
+        except openai.APIStatusError as e:  # 4xx other than 429: retrying will not help
+            call.result.error = f"大模型接口拒绝了请求（HTTP {e.status_code}）：{_message(e)}"
 
     def _ask(self, prompt: str, response_model, context: dict, result: CallResult) -> CallResult:
         try:
@@ -198,6 +176,42 @@ class LLMClient:
                 raise cause from e  # not a bad answer: retried or reported by the caller
             result.raw, result.error = judge(e.last_completion, response_model, cause)
         return result
+
+
+# -- retrying HTTP failures ------------------------------------------------------------
+
+def _retrying(call: _Call, sleep: Callable[[float], None]) -> tenacity.Retrying:
+    """Retries of `call`'s retryable failures: at most `llm_http_retries`, each wait taken only if it ends
+    before the deadline; giving up sets the reason instead of raising."""
+    retries_spent = tenacity.stop_after_attempt(call.settings.llm_http_retries + 1)
+    return tenacity.Retrying(
+        sleep=sleep, retry=tenacity.retry_if_exception_type(RETRYABLE), wait=_wait,
+        stop=retries_spent | (lambda rs: rs.upcoming_sleep >= call.left()),  # or the wait would end past the deadline
+        before_sleep=_log_retry, retry_error_callback=lambda rs: _give_up(call, rs))
+
+
+def _wait(rs: tenacity.RetryCallState) -> float:
+    """The server's Retry-After, else exponential backoff with jitter."""
+    asked = retry_after(rs.outcome.exception())
+    return asked if asked is not None else BACKOFF(rs)
+
+
+def _log_retry(rs: tenacity.RetryCallState) -> None:
+    log.info("retrying after %s (attempt %d, %.1fs)", type(rs.outcome.exception()).__name__, rs.attempt_number,
+             rs.upcoming_sleep)
+
+
+def _give_up(call: _Call, rs: tenacity.RetryCallState) -> None:
+    """Set why the last failure is not retried: the deadline passed, the retries ran out, or the wait is too long."""
+    e = rs.outcome.exception()
+    why = _http_reason(e)
+    if call.left() <= 0:
+        call.result.error = call.past_deadline(why)
+    elif rs.attempt_number > call.settings.llm_http_retries:
+        call.result.error = f"{why}，重试后仍失败"
+    else:
+        told = "（接口的 Retry-After）" if retry_after(e) is not None else ""
+        call.result.error = call.past_deadline(f"{why}，需等待 {rs.upcoming_sleep:.0f} 秒{told}后才能重试")
 
 
 # -- one HTTP attempt -------------------------------------------------------------------
@@ -236,14 +250,15 @@ def _guarded(http: httpx2.Client) -> httpx2.Client:
 def _guard_body(response: httpx2.Response) -> None:
     call: _Call | None = getattr(_current, "call", None)
     if call is not None:
-        response.stream = _GuardedBody(response.stream, call.attempt_end, call.max_answer_bytes * WIRE_FACTOR + 65536)
+        response.stream = _GuardedBody(response.stream, call.clock, call.attempt_end,
+                                       call.max_answer_bytes * WIRE_FACTOR + 65536)
 
 
 class _GuardedBody(httpx2.SyncByteStream):
-    """A response body read until `end` (time.monotonic()) and up to `max_bytes`, however slowly it comes."""
+    """A response body read until `end` (on `clock`) and up to `max_bytes`, however slowly it comes."""
 
-    def __init__(self, inner, end: float, max_bytes: int):
-        self.inner, self.end, self.max_bytes = inner, end, max_bytes
+    def __init__(self, inner, clock: Callable[[], float], end: float, max_bytes: int):
+        self.inner, self.clock, self.end, self.max_bytes = inner, clock, end, max_bytes
 
     def __iter__(self):
         size = 0
@@ -251,7 +266,7 @@ class _GuardedBody(httpx2.SyncByteStream):
             size += len(chunk)
             if size > self.max_bytes:
                 raise AnswerRefused(f"大模型的回答过大（响应超过 {self.max_bytes // 1024} KB），未读取")
-            if time.monotonic() > self.end:
+            if self.clock() > self.end:
                 raise httpx2.ReadTimeout("the response took longer than the request's time limit")
             yield chunk
 

@@ -25,7 +25,17 @@ from ..extract.finish import check_score_table, merge_candidates
 from ..extract.numbers import money_to_wan
 from ..fields import BY_KEY
 from ..genre import published_date
-from ..models import REVIEW, Evidence, Extraction, FieldValue, IndicatorRow, Project, Section, TextList
+from ..models import (
+    DEPARTMENT_TABLE,
+    REVIEW,
+    Evidence,
+    Extraction,
+    FieldValue,
+    IndicatorRow,
+    Project,
+    Section,
+    TextList,
+)
 from . import prompts
 from .align import locate
 from .cells import Cells
@@ -261,7 +271,7 @@ def _score_table(doc: Document, call: Call, answer: ScoreTableModel, doubt: str 
             ev = cells.of_row(ev, {k: (_num(get(k)) if k in ("weight", "score") else get(k))
                                    for k in ("level1", "level2", "name", "target", "actual", "weight", "score",
                                              "remark")})
-        row = IndicatorRow(table=answer.table or "整体", level1=get("level1"), level2=get("level2"),
+        row = IndicatorRow(table=answer.table or DEPARTMENT_TABLE, level1=get("level1"), level2=get("level2"),
                            name=get("name"), target=get("target"), actual=get("actual"), weight=_num(get("weight")),
                            score=_num(get("score")), remark=get("remark"), confidence=0.85 if ev else 0.3, evidence=ev)
         if doubt or ev is None:
@@ -285,7 +295,7 @@ def _score_table(doc: Document, call: Call, answer: ScoreTableModel, doubt: str 
         money = {}  # 决策/过程/产出/效益: 预算执行率 is a row of the table, counted once
     issues = check_score_table(rows, money, _num(getattr(answer, "total", None))) if rows else []
     ex.indicators += rows
-    if (answer.table or "整体") != "整体":
+    if (answer.table or DEPARTMENT_TABLE) != DEPARTMENT_TABLE:
         project = Project(name=answer.table, score=_num(getattr(answer, "total", None)), evidence=total_ev,
                           **_project_money(answer))
         if cells is not None:

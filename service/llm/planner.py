@@ -30,7 +30,7 @@ import re
 from dataclasses import dataclass, field
 
 from ..document import Cell, Document, Table
-from ..fields import IDENTITY, hinted_fields
+from ..fields import hinted_fields, identity_keys
 from ..genre import (
     LISTS_TITLE,
     TOTAL_ROW,
@@ -349,7 +349,7 @@ def _facts_calls(doc: Document, pieces: list[_Piece], furniture: list[tuple[int,
             calls.append(current)
         for s, e in p.spans:
             current.add(s, e, p.sec.title)
-        current.hint((IDENTITY if cover else []) + hinted_fields(p.text(doc)))
+        current.hint((identity_keys() if cover else []) + hinted_fields(p.text(doc)))
     covered = [(s, e) for c in calls for s, e in c.spans]
     extra = []
     if furniture:
@@ -362,7 +362,7 @@ def _facts_calls(doc: Document, pieces: list[_Piece], furniture: list[tuple[int,
         first = calls[0]
         for s, e, title in extra:
             first.add(s, e, title)
-        first.hint(IDENTITY)
+        first.hint(identity_keys())
     return calls
 
 

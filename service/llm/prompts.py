@@ -16,11 +16,10 @@ from pathlib import Path
 
 import jinja2
 
-from ..fields import BY_KEY, FIELDS, NOTES
+from ..fields import BY_KEY, FIELDS
 from .planner import FURNITURE_TITLE
 
 PROMPTS_DIR = Path(__file__).resolve().parents[2] / "prompts"
-ALL_FIELDS = [{"key": f.key, "zh": f.zh, "note": NOTES.get(f.key)} for f in FIELDS]
 
 # How a score table's text is laid out, said in the table prompt (see `table_form`).
 FORMS = {
@@ -72,7 +71,8 @@ def render(name: str, *, document_name: str, section_title: str, section_text: s
            fields: list[str] | None = None) -> Prompt:
     template, ver = _template(name)
     hinted = "、".join(f"{k}（{BY_KEY[k].zh}）" for k in (fields or []))
+    all_fields = [{"key": f.key, "zh": f.zh, "note": f.note} for f in FIELDS]
     text = template.render(document_name=document_name, section_title=section_title, section_text=section_text,
-                           all_fields=ALL_FIELDS, hinted=hinted, furniture_title=FURNITURE_TITLE,
+                           all_fields=all_fields, hinted=hinted, furniture_title=FURNITURE_TITLE,
                            form=FORMS[table_form(section_text)])
     return Prompt(name=name, text=text, version=ver)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -12,10 +13,13 @@ from ..settings import Settings
 from .client import LLMClient, Usage
 from .config import endpoint
 from .engine import engine_version, extract
+from .replay import replay
 
 
 class LLMEngine:
     """Callable as `engine(doc, sections) -> (extraction, stats)`; sums usage over the batch."""
+
+    rechecked, concurrent = True, True
 
     def __init__(self, settings: Settings, cache=None, http_client=None):
         ep = endpoint(settings)
@@ -47,6 +51,7 @@ class ReplayEngine:
     """The LLM engine answered from recorded cassettes (`<dir>/<file stem>.yaml`): no endpoint, no key."""
 
     name, version = "llm", "replay"
+    rechecked, concurrent = True, True  # each document gets its own transport: nothing is patched
 
     def __init__(self, settings: Settings, cassettes: Path):
         if not cassettes.is_dir():
@@ -54,14 +59,14 @@ class ReplayEngine:
         self.settings, self.cassettes = settings, cassettes
         self.usage, self.calls = Usage(), 0
         self.model = "replay"
+        self._lock = threading.Lock()
 
     def __call__(self, doc: Document, sections: list[Section]) -> tuple[Extraction, dict]:
-        from .replay import replay  # vcrpy is only loaded when replaying
-
         run = replay(doc, sections, self.cassettes / f"{Path(doc.name).stem}.yaml")
-        self.usage.add(run.usage)
-        self.calls += run.calls
-        self.model = run.extraction.engine_version.split("/", 1)[0]
+        with self._lock:  # documents may be replayed at once
+            self.usage.add(run.usage)
+            self.calls += run.calls
+            self.model = run.extraction.engine_version.split("/", 1)[0]
         return run.extraction, {"llm_calls": run.calls, "llm_requests": run.usage.requests,
                                 "prompt_tokens": run.usage.prompt_tokens,
                                 "completion_tokens": run.usage.completion_tokens, "replayed": True,

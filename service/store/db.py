@@ -116,7 +116,7 @@ class Store(WorkflowMixin):
             return False
         self.db["pages"].insert_all(rows.page_rows(doc))
         self.db["sections"].insert_all(rows.section_rows(doc, sections))
-        self.db["tables"].insert_all(rows.table_rows(doc))
+        self.db["tables"].insert_all(rows.document_tables(doc))
         self.db["ocr_lines"].insert_all(rows.ocr_line_rows(doc))
         return True
 
@@ -133,7 +133,7 @@ class Store(WorkflowMixin):
         self._write_document(doc, sections)  # its name, and the parts again
         self.db["pages"].insert_all(rows.page_rows(doc))
         self.db["sections"].insert_all(rows.section_rows(doc, sections))
-        self.db["tables"].insert_all(rows.table_rows(doc))
+        self.db["tables"].insert_all(rows.document_tables(doc))
         self.db["ocr_lines"].insert_all(rows.ocr_line_rows(doc))
         return True
 
@@ -147,7 +147,7 @@ class Store(WorkflowMixin):
     def _write_run(self, doc: Document, extraction: Extraction, meta: dict[str, Any]) -> int:
         run_id = self.db["extraction_runs"].insert(rows.run_row(doc, extraction, meta)).last_pk
         self.db["field_results"].insert_all(rows.field_rows(run_id, extraction))
-        self.db["indicator_results"].insert_all(rows.indicator_rows(run_id, extraction))
+        self.db["indicator_results"].insert_all(rows.indicator_results(run_id, extraction))
         self.db["project_results"].insert_all(rows.project_rows(run_id, extraction))
         self.db["list_results"].insert_all(rows.list_rows(run_id, extraction))
         return run_id

@@ -13,7 +13,8 @@ from datetime import UTC, datetime
 from typing import Any
 
 from ..document import Document
-from ..models import Evidence, Extraction, FieldValue, Section
+from ..fields import field_keys
+from ..models import DEPARTMENT_TABLE, REVIEW, Evidence, Extraction, FieldValue, Section
 
 # Columns holding JSON text, decoded by `decode`; `ocr` columns hold 0/1.
 JSON_COLUMNS = {"warnings", "grid", "box", "parts", "stats", "value", "issues", "candidates", "items", "extracted",
@@ -75,7 +76,7 @@ def section_rows(doc: Document, sections: list[Section]) -> list[dict[str, Any]]
             for i, s in enumerate(sections)]
 
 
-def table_rows(doc: Document) -> list[dict[str, Any]]:
+def document_tables(doc: Document) -> list[dict[str, Any]]:
     return [{"document_sha256": doc.sha256, "idx": i, "start": t.start, "end": t.end,
              "origin": t.origin,
              "grid": to_json([[{"text": c.text, "start": c.start, "end": c.end} for c in row]
@@ -112,7 +113,7 @@ def _field_row(run_id: int, key: str, fv: FieldValue) -> dict[str, Any]:
             "note": fv.note, "candidates": to_json(fv.candidates)}
 
 
-def indicator_rows(run_id: int, extraction: Extraction) -> list[dict[str, Any]]:
+def indicator_results(run_id: int, extraction: Extraction) -> list[dict[str, Any]]:
     return [{"run_id": run_id, "idx": i, "table_name": r.table, "level1": r.level1,
              "level2": r.level2, "name": r.name, "target": r.target, "actual": r.actual,
              "weight": r.weight, "score": r.score, "remark": r.remark, "status": r.status,
@@ -146,15 +147,19 @@ def decode(row: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
+def queue_summary(items: list[dict[str, Any]]) -> dict[str, Any]:
+    """What the queue shows of a document: unit, year, number of flagged items, the least confidence."""
+    values = {i["item"]: i["value"] for i in items}
+    flagged = [i for i in items if i["status"] == REVIEW]
+    year = values.get("field:fiscal_year")
+    return {"unit_name": values.get("field:unit_name"),
+            "fiscal_year": year if isinstance(year, int) else None,
+            "flagged": len(flagged),
+            "min_confidence": min((i["confidence"] for i in flagged), default=None)}
+
+
 # -- confirmed records (a reviewed record JSON -> the confirmed tables) ------------
 
-REPORT_COLUMNS = ("unit_name", "fiscal_year", "report_date", "self_score", "rating", "staff_authorized",
-                  "staff_actual", "retirees", "vehicles", "budget_initial", "budget_full_year",
-                  "spending_actual", "execution_rate", "execution_weight", "execution_score", "income_total",
-                  "income_general_budget", "income_gov_fund", "income_other", "expense_total", "expense_basic",
-                  "expense_project", "expense_personnel", "expense_public", "sangong_budget", "sangong_actual",
-                  "sangong_overseas_actual", "sangong_vehicle_actual", "sangong_reception_actual",
-                  "procurement_actual", "assets_total", "liabilities_total", "net_assets")
 
 
 def confirmed_report_row(sha256: str, job: dict[str, Any], record: dict[str, Any], user: str,
@@ -162,7 +167,7 @@ def confirmed_report_row(sha256: str, job: dict[str, Any], record: dict[str, Any
     fields = record.get("fields") or {}
     engine = record.get("engine") or {}
     return {"document_sha256": sha256, "source_name": job["name"],
-            **{k: (fields.get(k) or {}).get("value") for k in REPORT_COLUMNS},
+            **{k: (fields.get(k) or {}).get("value") for k in field_keys()},
             "run_id": job.get("run_id"), "engine": engine.get("name"), "confirmed_by": user,
             "confirmed_at": stamp}
 
@@ -186,7 +191,7 @@ def _evidence_dict(ev: dict | None) -> dict[str, Any]:
 
 
 def confirmed_indicator_rows(sha256: str, record: dict[str, Any]) -> list[dict[str, Any]]:
-    return [{"document_sha256": sha256, "idx": i, "table_name": r.get("table") or "整体",
+    return [{"document_sha256": sha256, "idx": i, "table_name": r.get("table") or DEPARTMENT_TABLE,
              **{k: r.get(k) for k in ("level1", "level2", "name", "target", "actual", "weight", "score",
                                       "remark")}, "status": r["status"]}
             for i, r in enumerate(record.get("indicators") or [])]

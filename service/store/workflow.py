@@ -11,12 +11,14 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from ..document import Document
 from ..errors import StoreError
-from ..models import CONFIRMED, CORRECTED, REVIEW, Extraction, Section
+from ..labels import AUDIT_NAMES, item_label
+from ..models import CONFIRMED, CORRECTED, FIRST_POSITION, REVIEW, Extraction, Section
 from . import rows
 
 QUEUED, EXTRACTING, IN_REVIEW, CONFIRMED_STATE, FAILED = "queued", "extracting", "review", "confirmed", "failed"
@@ -52,8 +54,6 @@ class StaleConfirm(StoreError):
     """A confirm from a page older than someone else's change; `changes` are the audit entries since."""
 
     def __init__(self, changes: list[dict[str, Any]]):
-        from ..review import AUDIT_NAMES, item_label  # how the review page names actions and items
-
         self.changes = changes
         said = "；".join(f"{c['user_name']} {AUDIT_NAMES.get(c['action'], c['action'])}"
                         + (f"“{item_label(c['item'])}”" if c.get("item") else "") for c in changes[:5])
@@ -267,9 +267,9 @@ class WorkflowMixin:
             return bool(cur.rowcount)
 
     def complete_job(self, sha256: str, worker: str, doc: Document, sections: list[Section],
-                     extraction: Extraction, meta: dict[str, Any], items: list[dict[str, Any]],
-                     summary: dict[str, Any]) -> int:
+                     extraction: Extraction, meta: dict[str, Any], items: list[dict[str, Any]]) -> int:
         """Keep the document, its run and its review items, and mark the job 待审核 — all or nothing."""
+        summary = rows.queue_summary(items)
         with self.write():
             job = self.job(sha256)
             if job is None or job["state"] != EXTRACTING or job["claimed_by"] != worker:
@@ -471,8 +471,6 @@ class WorkflowMixin:
         current = self.review_item(sha256, entry["item"])
         if current is None or current.get("updated_by") != user or \
                 rows.to_json(current["value"]) != (entry["new_value"] or "null"):
-            from ..review import item_label
-
             raise StoreError(f"“{item_label(entry['item'])}”之后已被他人修改，不能撤销")
         if entry["action"] == "add":
             self.db.execute("DELETE FROM review_items WHERE document_sha256 = ? AND item = ?",
@@ -503,7 +501,7 @@ class WorkflowMixin:
                 self.db.execute("UPDATE review_items SET position = position + 1 "
                                 "WHERE document_sha256 = ? AND kind = ? AND position >= ?", [sha256, kind, position])
             else:
-                position = max((r["position"] for r in mine), default=_FIRST_POSITION[kind] - 1) + 1
+                position = max((r["position"] for r in mine), default=FIRST_POSITION[kind] - 1) + 1
             index = max((int(r["item"].partition(":")[2]) for r in mine), default=-1) + 1
             item = f"{kind}:{index}"
             stamp = rows.now()
@@ -517,9 +515,7 @@ class WorkflowMixin:
             return self.review_item(sha256, item)
 
     def _refresh_summary(self, sha256: str) -> None:
-        from ..review import summary  # pure function of the items
-
-        s = summary(self.review_items(sha256))
+        s = rows.queue_summary(self.review_items(sha256))
         self.db.execute("UPDATE jobs SET unit_name = ?, fiscal_year = ?, flagged = ?, min_confidence = ?, "
                         "updated_at = ? WHERE sha256 = ?",
                         [s["unit_name"], s["fiscal_year"], s["flagged"], s["min_confidence"], rows.now(),
@@ -611,13 +607,12 @@ class WorkflowMixin:
                                                                         sha256)}
         return out
 
-    def accept_auto_passed(self, sha256: str, user: str, versions: dict[str, int]) -> tuple[list[str], int]:
+    def accept_in_bulk(self, sha256: str, user: str, versions: dict[str, int],
+                       status_of: Callable[[dict[str, Any]], str | None]) -> tuple[list[str], int]:
         """接受本节其余项 / 接受全部自动通过项: each item of `versions` (item -> the version the page showed)
-        that is still auto-passed at that version becomes `user`'s confirmed, audited one by one as
-        `bulk_accept` with one `batch`, in one transaction. An item changed since (or never auto-passed) is
-        skipped, never overwritten. The items accepted and how many were skipped."""
-        from ..review import auto_passed, reviewed_status
-
+        still at that version gets the status `status_of(item)` gives it (None: not to be accepted in bulk),
+        as `user`'s, audited one by one as `bulk_accept` with one `batch`, in one transaction. An item changed
+        since is skipped, never overwritten. The items accepted and how many were skipped."""
         with self.write():
             job = self._existing_job(sha256)
             if job["state"] != IN_REVIEW:
@@ -626,13 +621,13 @@ class WorkflowMixin:
             accepted = []
             for item, version in versions.items():
                 current = self.review_item(sha256, item)
-                if current is None or current["version"] != version or not auto_passed(current):
+                status = status_of(current) if current is not None and current["version"] == version else None
+                if status is None:
                     continue
                 self.db.execute(
                     "UPDATE review_items SET status = ?, version = version + 1, updated_by = ?, updated_at = ? "
                     "WHERE document_sha256 = ? AND item = ? AND version = ?",
-                    [reviewed_status(current["value"], current["extracted"]), user, rows.now(), sha256, item,
-                     version])
+                    [status, user, rows.now(), sha256, item, version])
                 self._audit(sha256, item, "bulk_accept", current["value"], current["value"], user,
                             old_status=current["status"], old_evidence=current.get("evidence"), batch=batch)
                 accepted.append(item)
@@ -710,7 +705,6 @@ class WorkflowMixin:
         return found[0] if found else None
 
 
-_FIRST_POSITION = {"indicator": 1000, "project": 5000}  # as service.review.items_from_record numbers them
 _ITEM_JSON = ("value", "extracted", "evidence", "issues", "candidates")
 
 
