@@ -28,7 +28,14 @@ from service.document import Document
 from service.llm.client import LLMClient
 from service.llm.config import Endpoint
 from service.llm.engine import LLMRun, extract
-from service.llm.replay import REPLAY_BASE_URL, TIMEOUT_MARK, MissingRecording, Recording, describe
+from service.llm.replay import (
+    REPLAY_BASE_URL,
+    TIMEOUT_MARK,
+    Recording,
+    describe,
+    missing_answers,
+    no_recording,
+)
 from service.models import Section
 
 MATCH_ON = ["method", "scheme", "host", "path", "body"]
@@ -123,7 +130,7 @@ def run_in_cassette(doc: Document, sections: list[Section], path: Path, *, recor
         path.parent.mkdir(parents=True, exist_ok=True)
         path.unlink(missing_ok=True)
     elif not path.exists():
-        raise MissingRecording(f"没有录制文件 {path}（用 python -m tests.record_cassettes 录制）")
+        raise no_recording(path)
     with use_cassette(path, "all" if record else "none") as cassette:
         if record is not None:
             cassette.get_metadata("llm", {"model": record.model, "mode": record.mode, "env": record.env})
@@ -138,8 +145,7 @@ def run_in_cassette(doc: Document, sections: list[Section], path: Path, *, recor
             client = LLMClient(Endpoint(base_url, api_key, how.model), settings, http_client=http, sleep=sleep)
             run = extract(doc, sections, client, cache=cache)
     if transport.missing:
-        raise MissingRecording(f"录制文件 {path} 中没有这些请求的回答：" + "；".join(dict.fromkeys(transport.missing))
-                               + "。提示词、模型或设置已改变，请重新录制（python -m tests.record_cassettes）")
+        raise missing_answers(path, transport.missing)
     return run, transport.sent
 
 

@@ -138,12 +138,22 @@ class RecordedTransport(httpx2.BaseTransport):
                                content=content.encode("utf-8") if isinstance(content, str) else content)
 
 
+def no_recording(path: Path) -> MissingRecording:
+    return MissingRecording(f"没有录制文件 {path}（用 python -m tests.record_cassettes 录制）")
+
+
+def missing_answers(path: Path, missing: list[str]) -> MissingRecording:
+    """The error for requests the cassette at `path` has no answer for, each named once."""
+    return MissingRecording(f"录制文件 {path} 中没有这些请求的回答：" + "；".join(dict.fromkeys(missing))
+                            + "。提示词、模型或设置已改变，请重新录制（python -m tests.record_cassettes）")
+
+
 def replay_run(doc: Document, sections: list[Section], path: Path, cache=None,
                sleep=lambda s: None) -> tuple[LLMRun, int]:
     """The engine's run of `doc` answered from the cassette at `path` (nothing else is reachable), and the
     number of HTTP requests it made; raises `MissingRecording` naming every request the cassette lacks."""
     if not path.exists():
-        raise MissingRecording(f"没有录制文件 {path}（用 python -m tests.record_cassettes 录制）")
+        raise no_recording(path)
     transport = RecordedTransport(path)
     how = transport.recording
     with httpx2.Client(transport=transport) as http:
@@ -151,8 +161,7 @@ def replay_run(doc: Document, sections: list[Section], path: Path, cache=None,
                            sleep=sleep)
         run = extract(doc, sections, client, cache=cache)
     if transport.missing:
-        raise MissingRecording(f"录制文件 {path} 中没有这些请求的回答：" + "；".join(dict.fromkeys(transport.missing))
-                               + "。提示词、模型或设置已改变，请重新录制（python -m tests.record_cassettes）")
+        raise missing_answers(path, transport.missing)
     return run, transport.sent
 
 
