@@ -25,14 +25,14 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 logging.getLogger("instructor").setLevel(logging.CRITICAL)
 
+from service.extract.llm import prompts  # noqa: E402
+from service.extract.llm.client import LLMClient  # noqa: E402
+from service.extract.llm.config import Endpoint  # noqa: E402
+from service.extract.llm.engine import extract  # noqa: E402
+from service.extract.llm.runner import LLMEngine  # noqa: E402
+from service.extract.llm.schema import ListsModel, ScoreTableModel, SectionFacts  # noqa: E402
 from service.fields import FIELDS  # noqa: E402
 from service.ingest import load  # noqa: E402
-from service.llm import prompts  # noqa: E402
-from service.llm.client import LLMClient  # noqa: E402
-from service.llm.config import Endpoint  # noqa: E402
-from service.llm.engine import extract  # noqa: E402
-from service.llm.runner import LLMEngine  # noqa: E402
-from service.llm.schema import ListsModel, ScoreTableModel, SectionFacts  # noqa: E402
 from service.pipeline import run_batch  # noqa: E402
 from service.sections import split_sections  # noqa: E402
 from service.settings import load_settings  # noqa: E402

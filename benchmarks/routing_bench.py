@@ -16,7 +16,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from service.calibration import ROW_KINDS, Tally, calibrate, calibrate_rows_on_grid  # noqa: E402
+from service.check.calibration import ROW_KINDS, Tally, calibrate, calibrate_rows_on_grid  # noqa: E402
 from service.ingest import load  # noqa: E402
 from service.sections import split_sections  # noqa: E402
 

@@ -18,7 +18,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from service.extract.rules import extract  # noqa: E402
+from service.extract.rules.engine import extract  # noqa: E402
 from service.ingest import load  # noqa: E402
 from service.pipeline import run_batch  # noqa: E402
 from service.sections import split_sections  # noqa: E402

@@ -19,9 +19,9 @@ from flask import (
     url_for,
 )
 
+from service.check.grounding import ground
 from service.errors import JixiaoError, StoreError
 from service.fields import BY_KEY, grouped
-from service.grounding import ground
 from service.labels import ACTIONS, AUDIT_NAMES, LISTS
 from service.models import DEPARTMENT_TABLE
 from service.page_images import cache_folder, cached_page

@@ -12,13 +12,13 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from .engines import Engine, RulesEngine, build_engine
-from .errors import JixiaoError
-from .labels import ROLES
-from .llm.config import resolve_engine
-from .pipeline import FileResult, expand_inputs, run_batch
-from .settings import ENGINE_CHOICES, SETTINGS, Settings, load_settings
-from .store import Store
+from service.errors import JixiaoError
+from service.extract.engines import Engine, RulesEngine, build_engine
+from service.extract.llm.config import resolve_engine
+from service.labels import ROLES
+from service.pipeline import FileResult, expand_inputs, run_batch
+from service.settings import ENGINE_CHOICES, SETTINGS, Settings, load_settings
+from service.store import Store
 
 console = Console()
 ROOT = Path(__file__).resolve().parents[1]  # a source checkout
@@ -130,7 +130,7 @@ def _print_summary(results: list[FileResult]) -> None:
 @click.option("--no-serve", is_flag=True, help="Load and extract the demo reports, print the log-in, do not start the web app.")
 def demo(db: str | None, host: str, port: int, no_serve: bool) -> None:
     """Load the eight demo reports (made-up, in eight layouts), extract them for review, serve the review app."""
-    from .worker import run_worker, store_upload
+    from service.worker import run_worker, store_upload
 
     settings = _settings(db=db)
     store = _open_store(settings)
@@ -160,7 +160,7 @@ def demo(db: str | None, host: str, port: int, no_serve: bool) -> None:
 
 
 def _print_jobs(jobs: list[dict]) -> None:
-    from .review import STATE_NAMES
+    from service.review import STATE_NAMES
 
     table = Table(title="处理结果")
     for col in ("文件", "单位", "年度", "状态", "待复核", "原因"):
@@ -188,8 +188,7 @@ def _demo_login(store: Store) -> str:
 
 def _serve(settings: Settings, host: str, port: int, worker: bool) -> None:
     from review_ui import create_app
-
-    from .worker import lanes_of, start_worker_thread
+    from service.worker import lanes_of, start_worker_thread
 
     app = create_app(settings=settings)
     try:
@@ -226,7 +225,7 @@ def serve(db: str | None, host: str, port: int, no_worker: bool) -> None:
               help="Which jobs: text files, .docx and text PDFs (text), images and scanned PDFs (scan), or all.")
 def worker(db: str | None, until_empty: bool, lane: str) -> None:
     """Extract uploaded reports from the job queue (the same queue `jixiao serve` feeds)."""
-    from .worker import run_worker
+    from service.worker import run_worker
 
     settings = _settings(db=db)
     store = _open_store(settings)
@@ -253,7 +252,7 @@ def reextract(documents: tuple[str, ...], llm_failures: bool, failed_jobs: bool,
     with another engine or model; what reviewers confirmed, corrected or deleted is kept."""
     import getpass
 
-    from .worker import run_worker
+    from service.worker import run_worker
 
     settings = _settings(db=db)
     store = _open_store(settings)
@@ -291,11 +290,11 @@ def submit(files: tuple[Path, ...], user: str | None, run_now: bool, db: str | N
     """Queue every FILE (or folder of them) for extraction and review, as an upload in the web app would."""
     import getpass
 
-    from .errors import IngestError
-    from .ingest import read_file
-    from .review import STATE_NAMES
-    from .worker import REJECTED, run_worker
-    from .worker import submit as submit_one
+    from service.errors import IngestError
+    from service.ingest import read_file
+    from service.review import STATE_NAMES
+    from service.worker import REJECTED, run_worker
+    from service.worker import submit as submit_one
 
     settings = _settings(db=db)
     paths = expand_inputs(files)
@@ -379,7 +378,7 @@ def users_list(db: str | None) -> None:
 @click.option("--db", type=click.Path(dir_okay=False), default=None, help="SQLite database (JIXIAO_DB).")
 def export_cmd(fmt: str, out: Path, year: int | None, unit: str | None, keys: bool, db: str | None) -> None:
     """Export the confirmed records as CSV, XLSX or record JSON (times in the setting time_zone)."""
-    from . import export
+    from service import export
 
     settings = _settings(db=db)
     store = _open_store(settings)
@@ -405,11 +404,11 @@ def export_cmd(fmt: str, out: Path, year: int | None, unit: str | None, keys: bo
               help="Write each checked record here (same file name); without it, print the JSON of one record.")
 def check(report: Path, records: tuple[Path, ...], out_dir: Path | None) -> None:
     """Re-check the values of RECORDS (record JSON from any source) against REPORT."""
-    from .ingest import load
-    from .pipeline import write_json
-    from .presence import check_presence
-    from .recheck import recheck
-    from .sections import split_sections
+    from service.check.presence import check_presence
+    from service.check.recheck import recheck
+    from service.ingest import load
+    from service.pipeline import write_json
+    from service.sections import split_sections
 
     settings = _settings()
     try:
@@ -448,8 +447,8 @@ def check(report: Path, records: tuple[Path, ...], out_dir: Path | None) -> None
               help="With the LLM engine: answer from recorded cassettes.")
 def evaluate(gold_dir: Path, reports_dir: Path, engine: str | None, replay_dir: Path | None) -> None:
     """Extract and re-check every report of a labelled set; print accuracy, automation, review and escape rates."""
-    from .evaluate import score_record, summarize
-    from .pipeline import run_document
+    from service.evaluate import score_record, summarize
+    from service.pipeline import run_document
 
     settings = _settings(engine=engine)
     runner = _build_engine(settings, replay_dir)

@@ -74,7 +74,7 @@ class Document:
     tables: list[Table] = field(default_factory=list)
     ocr_lines: list[OcrLine] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
-    # score tables rebuilt from the order of their cells (`service.stream_tables`); they may overlap `tables`,
+    # score tables rebuilt from the order of their cells (`service.ingest.stream_tables`); they may overlap `tables`,
     # whose grids are kept for the sections and the label-value reading
     rebuilt: list[Table] = field(default_factory=list)
 

@@ -15,7 +15,7 @@ import re
 import unicodedata
 from collections import defaultdict
 
-from .extract.numbers import squeeze
+from service.core.numbers import squeeze
 
 TRUSTED = {"accepted", "confirmed", "corrected", None, ""}
 KINDS = ("correct", "auto_ok", "review", "escape", "missed", "made_up")

@@ -40,10 +40,10 @@ from openpyxl.comments import Comment
 from openpyxl.styles import Alignment, Font, PatternFill
 from openpyxl.utils import get_column_letter
 
-from .errors import JixiaoError
-from .fields import BY_KEY, field_keys
-from .labels import LISTS
-from .models import CORRECTED
+from service.errors import JixiaoError
+from service.fields import BY_KEY, field_keys
+from service.labels import LISTS
+from service.models import CORRECTED
 
 CSV_ENCODING = "utf-8-sig"  # with a BOM, so that Excel opens the Chinese text correctly
 ROW_TEXTS = ("level1", "level2", "name", "target", "actual")

@@ -28,8 +28,8 @@ from concurrent.futures import TimeoutError as FutureTimeout
 from concurrent.futures.process import BrokenProcessPool
 from pathlib import Path
 
-from .errors import JixiaoError
-from .settings import Settings
+from service.errors import JixiaoError
+from service.settings import Settings
 
 log = logging.getLogger(__name__)
 
@@ -53,9 +53,9 @@ _ENGINE = {}  # the child's engine, built once per (engine, model) setting
 def _engine(settings: Settings):
     """The child's engine for these settings, with its own connection to the store as the answer cache (so a
     document extracted again, or a retried job, asks the model only what it has not answered yet)."""
-    from .engines import build_engine
-    from .llm.config import resolve_engine
-    from .store import Store
+    from service.extract.engines import build_engine
+    from service.extract.llm.config import resolve_engine
+    from service.store import Store
 
     key = (resolve_engine(settings), settings.model, settings.db)
     if key not in _ENGINE:
@@ -65,8 +65,8 @@ def _engine(settings: Settings):
 
 def extract_job(sha256: str, path: str, settings: Settings):
     """In the child: the job's document extracted, what the store keeps of it (see `worker.extract`)."""
-    from .store import Store
-    from .worker import extract
+    from service.store import Store
+    from service.worker import extract
 
     name = Path(path).name
     # Written before the job: once memory has run out, even formatting this message can fail.

@@ -7,7 +7,7 @@ here so that none of them reaches into another's module for them.
 
 from __future__ import annotations
 
-from .fields import BY_KEY
+from service.fields import BY_KEY
 
 LISTS = {"problems": "存在的问题", "measures": "改进措施"}
 ROLES = {"operator": "上传员", "reviewer": "审核员", "admin": "管理员"}  # a user's role -> its name

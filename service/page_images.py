@@ -17,7 +17,7 @@ from pathlib import Path
 
 from PIL import Image, ImageOps
 
-from .errors import IngestError
+from service.errors import IngestError
 
 log = logging.getLogger(__name__)
 JPEG_QUALITY = 85

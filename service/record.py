@@ -5,9 +5,9 @@ from __future__ import annotations
 from dataclasses import asdict
 from typing import Any
 
-from .document import Document
-from .models import Extraction, FieldValue, TextList
-from .table_evidence import as_dict as _evidence
+from service.core.evidence import as_dict as _evidence
+from service.document import Document
+from service.models import Extraction, FieldValue, TextList
 
 
 def _field(fv: FieldValue) -> dict[str, Any]:

@@ -18,9 +18,9 @@ import unicodedata
 from dataclasses import dataclass
 from typing import Any
 
-from .fields import BOUNDS, BY_KEY, DATE_YEARS, FIELDS
-from .labels import LISTS
-from .models import ACCEPTED, CONFIRMED, CORRECTED, DEPARTMENT_TABLE, FIRST_POSITION, REVIEW
+from service.fields import BOUNDS, BY_KEY, DATE_YEARS, FIELDS
+from service.labels import LISTS
+from service.models import ACCEPTED, CONFIRMED, CORRECTED, DEPARTMENT_TABLE, FIRST_POSITION, REVIEW
 
 STATE_NAMES = {"queued": "排队中", "extracting": "提取中", "review": "待审核", "confirmed": "已确认", "failed": "失败"}
 DELETED = "deleted"  # a score row or project the reviewer says is not one

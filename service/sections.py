@@ -17,10 +17,10 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from .document import Document, Table
-from .genre import furniture_spans, is_furniture
-from .models import Section
-from .tables import PAGE_NUMBER
+from service.core.genre import furniture_spans, is_furniture
+from service.document import Document, Table
+from service.ingest.tables import PAGE_NUMBER
+from service.models import Section
 
 CN_NUM = "一二三四五六七八九十"
 _NUMBERED = [

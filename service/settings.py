@@ -31,8 +31,8 @@ from pydantic_settings import (
 )
 from pydantic_settings.sources.utils import parse_env_vars
 
-from .errors import JixiaoError
-from .fields import FIELDS
+from service.errors import JixiaoError
+from service.fields import FIELDS
 
 ENV_PREFIX = "JIXIAO_"
 CONFIG_VAR = "JIXIAO_CONFIG"
@@ -49,7 +49,7 @@ class FieldThresholds(dict[str, float]):
 
 
 def _threshold_keys() -> set[str]:
-    from .recheck_rows import THRESHOLD_KEY  # late: the row checks import much that needs no settings
+    from service.check.rows import THRESHOLD_KEY  # late: the row checks import much that needs no settings
 
     return {f.key for f in FIELDS} | {THRESHOLD_KEY}
 

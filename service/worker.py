@@ -20,17 +20,17 @@ import threading
 import time
 from pathlib import Path
 
-from .engines import Engine, build_engine
-from .errors import IngestError, JixiaoError, StoreError
-from .ingest import check_upload
-from .ingest.detect import sniff
-from .ingest.legacy import KNOWN_SUFFIXES as LEGACY_SUFFIXES
-from .isolate import ChildRunner, JobStopped
-from .page_images import cache_folder, warm
-from .pipeline import run_document
-from .review import items_from_record
-from .settings import Settings
-from .store import Store
+from service.errors import IngestError, JixiaoError, StoreError
+from service.extract.engines import Engine, build_engine
+from service.ingest import check_upload
+from service.ingest.detect import sniff
+from service.ingest.legacy import KNOWN_SUFFIXES as LEGACY_SUFFIXES
+from service.isolate import ChildRunner, JobStopped
+from service.page_images import cache_folder, warm
+from service.pipeline import run_document
+from service.review import items_from_record
+from service.settings import Settings
+from service.store import Store
 
 log = logging.getLogger(__name__)
 

@@ -3,7 +3,7 @@
 The samples are plain text exported from Word, with tables flattened: every
 cell starts on a new line with a tab, a cell's further lines follow without a
 tab, and a blank line ends a row. `split_blocks` reads that form back into
-paragraphs and tables on its own, without `service.tables`, so these tests do
+paragraphs and tables on its own, without `service.ingest.tables`, so these tests do
 not depend on the project's table parser; `make_docx` and `make_text_pdf`
 then write the blocks out as a real Word file or a text-layer PDF.
 """

@@ -3,7 +3,7 @@
 The tests replay every cassette through vcrpy (record_mode "none"): vcrpy patches httpx while a cassette
 is open, answers each request from it, and fails a request it has no recording for.
 `tests.record_cassettes` records them (record_mode "all") against FakeOpenAI, the bridge or a live endpoint.
-The product answers from the same files without vcrpy (service/llm/replay.py, `RecordedTransport`);
+The product answers from the same files without vcrpy (service/extract/llm/replay.py, `RecordedTransport`);
 tests/test_llm_replay.py checks that both give the same run.
 
 Requests are matched on method, scheme, host, path and body; every URI is rewritten to `REPLAY_BASE_URL`
@@ -25,10 +25,10 @@ from vcr.request import Request as VcrRequest
 from vcr.serializers import yamlserializer
 
 from service.document import Document
-from service.llm.client import LLMClient
-from service.llm.config import Endpoint
-from service.llm.engine import LLMRun, extract
-from service.llm.replay import (
+from service.extract.llm.client import LLMClient
+from service.extract.llm.config import Endpoint
+from service.extract.llm.engine import LLMRun, extract
+from service.extract.llm.replay import (
     REPLAY_BASE_URL,
     TIMEOUT_MARK,
     Recording,

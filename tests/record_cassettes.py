@@ -12,7 +12,7 @@ request's hash, written by someone acting as the model from `llm_bridge.py show`
 engineer who wrote the prompt): a request without an answer is written to its `pending/` folder, the
 cassette is not written, and the keys are listed, to be answered and recorded again.
 
-By default the real engine (`service.llm.engine.extract`) and client talk to
+By default the real engine (`service.extract.llm.engine.extract`) and client talk to
 `tests.llm_server.FakeOpenAI`, which answers from `tests/llm_answers/STEM.json`:
 answers written by a person reading each rendered prompt (`--print-prompts`),
 the way a competent model would answer it, first-attempt slips included. An
@@ -47,10 +47,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from service.document import Document
-from service.ingest import load, load_bytes
-from service.llm.engine import LLMRun, _render
-from service.llm.planner import plan
-from service.llm.replay import (  # noqa: F401  (re-exported for the replay tests)
+from service.extract.llm.engine import LLMRun, _render
+from service.extract.llm.planner import plan
+from service.extract.llm.replay import (  # noqa: F401  (re-exported for the replay tests)
     PROMPT_MARKS,
     REPLAY_BASE_URL,
     TIMEOUT_MARK,
@@ -61,6 +60,7 @@ from service.llm.replay import (  # noqa: F401  (re-exported for the replay test
     describe,
     prompt_and_title,
 )
+from service.ingest import load, load_bytes
 from service.models import Section
 from service.sections import split_sections
 from service.settings import load_settings

@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from service.calibration import (
+from service.check.calibration import (
     Tally,
     calibrate,
     calibrate_rows_on_grid,

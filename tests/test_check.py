@@ -203,8 +203,8 @@ def test_row_threshold_is_the_setting_for_the_key_indicators(runner, tmp_path, m
 
 
 def test_the_llm_second_look_sends_a_row_it_doubts_to_review(runner, tmp_path):
+    from service.check.second_look import second_look
     from service.ingest import load
-    from service.pipeline import second_look
     from service.sections import split_sections
     from service.settings import load_settings
 
@@ -240,7 +240,7 @@ def _scan(confidence: float):
 
 @pytest.mark.parametrize(("confidence", "status"), [(0.99, "accepted"), (0.62, "review")])
 def test_a_value_read_from_a_poorly_recognised_scan_line_goes_to_review(confidence, status):
-    from service.recheck import recheck
+    from service.check.recheck import recheck
     from service.sections import split_sections
 
     doc = _scan(confidence)

@@ -2,7 +2,7 @@
 
 import pytest
 
-from service.checks import execution_rate_fits, plausible, report_date_after_year, sums_add_up
+from service.check.consistency import execution_rate_fits, plausible, report_date_after_year, sums_add_up
 from service.models import FieldValue
 
 

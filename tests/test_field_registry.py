@@ -54,7 +54,7 @@ def test_every_field_is_a_column_of_the_confirmed_table_and_documented(tmp_path)
 
 def test_every_field_is_in_the_models_field_list_and_has_a_chinese_export_header():
     from service.export import header_zh, report_columns
-    from service.llm import prompts
+    from service.extract.llm import prompts
 
     text = prompts.render("facts", document_name="x.txt", section_title="一、基本情况", section_text="正文").text
     for f in FIELDS:
@@ -98,7 +98,7 @@ def registered():
 
 
 def test_a_registered_field_is_hinted_to_the_model_and_listed_in_its_prompt(registered):
-    from service.llm import prompts
+    from service.extract.llm import prompts
 
     hinted = hinted_fields("本年新增政府债务资产12.5万元。")
     assert "debt_new" in hinted

@@ -2,7 +2,7 @@
 
 import pytest
 
-from service.llm.align import EXACT, FOLDED, locate
+from service.core.align import EXACT, FOLDED, locate
 
 TEXT = "2023年决算总收入2769.17439万元，其中一般公共财政拨款2326.032882万元\n\t全年\n预算数\n\t2946.602828\n"
 

@@ -12,9 +12,9 @@ from email.utils import format_datetime
 
 import pytest
 
-from service.llm.client import LLMClient
-from service.llm.config import Endpoint
-from service.llm.schema import SectionFacts
+from service.extract.llm.client import LLMClient
+from service.extract.llm.config import Endpoint
+from service.extract.llm.schema import SectionFacts
 from service.settings import load_settings
 from tests.llm_server import Drip, HTTPFailure, MockOpenAI, NoAnswer, Verbatim, huge_facts
 
@@ -119,7 +119,7 @@ def test_server_error_is_retried_after_a_growing_backoff_with_jitter():
 
 
 def test_each_retry_is_logged_with_its_wait(caplog):
-    caplog.set_level(logging.INFO, logger="service.llm.client")
+    caplog.set_level(logging.INFO, logger="service.extract.llm.client")
     ask([HTTPFailure(429, headers={"Retry-After": "3"}), GOOD])
     assert "retrying after RateLimitError (attempt 1, 3.0s)" in caplog.messages
 

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import logging
 
+from service.extract.llm.client import LLMClient
+from service.extract.llm.config import Endpoint
+from service.extract.llm.engine import extract
+from service.extract.llm.planner import plan
 from service.ingest import load_bytes
-from service.llm.client import LLMClient
-from service.llm.config import Endpoint
-from service.llm.engine import extract
-from service.llm.planner import plan
 from service.sections import split_sections
 from service.settings import load_settings
 from tests.llm_server import FakeOpenAI, HTTPFailure, huge_facts

@@ -7,14 +7,14 @@ import logging
 import pytest
 from pydantic import ValidationError
 
+from service.extract.llm import planner
+from service.extract.llm.client import LLMClient
+from service.extract.llm.config import Endpoint
+from service.extract.llm.engine import extract
+from service.extract.llm.planner import FURNITURE_TITLE, plan
+from service.extract.llm.prompts import render
+from service.extract.llm.schema import Fact, ScoreTablesModel
 from service.ingest import load_bytes
-from service.llm import planner
-from service.llm.client import LLMClient
-from service.llm.config import Endpoint
-from service.llm.engine import extract
-from service.llm.planner import FURNITURE_TITLE, plan
-from service.llm.prompts import render
-from service.llm.schema import Fact, ScoreTablesModel
 from service.sections import split_sections
 from service.settings import load_settings
 from tests.llm_server import FakeOpenAI
@@ -209,7 +209,7 @@ def test_a_value_read_from_page_furniture_goes_to_review_and_the_published_date_
 
 
 def test_a_value_the_model_left_out_but_the_rules_read_is_proposed_for_review_not_dropped():
-    from service.pipeline import second_look
+    from service.check.second_look import second_look
     from service.record import to_record
 
     text = "某某局2023年度部门整体支出绩效自评报告\n一、支出情况\n2023年度部门支出合计1498.12万元。\n"

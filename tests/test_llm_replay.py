@@ -15,11 +15,11 @@ from pathlib import Path
 import pytest
 import yaml
 
+from service.check.second_look import second_look
+from service.extract.llm import prompts
+from service.extract.llm.planner import plan
 from service.ingest import load
-from service.llm import prompts
-from service.llm.planner import plan
 from service.models import REVIEW
-from service.pipeline import second_look
 from service.record import to_record
 from service.sections import split_sections
 from service.settings import load_settings
@@ -262,7 +262,7 @@ def _same_run(a, b) -> None:
 def test_jixiao_replays_a_cassette_as_vcrpy_does_without_patching_http(name):
     """`jixiao demo` and `--replay` read the cassettes themselves: the same run as vcrpy's, re-asks, retries,
     recorded timeouts and failures included."""
-    from service.llm.replay import replay_run
+    from service.extract.llm.replay import replay_run
 
     sc = SCENARIO[name]
     doc, sections = sc.document()
@@ -273,7 +273,7 @@ def test_jixiao_replays_a_cassette_as_vcrpy_does_without_patching_http(name):
 
 
 def test_jixiao_replays_a_whole_report_as_vcrpy_does(replayed):
-    from service.llm.replay import replay as jixiao_replay
+    from service.extract.llm.replay import replay as jixiao_replay
 
     stem = "000_8d720d4fc0889d24"
     doc, by_vcr = replayed[stem]
@@ -281,7 +281,7 @@ def test_jixiao_replays_a_whole_report_as_vcrpy_does(replayed):
 
 
 def test_a_request_the_cassette_lacks_is_an_error_naming_its_section(tmp_path):
-    from service.llm.replay import replay as jixiao_replay
+    from service.extract.llm.replay import replay as jixiao_replay
 
     sc = SCENARIO["malformed_json"]
     doc, sections = sc.document()

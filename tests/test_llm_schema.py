@@ -3,7 +3,7 @@
 import pytest
 from pydantic import ValidationError
 
-from service.llm.schema import ListsModel, SectionFacts
+from service.extract.llm.schema import ListsModel, SectionFacts
 
 SECTION = "2023年决算总收入2769.17439万元，其中一般公共财政拨款2326.032882万元。无公务用车。单位名称：某某局"
 

@@ -13,7 +13,7 @@ import pytest
 from PIL import Image
 
 from service.errors import IngestError
-from service.extract.rules import extract
+from service.extract.rules.engine import extract
 from service.ingest import load, load_bytes
 from service.sections import split_sections
 from service.settings import load_settings

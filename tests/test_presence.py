@@ -5,8 +5,8 @@ from __future__ import annotations
 import json
 import logging
 
+from service.check.presence import check_presence
 from service.cli import cli
-from service.presence import check_presence
 from service.review import items_from_record
 from service.store.rows import queue_summary
 from tests.conftest import SHARED

@@ -10,7 +10,7 @@ import zipfile
 import pytest
 
 from service.evaluate import same
-from service.llm.runner import ReplayEngine
+from service.extract.llm.runner import ReplayEngine
 from tests.conftest import ROOT, SAMPLES
 from tests.scoring import GOLD, score_records
 from tests.webapp import api_save, confirm_form, login, make_app, store_of, upload_and_extract

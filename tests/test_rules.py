@@ -6,7 +6,7 @@ import re
 
 import pytest
 
-from service.extract.rules import extract
+from service.extract.rules.engine import extract
 from service.fields import BY_KEY
 from service.ingest import load, load_bytes
 from service.record import to_record
@@ -194,7 +194,7 @@ def test_header_without_label_column_reads_each_value_by_its_label_and_kind():
     assert (got.get("budget_initial"), got.get("budget_full_year"), got.get("spending_actual")) == (500, 620.5, 600.25)
     assert (got.get("execution_weight"), got.get("execution_rate"), got.get("execution_score")) == (10, 96.74, 9.5)
     # the header has one cell less than the row; read by position the columns would be an inference, but the
-    # money block (service.stream_money) reads the 年度资金总额 row's six numbers in the header's six columns,
+    # money block (service.ingest.stream_money) reads the 年度资金总额 row's six numbers in the header's six columns,
     # each of its kind (the rate a percentage, the weight and score up to 100), so nothing is guessed
     assert record["fields"]["budget_initial"]["status"] == "accepted"
     assert record["fields"]["budget_initial"]["evidence"]["quote"] == "500"

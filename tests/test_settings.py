@@ -5,7 +5,7 @@ from typing import get_args
 import pytest
 
 from service.errors import JixiaoError
-from service.llm.client import MODES
+from service.extract.llm.client import MODES
 from service.settings import SETTINGS, Settings, load_settings
 from tests.conftest import ROOT
 

@@ -8,12 +8,12 @@ with no separator at all, a header whose words a copy scattered.
 
 from __future__ import annotations
 
+from service.extract.llm.planner import REBUILT_TITLE, plan
 from service.ingest import load_bytes
-from service.llm.planner import REBUILT_TITLE, plan
+from service.ingest.stream_money import find_money_blocks
+from service.ingest.stream_tables import find_stream_tables
 from service.sections import split_sections
 from service.settings import load_settings
-from service.stream_money import find_money_blocks
-from service.stream_tables import find_stream_tables
 from tests.test_rules import record_of_text, values
 
 NATIVE = [  # (一级, 二级, 三级, 指标值, 完成值, 分值, 得分) as a grid would give them

@@ -17,10 +17,10 @@ from pathlib import Path
 
 import pytest
 
+from service.extract.llm.client import LLMClient
+from service.extract.llm.config import Endpoint
+from service.extract.llm.engine import extract as llm_extract
 from service.ingest import load
-from service.llm.client import LLMClient
-from service.llm.config import Endpoint
-from service.llm.engine import extract as llm_extract
 from service.pipeline import RulesEngine, extract_record
 from service.review import items_from_record
 from service.sections import split_sections

@@ -8,14 +8,14 @@ import pytest
 from PIL import Image, ImageDraw
 
 from service.document import DocumentBuilder
-from service.extract.rules import extract
+from service.extract.rules.engine import extract
 from service.ingest import load
 from service.ingest.lattice import find_grids, grid_table
 from service.ingest.layout import Box
+from service.ingest.tables import join_page_breaks
 from service.record import to_record
 from service.sections import split_sections
 from service.settings import load_settings
-from service.tables import join_page_breaks
 from tests.builders import make_text_pdf
 from tests.conftest import SHARED
 from tests.scoring import load_scorer

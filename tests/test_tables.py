@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 
 from service.ingest import load
+from service.ingest.tables import find_tables
 from service.settings import load_settings
-from service.tables import find_tables
 from tests.conftest import SAMPLES
 
 STEMS = sorted(p.stem for p in SAMPLES.glob("*.txt"))

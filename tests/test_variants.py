@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from service.extract.rules import extract
+from service.extract.rules.engine import extract
 from service.ingest import load
 from service.record import to_record
 from service.sections import split_sections

@@ -5,7 +5,7 @@ alone) and hands the bytes to the reader for that kind. Each reader refuses
 what it must not decode (too many pages, too many pixels, a zip bomb) before
 decoding it; `check_upload` runs the same checks, from headers only, before
 an upload is stored. Every reader writes through a `DocumentBuilder`; tables
-that arrive flattened in text are found afterwards by `service.tables`, so
+that arrive flattened in text are found afterwards by `service.ingest.tables`, so
 they look the same whatever their source.
 """
 
@@ -17,14 +17,14 @@ import os
 import stat
 from pathlib import Path
 
-from ..document import Document, DocumentBuilder
-from ..errors import IngestError
-from ..genre import squeezed
-from ..settings import Settings, load_settings
-from ..stream_money import find_money_blocks
-from ..stream_tables import find_stream_tables
-from ..tables import find_tables, join_page_breaks
-from .detect import sniff
+from service.core.genre import squeezed
+from service.document import Document, DocumentBuilder
+from service.errors import IngestError
+from service.ingest.detect import sniff
+from service.ingest.stream_money import find_money_blocks
+from service.ingest.stream_tables import find_stream_tables
+from service.ingest.tables import find_tables, join_page_breaks
+from service.settings import Settings, load_settings
 
 
 def load(path: str | Path, settings: Settings | None = None) -> Document:
@@ -75,19 +75,19 @@ def check_upload(data: bytes, name: str, settings: Settings) -> str:
     _check_size(name, len(data), settings)
     kind = sniff(data, name)
     if kind == "pdf":
-        from .pdf import check_pdf
+        from service.ingest.pdf import check_pdf
 
         check_pdf(data, name, settings)
     elif kind == "image":
-        from .image import check_image
+        from service.ingest.image import check_image
 
         check_image(data, name, settings)
     elif kind == "docx":
-        from .docx import check_docx
+        from service.ingest.docx import check_docx
 
         check_docx(data, name, settings)
     elif kind == "doc":
-        from .legacy import check_legacy
+        from service.ingest.legacy import check_legacy
 
         check_legacy(data, name, settings)
     return kind  # a text file is decoded by `sniff` already
@@ -99,23 +99,23 @@ def load_bytes(data: bytes, name: str, settings: Settings | None = None) -> Docu
     kind = sniff(data, name)
     builder = DocumentBuilder()
     if kind == "txt":
-        from .text import read_text
+        from service.ingest.text import read_text
 
         read_text(data, builder)
     elif kind == "docx":
-        from .docx import read_docx
+        from service.ingest.docx import read_docx
 
         read_docx(data, name, builder, settings)
     elif kind == "pdf":
-        from .pdf import read_pdf
+        from service.ingest.pdf import read_pdf
 
         read_pdf(data, name, builder, settings)
     elif kind == "image":
-        from .image import read_image
+        from service.ingest.image import read_image
 
         read_image(data, name, builder, settings)
     elif kind == "doc":
-        from .legacy import read_legacy
+        from service.ingest.legacy import read_legacy
 
         kind = read_legacy(data, name, builder, settings)
     doc = builder.build(name=name, sha256=hashlib.sha256(data).hexdigest(), kind=kind)

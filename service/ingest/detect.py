@@ -5,8 +5,8 @@ from __future__ import annotations
 import io
 import zipfile
 
-from ..errors import IngestError
-from .text import UNKNOWN_ENCODING, looks_like_text_bytes
+from service.errors import IngestError
+from service.ingest.text import UNKNOWN_ENCODING, looks_like_text_bytes
 
 OLE2 = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"
 IMAGE_MAGIC = {
@@ -84,7 +84,7 @@ def _sniff_zip(data: bytes, name: str) -> str:
 
 def looks_like_text(data: bytes) -> bool:
     """True when the bytes decode as text with few control characters."""
-    from .encoding import decode
+    from service.ingest.encoding import decode
 
     try:
         text = decode(data)

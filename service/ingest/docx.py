@@ -18,9 +18,9 @@ import zipfile
 
 from docx.oxml.ns import qn
 
-from ..document import DocumentBuilder
-from ..errors import IngestError
-from ..settings import Settings
+from service.document import DocumentBuilder
+from service.errors import IngestError
+from service.settings import Settings
 
 log = logging.getLogger(__name__)
 

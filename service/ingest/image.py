@@ -18,10 +18,10 @@ import warnings
 
 from PIL import Image, ImageOps, ImageSequence, UnidentifiedImageError
 
-from ..document import DocumentBuilder
-from ..errors import IngestError
-from ..progress import report
-from ..settings import Settings
+from service.document import DocumentBuilder
+from service.errors import IngestError
+from service.progress import report
+from service.settings import Settings
 
 log = logging.getLogger(__name__)
 
@@ -86,7 +86,7 @@ def read_image(data: bytes, name: str, builder: DocumentBuilder, settings: Setti
     if not settings.ocr:
         raise IngestError(name, "图片需要 OCR 识别，但 OCR 已关闭（JIXIAO_OCR=0）")
     image = _open(data, name, settings)
-    from .ocr import ocr_image  # heavy: imported once the image is known to be worth reading
+    from service.ingest.ocr import ocr_image  # heavy: imported once the image is known to be worth reading
 
     number = 0
     frames = ImageSequence.Iterator(image)

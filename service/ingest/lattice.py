@@ -19,7 +19,7 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
-from .layout import Box, TableBlock, _join_boxes, centre_inside, unwrap
+from service.ingest.layout import Box, TableBlock, _join_boxes, centre_inside, unwrap
 
 MIN_LINE_FRACTION = 1 / 40  # a stroke at least this share of the page's width (height) is a rule
 MIN_TABLE_ROWS = 1  # a row taller than the page stands alone on it

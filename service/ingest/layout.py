@@ -46,7 +46,7 @@ import weakref
 from dataclasses import dataclass, field
 from statistics import median
 
-from ..document import DocumentBuilder, OcrLine, Table
+from service.document import DocumentBuilder, OcrLine, Table
 
 CELL_GAP = 1.5  # a gap wider than this many median character widths separates cells
 RULES = ("|", "｜")  # a box of just this is a table's ruling line read as text: a cell boundary

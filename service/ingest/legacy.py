@@ -18,10 +18,10 @@ import subprocess
 import tempfile
 from pathlib import Path
 
-from ..document import DocumentBuilder
-from ..errors import IngestError
-from ..settings import Settings
-from .docx import check_zip, read_docx
+from service.document import DocumentBuilder
+from service.errors import IngestError
+from service.ingest.docx import check_zip, read_docx
+from service.settings import Settings
 
 log = logging.getLogger(__name__)
 

@@ -21,10 +21,18 @@ import cv2
 import numpy as np
 from PIL import Image
 
-from ..document import DocumentBuilder
-from ..settings import Settings
-from .lattice import find_grids, grid_table
-from .layout import RULES, Box, carried_separators, char_units, in_reading_order, lay_out, write_blocks
+from service.document import DocumentBuilder
+from service.ingest.lattice import find_grids, grid_table
+from service.ingest.layout import (
+    RULES,
+    Box,
+    carried_separators,
+    char_units,
+    in_reading_order,
+    lay_out,
+    write_blocks,
+)
+from service.settings import Settings
 
 log = logging.getLogger(__name__)
 

@@ -26,12 +26,20 @@ from dataclasses import dataclass
 import pypdfium2 as pdfium
 import pypdfium2.raw as pdfium_c
 
-from ..document import DocumentBuilder
-from ..errors import IngestError
-from ..progress import report
-from ..settings import Settings
-from .image import check_pixels
-from .layout import Box, TableBlock, centre_inside, in_reading_order, lay_out_pages, unwrap, write_blocks
+from service.document import DocumentBuilder
+from service.errors import IngestError
+from service.ingest.image import check_pixels
+from service.ingest.layout import (
+    Box,
+    TableBlock,
+    centre_inside,
+    in_reading_order,
+    lay_out_pages,
+    unwrap,
+    write_blocks,
+)
+from service.progress import report
+from service.settings import Settings
 
 log = logging.getLogger(__name__)
 
@@ -83,7 +91,7 @@ def read_pdf(data: bytes, name: str, builder: DocumentBuilder, settings: Setting
             number = index + 1
             if content == "scan":
                 # Imported late: the OCR engine is heavy and text PDFs never need it.
-                from .ocr import ocr_image
+                from service.ingest.ocr import ocr_image
 
                 report(f"OCR 识别扫描页 {scans.index(index) + 1}/{len(scans)}（第 {number} 页，共 {len(pages)} 页）")
                 page = _page(pdf, index, name)

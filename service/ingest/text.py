@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from ..document import DocumentBuilder
-from .encoding import decode
+from service.document import DocumentBuilder
+from service.ingest.encoding import decode
 
 UNKNOWN_ENCODING = (
     "文本文件的编码无法识别（支持 UTF-8、UTF-16、GB18030/GBK 和 Big5），按其他编码读出来会是乱码；"

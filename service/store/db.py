@@ -21,12 +21,12 @@ from typing import Any
 
 from sqlite_utils import Database
 
-from ..document import Document
-from ..errors import StoreError
-from ..models import Extraction, Section
-from . import rows
-from .migrations import migrate
-from .workflow import WorkflowMixin
+from service.document import Document
+from service.errors import StoreError
+from service.models import Extraction, Section
+from service.store import rows
+from service.store.migrations import migrate
+from service.store.workflow import WorkflowMixin
 
 
 def open_db(path: str, migrate_now: bool = True) -> Database:

@@ -35,7 +35,7 @@ from collections.abc import Callable, Iterator, Sequence
 from sqlite_utils import Database
 from sqlite_utils.migrations import Migrations
 
-from ..errors import StoreError
+from service.errors import StoreError
 
 Migration = Callable[[Database], None]
 

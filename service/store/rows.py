@@ -12,9 +12,9 @@ import json
 from datetime import UTC, datetime
 from typing import Any
 
-from ..document import Document
-from ..fields import field_keys
-from ..models import DEPARTMENT_TABLE, REVIEW, Evidence, Extraction, FieldValue, Section
+from service.document import Document
+from service.fields import field_keys
+from service.models import DEPARTMENT_TABLE, REVIEW, Evidence, Extraction, FieldValue, Section
 
 # Columns holding JSON text, decoded by `decode`; `ocr` columns hold 0/1.
 JSON_COLUMNS = {"warnings", "grid", "box", "parts", "stats", "value", "issues", "candidates", "items", "extracted",

@@ -15,11 +15,11 @@ from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from ..document import Document
-from ..errors import StoreError
-from ..labels import AUDIT_NAMES, item_label
-from ..models import CONFIRMED, CORRECTED, FIRST_POSITION, REVIEW, Extraction, Section
-from . import rows
+from service.document import Document
+from service.errors import StoreError
+from service.labels import AUDIT_NAMES, item_label
+from service.models import CONFIRMED, CORRECTED, FIRST_POSITION, REVIEW, Extraction, Section
+from service.store import rows
 
 QUEUED, EXTRACTING, IN_REVIEW, CONFIRMED_STATE, FAILED = "queued", "extracting", "review", "confirmed", "failed"
 DELETED = "deleted"  # review.DELETED: a score row or project a reviewer said is not one
