@@ -38,7 +38,7 @@ test: debian $(STAMP) lint
 
 # the edit loop: the tests without OCR, the browser or the few slow ones (markers: tests/conftest.py)
 test-fast: $(STAMP)
-	$(BIN)/pytest -q -m "not ocr and not browser and not slow"
+	$(BIN)/pytest -q -n auto -m "not ocr and not browser and not slow"
 
 bench: $(STAMP)
 	$(BIN)/python benchmarks/run.py

@@ -112,7 +112,7 @@ def _run_with_progress(paths, settings, store, out_dir, engine: Engine, resume=F
 def _print_summary(results: list[FileResult]) -> None:
     table = Table(title="处理结果")
     for col in ("文件", "页数", "OCR", "提取字段", "待复核", "指标行", "错误"):
-        table.add_column(col)
+        table.add_column(col, overflow="fold")  # a reason or a file name is wrapped, never cut off
     for r in results:
         if r.stats.get("skipped"):
             table.add_row(r.path.name, "-", "-", "-", "-", "-", "已完成，跳过")
@@ -164,7 +164,7 @@ def _print_jobs(jobs: list[dict]) -> None:
 
     table = Table(title="处理结果")
     for col in ("文件", "单位", "年度", "状态", "待复核", "原因"):
-        table.add_column(col)
+        table.add_column(col, overflow="fold")  # a reason or a file name is wrapped, never cut off
     for j in jobs:
         table.add_row(j["name"], j["unit_name"] or "-", str(j["fiscal_year"] or "-"), STATE_NAMES[j["state"]],
                       str(j["flagged"]), j["error"] or "")
@@ -316,7 +316,7 @@ def submit(files: tuple[Path, ...], user: str | None, run_now: bool, db: str | N
     names = {"queued": "已排队", "duplicate": "已上传过", "rejected": "已拒绝", "failed": "未保存"}
     table = Table(title="提交结果")
     for col in ("文件", "结果", "状态", "待复核", "说明"):
-        table.add_column(col)
+        table.add_column(col, overflow="fold")  # a reason or a file name is wrapped, never cut off
     jobs = {j["sha256"]: j for j in store.jobs([r["job"]["sha256"] for r in results if r["job"]])}
     for r in results:
         job = jobs.get(r["job"]["sha256"]) if r["job"] else None
@@ -470,7 +470,7 @@ def evaluate(gold_dir: Path, reports_dir: Path, engine: str | None, replay_dir: 
     by_field, overall = summarize(per_report)
     table = Table(title=f"评估：{len(per_report)} 份报告，{overall['fields']} 个字段")
     for col in ("字段", "数量", "正确", "自动通过", "复核", "漏检(escape)", "缺失", "编造"):
-        table.add_column(col)
+        table.add_column(col, overflow="fold")  # a reason or a file name is wrapped, never cut off
     for key, row in sorted(by_field.items()):
         table.add_row(key, str(row["n"]), str(row["correct"]), str(row["auto_ok"]), str(row["review"]),
                       str(row["escape"]), str(row["missed"]), str(row["made_up"]))
@@ -489,7 +489,7 @@ def _print_check(name: str, record: dict) -> None:
         return
     table = Table(title=f"{name}：{len(fields)} 个字段，{len(review)} 个需复核")
     for col in ("字段", "值", "置信度", "原因"):
-        table.add_column(col)
+        table.add_column(col, overflow="fold")  # a reason or a file name is wrapped, never cut off
     for key, f in review.items():
         table.add_row(key, str(f.get("value")), str(f.get("confidence")), "；".join(f.get("issues") or []))
     for r in rows:

@@ -23,6 +23,10 @@ from types import ModuleType
 import pytest
 from click.testing import CliRunner
 
+# pytest-xdist's workers set COLUMNS=80, and rich fixes a console's width from COLUMNS when the console is made
+# (at import): without it, the width follows each test's own COLUMNS, as in a terminal.
+os.environ.pop("COLUMNS", None)
+
 from service.settings import load_settings
 from service.store import Store
 
