@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import multiprocessing
 
 import sqlite_utils
 
@@ -102,3 +103,31 @@ def test_registered_migration_runs_inside_the_block_only(tmp_path):
         assert applied_migrations(store.db) == [*NAMES, "m900_add_public_rank"]
     assert "public_rank" not in after.db["confirmed_reports"].columns_dict
     assert [m.__name__ for m in migrations.MIGRATIONS] == NAMES
+
+
+def _open_at_once(path: str, start, errors) -> None:
+    """A process of a deployment starting up: wait for the others, then open (and so migrate) the file."""
+    start.wait()
+    try:
+        Store(path).close()
+    except Exception as e:  # reported to the test, which names it
+        errors.put(f"{type(e).__name__}: {e}")
+
+
+def test_processes_opening_a_new_database_at_once_apply_each_migration_once(tmp_path):
+    ctx = multiprocessing.get_context("fork")
+    start, errors = ctx.Event(), ctx.Queue()
+    path = str(tmp_path / "jixiao.db")
+    procs = [ctx.Process(target=_open_at_once, args=(path, start, errors)) for _ in range(4)]
+    for p in procs:
+        p.start()
+    start.set()
+    for p in procs:
+        p.join(60)
+    found = []
+    while not errors.empty():
+        found.append(errors.get())
+    assert found == [] and [p.exitcode for p in procs] == [0] * 4
+    db = sqlite_utils.Database(path)
+    assert applied_migrations(db) == NAMES  # each once, in order
+    assert schema(db) == schema(Store(str(tmp_path / "fresh.db")).db)

@@ -24,7 +24,7 @@ it and will not run it again. Change the schema by appending a new
 `mNNN_what_it_does` function. Migrations spell out their tables literally
 (no shared helpers) so that editing other code cannot change one after the
 fact. `tests/test_store.py` checks the exact schema a blank database gets;
-`tests/test_migrations.py` the move of old history and `registered`.
+`tests/test_migrations.py` the move of old history, `registered`, and processes migrating at once.
 """
 
 from __future__ import annotations
@@ -80,17 +80,32 @@ def applied_migrations(db: Database) -> list[str]:
 
 
 def migrate(db: Database, migrations: Sequence[Migration] | None = None) -> list[str]:
-    """Apply the pending migrations in order; return the names applied now."""
-    chosen = migration_set(MIGRATIONS if migrations is None else migrations)
+    """Apply the pending migrations in order; return the names applied now.
+
+    The web app and separate worker processes open the same file, often at once (a deployment starting up).
+    Each pending migration runs in its own transaction that takes SQLite's write lock first (BEGIN
+    IMMEDIATE) and asks again, once the lock is held, whether it is still pending: a second process waits
+    for the first (busy_timeout) and skips what the first applied meanwhile, instead of running a migration
+    twice. A migration that fails leaves no trace and stays pending (the ones before it stay applied)."""
+    fns = MIGRATIONS if migrations is None else migrations
+    chosen = migration_set(fns)
     _move_old_history(db, chosen)
-    pending = [m.name for m in chosen.pending(db)]
-    try:
-        chosen.apply(db)
-    except Exception as e:
-        # the first still pending; else (another process applied the rest meanwhile) the first we tried
-        failed = next(iter([m.name for m in chosen.pending(db)] + pending), "")
-        raise StoreError(f"数据库升级失败（{failed}），未做任何更改：{e}") from e
-    return pending
+    pending = {m.name for m in chosen.pending(db)}
+    applied = []
+    for fn in fns:
+        if fn.__name__ not in pending:
+            continue
+        one = migration_set([fn])  # sqlite-utils runs it and records it, as a savepoint of ours
+        db.execute("BEGIN IMMEDIATE")
+        try:
+            if one.pending(db):
+                one.apply(db)
+                applied.append(fn.__name__)
+        except Exception as e:
+            db.rollback()
+            raise StoreError(f"数据库升级失败（{fn.__name__}），未做任何更改：{e}") from e
+        db.execute("COMMIT")
+    return applied
 
 
 def _move_old_history(db: Database, chosen: Migrations) -> None:
