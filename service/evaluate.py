@@ -39,6 +39,7 @@ def same(key: str, got, want) -> bool:
         return _date(got) == _date(want)
     if isinstance(want, int | float) and not isinstance(want, bool):
         try:
+            # score.py's own tolerance (abs 1e-6), so that `jixiao eval` prints the figures score.py gives
             return math.isclose(float(got), float(want), rel_tol=1e-9, abs_tol=1e-6)
         except (TypeError, ValueError):
             return False

@@ -12,13 +12,12 @@ field, value).
 
 from __future__ import annotations
 
-import math
 import re
 import unicodedata
 from dataclasses import dataclass
 
 from service.core.lexicon import LABELS
-from service.core.numbers import NUMBER, money_to_wan, to_decimal
+from service.core.numbers import NUMBER, money_to_wan, same_number, to_decimal
 from service.fields import BY_KEY
 from service.models import Evidence
 
@@ -37,8 +36,6 @@ def _labels(key: str) -> list[re.Pattern]:
     return [re.compile(lab.pattern) for lab in LABELS if lab.field == key]
 
 
-def _same(a: float, b: float) -> bool:
-    return math.isclose(a, b, rel_tol=1e-9, abs_tol=1e-9)
 
 
 def _as_field_value(key: str, num: str, unit: str | None) -> float | None:
@@ -69,7 +66,7 @@ def _ground_number(text: str, key: str, value: float) -> Grounding:
     found = None
     for m in _AMOUNT.finditer(folded):
         v = _as_field_value(key, m.group("num"), m.group("unit"))
-        if v is None or not _same(v, value):
+        if v is None or not same_number(v, value):
             continue
         window = folded[max(0, m.start() - _LABEL_WINDOW):m.start()]
         if any(rx.search(window) for rx in labels):

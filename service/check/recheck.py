@@ -36,6 +36,7 @@ from service.check.grounding import EXACT, NEAR_LABEL, NOT_FOUND, NUMERIC, Groun
 from service.check.rows import recheck_rows
 from service.core.align import locate
 from service.core.evidence import as_dict
+from service.core.numbers import same_value
 from service.document import Document
 from service.extract.rules.engine import extract as rules_extract
 from service.fields import BY_KEY
@@ -100,7 +101,7 @@ def check_field(doc: Document, key: str, field, rules_value: FieldValue | None, 
                 ocr_review_below: float) -> FieldCheck:
     value = _value(field)
     g = ground(doc.text, key, value)
-    agrees = rules_value is not None and _same(rules_value.value, value)
+    agrees = rules_value is not None and same_value(rules_value.value, value)
     if g.match == NUMERIC and agrees and rules_value.evidence is not None:
         g = Grounding(NEAR_LABEL, rules_value.evidence)  # read under its column header or row label in a table
     conf, reasons = BASE[g.match], []
@@ -113,11 +114,11 @@ def check_field(doc: Document, key: str, field, rules_value: FieldValue | None, 
         conf -= 0.30
         reasons.append("所附引文在原文中找不到")
     if rules_value is not None and rules_value.value is not None:
-        if _same(rules_value.value, value) and not rules_value.candidates:
+        if same_value(rules_value.value, value) and not rules_value.candidates:
             conf += 0.05
         else:
             conf -= 0.50
-            others = [c.value for c in [rules_value, *rules_value.candidates] if not _same(c.value, value)]
+            others = [c.value for c in [rules_value, *rules_value.candidates] if not same_value(c.value, value)]
             if others:
                 reasons.append("报告中另有数值：" + "、".join(str(v) for v in others))
             else:
@@ -133,7 +134,3 @@ def check_field(doc: Document, key: str, field, rules_value: FieldValue | None, 
     return FieldCheck(max(0.0, min(1.0, conf)), reasons, g.match, g.evidence)
 
 
-def _same(a, b) -> bool:
-    if isinstance(a, int | float) and isinstance(b, int | float):
-        return abs(float(a) - float(b)) <= 1e-9 * max(1.0, abs(float(a)))
-    return str(a) == str(b)

@@ -39,7 +39,7 @@ from dataclasses import dataclass, field
 from service.check.consistency import indicator_score_in_range
 from service.core.align import locate
 from service.core.evidence import as_dict, row_cells
-from service.core.numbers import cell_number, squeeze
+from service.core.numbers import cell_number, same_number, squeeze
 from service.core.score_tables import table_subject
 from service.document import Document
 from service.models import ACCEPTED, DEPARTMENT_TABLE, REVIEW, Evidence, IndicatorRow
@@ -287,7 +287,7 @@ def _number(v):
 
 def _same_number(a, b) -> bool:
     a, b = _number(a), _number(b)
-    return a is not None and b is not None and abs(float(a) - float(b)) <= 1e-6
+    return same_number(a, b)
 
 
 def _fmt(v) -> str:

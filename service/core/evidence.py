@@ -9,10 +9,10 @@ text is searched only inside a cell. Pure functions of the document.
 
 from __future__ import annotations
 
-import math
 import re
 import unicodedata
 
+from service.core.numbers import same_number
 from service.document import Cell, Document, Table
 from service.models import Evidence
 
@@ -174,7 +174,3 @@ def _cell_number(text: str, cell: Cell) -> float | None:
     return float(m.group(1).replace(",", "")) if m else None
 
 
-def same_number(a, b) -> bool:
-    """Two numbers equal as a report states them (not a bool, not None)."""
-    return all(isinstance(x, int | float) and not isinstance(x, bool) for x in (a, b)) and math.isclose(
-        float(a), float(b), rel_tol=1e-9, abs_tol=1e-9)

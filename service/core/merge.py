@@ -2,18 +2,13 @@
 
 from __future__ import annotations
 
-import math
-
 from service.core.candidates import Candidate
+from service.core.numbers import same_value
 from service.models import REVIEW, FieldValue
 
 BASE_CONFIDENCE = {"table": 0.9, "text": 0.85}
 
 
-def _same(a, b) -> bool:
-    if isinstance(a, int | float) and isinstance(b, int | float):
-        return math.isclose(float(a), float(b), rel_tol=1e-9, abs_tol=1e-9)
-    return a == b
 
 
 def _fmt(v) -> str:
@@ -28,7 +23,7 @@ def merge_field(field: str, cands: list[Candidate]) -> FieldValue | None:
     groups: list[list[Candidate]] = []
     for c in cands:
         for g in groups:
-            if _same(g[0].value, c.value):
+            if same_value(g[0].value, c.value):
                 g.append(c)
                 break
         else:

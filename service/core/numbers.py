@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import re
 import unicodedata
 from dataclasses import dataclass
@@ -21,6 +22,28 @@ class Amount:
     start: int
     end: int
     note: str | None = None
+
+
+def is_number(x) -> bool:
+    """An int or a float, not a bool."""
+    return isinstance(x, int | float) and not isinstance(x, bool)
+
+
+def same_number(a, b) -> bool:
+    """Two numbers are the same value as a report states it: equal up to float rounding (the one tolerance,
+    1e-12 relative, 1e-9 absolute, used by every engine and check: sums of floats agree, while two amounts
+    in 万元 a cent apart do not). False when either is not a number."""
+    return is_number(a) and is_number(b) and math.isclose(float(a), float(b), rel_tol=1e-12, abs_tol=1e-9)
+
+
+def same_value(a, b) -> bool:
+    """Two values of a field are the same: numbers by `same_number`, anything else as the same text (None only
+    as None)."""
+    if a is None or b is None:
+        return a is None and b is None
+    if is_number(a) and is_number(b):
+        return same_number(a, b)
+    return str(a) == str(b)
 
 
 def to_decimal(s: str) -> Decimal | None:

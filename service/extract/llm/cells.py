@@ -12,6 +12,7 @@ from __future__ import annotations
 from service.core import evidence as te
 from service.core import score_tables as st
 from service.core.candidates import Candidate
+from service.core.numbers import same_number
 from service.core.table_values import table_readings
 from service.document import Document
 from service.extract.llm.planner import Call
@@ -28,7 +29,7 @@ class Cells:
     def readings(self, key: str, value) -> list[Candidate]:
         if self._readings is None:
             self._readings = table_readings(self.doc, self.sections)
-        return sorted((c for c in self._readings if c.field == key and te.same_number(c.value, value)),
+        return sorted((c for c in self._readings if c.field == key and same_number(c.value, value)),
                       key=lambda c: c.evidence.start)
 
     def of_value(self, call: Call, key: str, value, printed, ev: Evidence | None) -> Evidence | None:

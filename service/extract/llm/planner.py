@@ -39,6 +39,7 @@ from service.core.genre import (
     score_table_marks,
     sign_off_span,
 )
+from service.core.numbers import same_number
 from service.document import Cell, Document, Table
 from service.fields import hinted_fields, identity_keys
 from service.models import Section
@@ -164,10 +165,9 @@ def _adds_up(body: list[list[Cell]]) -> bool:
         return False
     weights, scores = ([_number(row[k].text) for row in rows] for k in _SCORE_COLUMNS)
     if total is None:
-        return abs(sum(weights) - 100) < 1e-6
+        return same_number(sum(weights), 100)
     stated_weight, stated_score = (_number(total[k].text) for k in _SCORE_COLUMNS)
-    return stated_score is not None and abs(sum(scores) - stated_score) < 1e-6 and \
-        (stated_weight is None or abs(sum(weights) - stated_weight) < 1e-6)
+    return same_number(sum(scores), stated_score) and (stated_weight is None or same_number(sum(weights), stated_weight))
 
 
 def _number(text: str) -> float | None:
