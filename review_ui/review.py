@@ -25,6 +25,7 @@ from service.fields import BY_KEY, grouped
 from service.labels import ACTIONS, AUDIT_NAMES, LISTS
 from service.models import DEPARTMENT_TABLE
 from service.page_images import cache_folder, cached_page
+from service.record import EngineInfo
 from service.review import (
     STATE_NAMES,
     UNITS,
@@ -255,7 +256,8 @@ def _confirm_report(store, job: dict, seen: int, stands: str | None = None) -> N
     doc = store.get_document(sha256) or {}
     run = store.latest_run(sha256) or {}
     source = {"name": job["name"], "sha256": sha256, "kind": doc.get("kind"), "ocr": doc.get("ocr")}
-    record = {**record_from_items(source, items), "engine": {"name": run.get("engine")}}
+    record = record_from_items(source, items)
+    record.engine = EngineInfo(name=run.get("engine"))
     store.confirm(sha256, g.user["name"], record, seen=seen, stands=stands)
 
 

@@ -8,6 +8,7 @@ import re
 from pathlib import Path
 
 import click
+from pydantic import ValidationError
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
@@ -16,7 +17,9 @@ from service.errors import JixiaoError
 from service.extract.engines import Engine, RulesEngine, build_engine
 from service.extract.llm.config import resolve_engine
 from service.labels import ROLES
+from service.models import REVIEW
 from service.pipeline import FileResult, expand_inputs, run_batch
+from service.record import Record
 from service.settings import ENGINE_CHOICES, SETTINGS, Settings, load_settings
 from service.store import Store
 
@@ -419,9 +422,12 @@ def check(report: Path, records: tuple[Path, ...], out_dir: Path | None) -> None
     failed = 0
     for path in records:
         try:
-            record = json.loads(path.read_text(encoding="utf-8"))
-            if not isinstance(record, dict) or not isinstance(record.get("fields", {}), dict):
-                raise ValueError("缺少 fields")
+            record = Record.model_validate(json.loads(path.read_text(encoding="utf-8")))
+        except ValidationError as e:
+            where = "、".join(".".join(str(p) for p in err["loc"]) or "记录" for err in e.errors()[:3])
+            err_console.print(f"[red]错误[/red] {path.name}：不是记录 JSON（{where} 的格式不对）", soft_wrap=True)
+            failed += 1
+            continue
         except (OSError, ValueError) as e:
             err_console.print(f"[red]错误[/red] {path.name}：无法读取记录（{e}）", soft_wrap=True)
             failed += 1
@@ -430,9 +436,9 @@ def check(report: Path, records: tuple[Path, ...], out_dir: Path | None) -> None
                                                    ocr_review_below=settings.ocr_review_below))
         _print_check(path.name, checked)
         if out_dir is not None:
-            write_json(out_dir / path.name, checked)
+            write_json(out_dir / path.name, checked.json())
         elif len(records) == 1:
-            click.echo(json.dumps(checked, ensure_ascii=False, indent=2))
+            click.echo(json.dumps(checked.json(), ensure_ascii=False, indent=2))
     if failed:
         raise SystemExit(1)
 
@@ -464,7 +470,7 @@ def evaluate(gold_dir: Path, reports_dir: Path, engine: str | None, replay_dir: 
             except JixiaoError as e:
                 err_console.print(f"[red]错误[/red] {e}", soft_wrap=True)
                 continue
-            per_report.append(score_record(json.loads(gold_path.read_text(encoding="utf-8")), record))
+            per_report.append(score_record(json.loads(gold_path.read_text(encoding="utf-8")), record.json()))
     finally:
         runner.close()
     by_field, overall = summarize(per_report)
@@ -478,12 +484,12 @@ def evaluate(gold_dir: Path, reports_dir: Path, engine: str | None, replay_dir: 
     click.echo(" ".join(f"{k}={round(v, 4) if isinstance(v, float) else v}" for k, v in overall.items()))
 
 
-def _print_check(name: str, record: dict) -> None:
-    fields = record.get("fields") or {}
-    review = {k: f for k, f in fields.items() if isinstance(f, dict) and f.get("status") == "review"}
-    rows = [r for r in record.get("indicators") or [] if isinstance(r, dict) and r.get("status") == "review"]
+def _print_check(name: str, record: Record) -> None:
+    fields = record.fields
+    review = {k: f for k, f in fields.items() if f.status == REVIEW}
+    rows = [r for r in record.indicators if r.status == REVIEW]
     if not review and not rows:
-        n_rows = len(record.get("indicators") or [])
+        n_rows = len(record.indicators)
         err_console.print(f"{name}：{len(fields)} 个字段" + (f"、评分表 {n_rows} 行" if n_rows else "")
                           + "，全部可信，无需复核", soft_wrap=True)
         return
@@ -491,10 +497,9 @@ def _print_check(name: str, record: dict) -> None:
     for col in ("字段", "值", "置信度", "原因"):
         table.add_column(col, overflow="fold")  # a reason or a file name is wrapped, never cut off
     for key, f in review.items():
-        table.add_row(key, str(f.get("value")), str(f.get("confidence")), "；".join(f.get("issues") or []))
+        table.add_row(key, str(f.value), str(f.confidence), "；".join(f.issues))
     for r in rows:
-        table.add_row(f"评分表：{r.get('name')}", f"分值 {r.get('weight')} 得分 {r.get('score')}",
-                      str(r.get("confidence")), "；".join(r.get("issues") or []))
+        table.add_row(f"评分表：{r.name}", f"分值 {r.weight} 得分 {r.score}", str(r.confidence), "；".join(r.issues))
     if rows:
         table.title += f"；评分表 {len(rows)} 行需复核"
     err_console.print(table)

@@ -44,6 +44,7 @@ from service.errors import JixiaoError
 from service.fields import BY_KEY, field_keys
 from service.labels import LISTS
 from service.models import CORRECTED
+from service.record import Record
 
 CSV_ENCODING = "utf-8-sig"  # with a BOM, so that Excel opens the Chinese text correctly
 ROW_TEXTS = ("level1", "level2", "name", "target", "actual")
@@ -84,24 +85,24 @@ ALL = Selection()
 
 # -- records ------------------------------------------------------------------
 
-def confirmed_records(store: Any, selection: Selection = ALL) -> list[dict[str, Any]]:
-    """One record JSON per selected confirmed report, in the order they were confirmed."""
+def confirmed_records(store: Any, selection: Selection = ALL) -> list[Record]:
+    """One record per selected confirmed report, in the order they were confirmed."""
     return [record_of(report, store.confirmed_parts(report["document_sha256"]))
             for report in store.confirmed_documents() if selection.matches(report)]
 
 
-def record_of(report: dict[str, Any], parts: dict[str, list[dict[str, Any]]]) -> dict[str, Any]:
-    """The record JSON of one confirmed_reports row and its confirmed parts."""
+def record_of(report: dict[str, Any], parts: dict[str, list[dict[str, Any]]]) -> Record:
+    """The record of one confirmed_reports row and its confirmed parts."""
     stored = {row["key"]: row for row in parts["confirmed_fields"]}
     items = parts["confirmed_list_items"]
-    return {
+    return Record.model_validate({
         "source": {"name": report["source_name"], "sha256": report["document_sha256"]},
         "fields": {key: _field(stored.get(key), report.get(key)) for key in field_keys()},
         "indicators": [_indicator(row) for row in parts["confirmed_indicators"]],
         "projects": [_project(row) for row in parts["confirmed_projects"]],
         **{key: _text_list(stored.get(key), [i["text"] for i in items if i["list"] == key]) for key in LISTS},
         "confirmed": {"by": report["confirmed_by"], "at": report["confirmed_at"]},
-    }
+    })
 
 
 def _field(row: dict[str, Any] | None, column_value: Any) -> dict[str, Any]:
@@ -137,16 +138,16 @@ def _plain_number(value: Any) -> Any:
 
 # -- JSON ---------------------------------------------------------------------
 
-def json_files(records: list[dict[str, Any]]) -> dict[str, str]:
+def json_files(records: list[Record]) -> dict[str, str]:
     """`{file name: JSON text}`, one `<source stem>.json` per record (a repeated stem gets the sha prefix)."""
     out: dict[str, str] = {}
     taken: set[str] = set()
     for record in records:
-        stem = _source_stem(record["source"]["name"])
+        stem = _source_stem(record.source.name)
         if stem.casefold() in taken:  # case-insensitive file systems would overwrite it
-            stem = f"{stem}_{record['source']['sha256'][:12]}"
+            stem = f"{stem}_{record.source.sha256[:12]}"
         taken.add(stem.casefold())
-        out[f"{stem}.json"] = json.dumps(record, ensure_ascii=False, indent=2) + "\n"
+        out[f"{stem}.json"] = json.dumps(record.json(), ensure_ascii=False, indent=2) + "\n"
     return out
 
 
@@ -204,69 +205,74 @@ def local_time(stamp: str | None, zone: tzinfo, fmt: str = LOCAL_TIME) -> str | 
     return moment.astimezone(zone).strftime(fmt)
 
 
-def in_table_order(records: list[dict[str, Any]]) -> list[dict[str, Any]]:
+def in_table_order(records: list[Record]) -> list[Record]:
     """The records sorted by unit and year (reports without them last), then by when they were confirmed."""
-    def order(record: dict[str, Any]) -> tuple:
-        unit, year = (record["fields"][k]["value"] for k in UNIT_YEAR)
-        return (unit is None, unit or "", year is None, year or 0, record["confirmed"]["at"] or "")
+    def order(record: Record) -> tuple:
+        unit, year = (record.field_value(k) for k in UNIT_YEAR)
+        return (unit is None, unit or "", year is None, year or 0, record.confirmed.at or "")
     return sorted(records, key=order)
 
 
-def duplicates(records: list[dict[str, Any]]) -> dict[str, str]:
+def duplicates(records: list[Record]) -> dict[str, str]:
     """`{sha256: 与…重复}` for each report confirmed for the same unit and year as another."""
-    groups: dict[tuple[str, Any], list[dict[str, Any]]] = {}
+    groups: dict[tuple[str, Any], list[Record]] = {}
     for record in records:
-        unit, year = (record["fields"][k]["value"] for k in UNIT_YEAR)
+        unit, year = (record.field_value(k) for k in UNIT_YEAR)
         if unit and year is not None:
             groups.setdefault((unit.strip(), year), []).append(record)
     marks = {}
     for group in groups.values():
         for record in group if len(group) > 1 else []:
-            others = [r["source"]["name"] for r in group if r is not record]
-            marks[record["source"]["sha256"]] = f"与{'、'.join(others)}重复"
+            others = [r.source.name for r in group if r is not record]
+            marks[record.source.sha256] = f"与{'、'.join(others)}重复"
     return marks
 
 
-def report_rows(records: list[dict[str, Any]], zone: tzinfo) -> list[dict[str, Any]]:
+def report_rows(records: list[Record], zone: tzinfo) -> list[dict[str, Any]]:
     """The reports as rows of `report_columns()`, in their order, duplicates of a unit and year marked."""
     marks = duplicates(records)
-    return [{**report_row(r, zone), "duplicate": marks.get(r["source"]["sha256"])} for r in records]
+    return [{**report_row(r, zone), "duplicate": marks.get(r.source.sha256)} for r in records]
 
 
-def report_row(record: dict[str, Any], zone: tzinfo) -> dict[str, Any]:
+def report_row(record: Record, zone: tzinfo) -> dict[str, Any]:
     """One report as a flat row of `report_columns()`; problems and measures one per line, the time local."""
-    return {"document_sha256": record["source"]["sha256"], "source_name": record["source"]["name"],
-            **{key: record["fields"][key]["value"] for key in field_keys()},
-            **{key: "\n".join(record[key]["value"]) for key in LISTS},
+    return {"document_sha256": record.source.sha256, "source_name": record.source.name,
+            **{key: record.field_value(key) for key in field_keys()},
+            **{key: "\n".join(_texts(record, key)) for key in LISTS},
             "corrected_fields": "、".join(corrected_names(record)) or None,
-            "confirmed_by": record["confirmed"]["by"], "confirmed_at": local_time(record["confirmed"]["at"], zone)}
+            "confirmed_by": record.confirmed.by, "confirmed_at": local_time(record.confirmed.at, zone)}
 
 
-def corrected_names(record: dict[str, Any]) -> list[str]:
+def _texts(record: Record, key: str) -> list[str]:
+    entry = getattr(record, key)
+    return entry.value if entry is not None else []
+
+
+def corrected_names(record: Record) -> list[str]:
     """The Chinese names of the fields and lists a person corrected, in the order of the field list."""
     keys = _corrected_keys(record)
     return [BY_KEY[k].zh for k in field_keys() if k in keys] + [LISTS[k] for k in LISTS if k in keys]
 
 
-def _document_columns(record: dict[str, Any]) -> dict[str, Any]:
-    return {"document_sha256": record["source"]["sha256"], "source_name": record["source"]["name"],
-            "unit_name": record["fields"]["unit_name"]["value"],
-            "fiscal_year": record["fields"]["fiscal_year"]["value"]}
+def _document_columns(record: Record) -> dict[str, Any]:
+    return {"document_sha256": record.source.sha256, "source_name": record.source.name,
+            "unit_name": record.field_value("unit_name"), "fiscal_year": record.field_value("fiscal_year")}
 
 
-def score_sheet_rows(record: dict[str, Any]) -> list[dict[str, Any]]:
+def score_sheet_rows(record: Record) -> list[dict[str, Any]]:
     """The report's score rows, each with the columns that say whose they are."""
-    return [{**_document_columns(record), **row} for row in record["indicators"]]
+    return [{**_document_columns(record), **row.model_dump(mode="json", exclude_unset=True)}
+            for row in record.indicators]
 
 
-def project_rows(record: dict[str, Any]) -> list[dict[str, Any]]:
-    return [{**_document_columns(record), **row} for row in record["projects"]]
+def project_rows(record: Record) -> list[dict[str, Any]]:
+    return [{**_document_columns(record), **p.model_dump(mode="json", exclude_unset=True)} for p in record.projects]
 
 
-def list_item_rows(record: dict[str, Any]) -> list[dict[str, Any]]:
+def list_item_rows(record: Record) -> list[dict[str, Any]]:
     """One row per problem and per measure, numbered from 1 within its list."""
     return [{**_document_columns(record), "list": key, "idx": i, "text": text}
-            for key in LISTS for i, text in enumerate(record[key]["value"], start=1)]
+            for key in LISTS for i, text in enumerate(_texts(record, key), start=1)]
 
 
 # -- CSV ----------------------------------------------------------------------
@@ -299,11 +305,11 @@ def write_csv(store: Any, path: str | Path, selection: Selection = ALL, *, keys:
     return list(tables)
 
 
-def _reports_csv(records: list[dict[str, Any]], keys: bool, zone_name: str) -> str:
+def _reports_csv(records: list[Record], keys: bool, zone_name: str) -> str:
     return _csv_text("报告", report_columns(), report_rows(in_table_order(records), zone_of(zone_name)), keys)
 
 
-def _indicators_csv(records: list[dict[str, Any]], keys: bool) -> str:
+def _indicators_csv(records: list[Record], keys: bool) -> str:
     rows = [row for r in in_table_order(records) for row in score_sheet_rows(r)]
     return _csv_text("评分表", INDICATOR_COLUMNS, rows, keys)
 
@@ -388,9 +394,9 @@ def header_zh(sheet: str, key: str) -> str:
     return COLUMN_ZH.get(key, key)
 
 
-def _corrected_keys(record: dict[str, Any]) -> set[str]:
-    return {key for key, f in record["fields"].items() if f["status"] == CORRECTED} | \
-        {key for key in LISTS if record[key]["status"] == CORRECTED}
+def _corrected_keys(record: Record) -> set[str]:
+    return {key for key, f in record.fields.items() if f.status == CORRECTED} | \
+        {key for key in LISTS if getattr(record, key) is not None and getattr(record, key).status == CORRECTED}
 
 
 def _write_sheet(workbook: Workbook, title: str, columns: tuple[str, ...], rows: list[dict[str, Any]],

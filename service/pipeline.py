@@ -27,7 +27,7 @@ from service.extract.engines import Engine, RulesEngine
 from service.ingest import load
 from service.models import Extraction, Section
 from service.progress import report, reporting
-from service.record import to_record
+from service.record import Record, to_record
 from service.sections import split_sections
 from service.settings import Settings
 from service.store import Store
@@ -52,8 +52,8 @@ class FileResult:
 
 
 def extract_record(doc: Document, sections: list[Section], engine: Engine,
-                   settings: Settings) -> tuple[Extraction, dict, dict]:
-    """Run `engine` on a document: its extraction, its stats and the record JSON reviewers see."""
+                   settings: Settings) -> tuple[Extraction, dict, Record]:
+    """Run `engine` on a document: its extraction, its stats and the checked record reviewers see."""
     ex, stats = engine(doc, sections)
     record = to_record(doc, ex)
     if engine.rechecked:  # the LLM's values, re-checked by value and by the rules extractor's reading
@@ -64,13 +64,13 @@ def extract_record(doc: Document, sections: list[Section], engine: Engine,
 @dataclass
 class DocumentRun:
     """What one run of a document gives: the document, its sections, the engine's extraction and figures, and
-    the checked record JSON reviewers see."""
+    the checked record reviewers see."""
 
     doc: Document
     sections: list[Section]
     extraction: Extraction
     stats: dict
-    record: dict
+    record: Record
 
 
 def run_document(path: Path, settings: Settings, engine: Engine, progress=None) -> DocumentRun:
@@ -107,7 +107,7 @@ def process_file(path: Path, settings: Settings, store: Store | None, out_dir: P
         if store is not None:
             store.save_run(doc, run.sections, ex, {"source_path": str(path), "engine": ex.engine, **result.stats})
         if out_file is not None:
-            result.record_path = write_json(out_file, run.record)
+            result.record_path = write_json(out_file, run.record.json())
     except JixiaoError as e:
         result.error = str(e)
         log.info("failed %s: %s", path, e)

@@ -20,7 +20,8 @@ from typing import Any
 
 from service.fields import BOUNDS, BY_KEY, DATE_YEARS, FIELDS
 from service.labels import LISTS
-from service.models import ACCEPTED, CONFIRMED, CORRECTED, DEPARTMENT_TABLE, FIRST_POSITION, REVIEW
+from service.models import ACCEPTED, CONFIRMED, CORRECTED, DEPARTMENT_TABLE, FIRST_POSITION, REVIEW, Evidence
+from service.record import Entry, FieldEntry, ListEntry, Record
 
 STATE_NAMES = {"queued": "排队中", "extracting": "提取中", "review": "待审核", "confirmed": "已确认", "failed": "失败"}
 DELETED = "deleted"  # a score row or project the reviewer says is not one
@@ -54,52 +55,45 @@ class Item:
                 "evidence": self.evidence, "issues": self.issues, "candidates": self.candidates}
 
 
-def items_from_record(record: dict, text_len: int | None = None) -> list[Item]:
+def items_from_record(record: Record, text_len: int | None = None) -> list[Item]:
     """Every reviewable item of a record, in review-page order (`text_len`: the length of the document's
     text, which every evidence span must lie in)."""
     out: list[Item] = []
-    fields = record.get("fields") or {}
     for pos, spec in enumerate(FIELDS):
-        f = fields.get(spec.key) or {"value": None, "status": ACCEPTED, "confidence": 1.0}
-        out.append(Item(f"field:{spec.key}", "field", FIRST_POSITION["field"] + pos, f.get("value"), f.get("status") or ACCEPTED,
-                        _conf(f), _evidence(f.get("evidence"), text_len), list(f.get("issues") or []),
-                        list(f.get("candidates") or [])))
-    for i, r in enumerate(record.get("indicators") or []):
-        value = {k: r.get(k) for k in (*ROW_TEXTS, *ROW_NUMBERS)}
-        out.append(Item(f"indicator:{i}", "indicator", FIRST_POSITION["indicator"] + i, value, r.get("status") or ACCEPTED,
-                        _conf(r), _evidence(r.get("evidence"), text_len), list(r.get("issues") or []), []))
-    for i, p in enumerate(record.get("projects") or []):
-        value = {"name": p.get("name"), **{k: p.get(k) for k in PROJECT_NUMBERS}}
-        out.append(Item(f"project:{i}", "project", FIRST_POSITION["project"] + i, value, p.get("status") or ACCEPTED,
-                        _conf(p), _evidence(p.get("evidence"), text_len), list(p.get("issues") or []), []))
+        f = record.fields.get(spec.key) or FieldEntry(value=None, status=ACCEPTED, confidence=1.0)
+        out.append(Item(f"field:{spec.key}", "field", FIRST_POSITION["field"] + pos, f.value, f.status or ACCEPTED, _conf(f),
+                        _evidence(f.evidence, text_len), list(f.issues),
+                        [c.model_dump(mode="json", exclude_unset=True) for c in f.candidates]))
+    for i, r in enumerate(record.indicators):
+        value = {k: getattr(r, k) for k in (*ROW_TEXTS, *ROW_NUMBERS)}
+        out.append(Item(f"indicator:{i}", "indicator", FIRST_POSITION["indicator"] + i, value, r.status or ACCEPTED, _conf(r),
+                        _evidence(r.evidence, text_len), list(r.issues), []))
+    for i, p in enumerate(record.projects):
+        value = {"name": p.name, **{k: getattr(p, k) for k in PROJECT_NUMBERS}}
+        out.append(Item(f"project:{i}", "project", FIRST_POSITION["project"] + i, value, p.status or ACCEPTED, _conf(p),
+                        _evidence(p.evidence, text_len), list(p.issues), []))
     for j, key in enumerate(LISTS):
-        tl = record.get(key) or {"value": [], "status": REVIEW, "issues": ["报告中未找到该部分"]}
-        out.append(Item(f"list:{key}", "list", FIRST_POSITION["list"] + j, list(tl.get("value") or []),
-                        tl.get("status") or ACCEPTED, _conf(tl), _evidence(tl.get("evidence"), text_len),
-                        list(tl.get("issues") or []), []))
+        tl = getattr(record, key) or ListEntry(value=[], status=REVIEW, issues=["报告中未找到该部分"])
+        out.append(Item(f"list:{key}", "list", FIRST_POSITION["list"] + j, list(tl.value), tl.status or ACCEPTED, _conf(tl),
+                        _evidence(tl.evidence, text_len), list(tl.issues), []))
     return out
 
 
-def _conf(d: dict) -> float:
-    c = d.get("confidence")
-    if c is None:
-        return 1.0 if d.get("status", ACCEPTED) == ACCEPTED else 0.5
-    return float(c)
+def _conf(entry: Entry) -> float:
+    if entry.confidence is None:
+        return 1.0 if (entry.status or ACCEPTED) == ACCEPTED else 0.5
+    return float(entry.confidence)
 
 
-def _evidence(ev: dict | None, text_len: int | None = None) -> dict | None:
-    """An item's evidence: quote, start, end, and where known `context` (the spans of a table value's row
-    label and column header, or a row's column headers) and `cells` (each value of a row: its cell's span);
-    a span kept only when its offsets are whole numbers inside the text (`text_len`, when known), end after
-    start."""
-    if not ev or ev.get("start") is None or ev.get("end") is None or ev["end"] <= ev["start"]:
+def _evidence(ev: Evidence | None, text_len: int | None = None) -> dict | None:
+    """An item's evidence as the review items keep it: quote, start, end, and where known `context` (the spans
+    of a table value's row label and column header, or a row's column headers) and `cells` (each value of a
+    row: its cell's span); a span kept only when it lies inside the text (`text_len`, when known)."""
+    if ev is None or ev.end <= ev.start:
         return None
-    out = {"quote": ev.get("quote"), "start": ev["start"], "end": ev["end"]}
-    raw_context = ev.get("context") if isinstance(ev.get("context"), list) else []
-    raw_cells = ev.get("cells") if isinstance(ev.get("cells"), dict) else {}
-    context = [s for s in map(_span, raw_context) if s is not None and _inside(s, text_len)]
-    cells = {k: s for k, s in ((k, _span(v)) for k, v in raw_cells.items())
-             if isinstance(k, str) and s is not None and _inside(s, text_len)}
+    out = {"quote": ev.quote, "start": ev.start, "end": ev.end}
+    context = [{"start": s, "end": e} for s, e in ev.context if _inside(e, text_len)]
+    cells = {k: {"start": s, "end": e} for k, (s, e) in ev.cells.items() if _inside(e, text_len)}
     if context:
         out["context"] = context
     if cells:
@@ -107,21 +101,8 @@ def _evidence(ev: dict | None, text_len: int | None = None) -> dict | None:
     return out
 
 
-def _span(raw) -> dict | None:
-    """{start, end} from a span as the record writes it ({start, end}, or a pair); None if it is not one."""
-    if isinstance(raw, dict):
-        start, end = raw.get("start"), raw.get("end")
-    elif isinstance(raw, list | tuple) and len(raw) == 2:
-        start, end = raw
-    else:
-        return None
-    if not all(isinstance(x, int) and not isinstance(x, bool) for x in (start, end)) or not 0 <= start < end:
-        return None
-    return {"start": start, "end": end}
-
-
-def _inside(span: dict, text_len: int | None) -> bool:
-    return text_len is None or span["end"] <= text_len
+def _inside(end: int, text_len: int | None) -> bool:
+    return text_len is None or end <= text_len
 
 
 def context_pairs(evidence: dict | None) -> list[list[int]]:
@@ -232,9 +213,9 @@ def can_confirm(items: list[dict]) -> list[str]:
 
 # -- back to a record ------------------------------------------------------------
 
-def record_from_items(source: dict, items: list[dict]) -> dict[str, Any]:
-    """The confirmed record JSON (spec/record-format.md) from the reviewed items."""
-    record: dict[str, Any] = {"source": source, "fields": {}, "indicators": [], "projects": []}
+def record_from_items(source: dict, items: list[dict]) -> Record:
+    """The confirmed record (spec/record-format.md) from the reviewed items."""
+    out: dict[str, Any] = {"source": source, "fields": {}, "indicators": [], "projects": []}
     for i in sorted(items, key=lambda x: x["position"]):
         kind, _, key = i["item"].partition(":")
         if i["status"] == DELETED:
@@ -242,14 +223,14 @@ def record_from_items(source: dict, items: list[dict]) -> dict[str, Any]:
         base = {"status": i["status"], "confidence": i["confidence"], "evidence": i.get("evidence"),
                 "issues": i.get("issues") or []}
         if kind == "field":
-            record["fields"][key] = {"value": i["value"], **base}
+            out["fields"][key] = {"value": i["value"], **base}
         elif kind == "indicator":
-            record["indicators"].append({**i["value"], **base})
+            out["indicators"].append({**i["value"], **base})
         elif kind == "project":
-            record["projects"].append({**i["value"], **base})
+            out["projects"].append({**i["value"], **base})
         elif kind == "list":
-            record[key] = {"value": i["value"], **base}
-    return record
+            out[key] = {"value": i["value"], **base}
+    return Record.model_validate(out)
 
 
 def reviewed_status(value: Any, extracted: Any) -> str:

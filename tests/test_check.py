@@ -7,6 +7,7 @@ import json
 import pytest
 
 from service.cli import cli
+from service.record import Record
 from tests.conftest import SAMPLES
 from tests.scoring import GOLD
 
@@ -212,7 +213,7 @@ def test_the_llm_second_look_sends_a_row_it_doubts_to_review(runner, tmp_path):
     rows = [{**r, "status": "accepted", "confidence": 0.95} for r in gold_rows(stem)]
     rows[0]["score"] = 6  # the model misread it; it trusted the row
     doc = load(SAMPLES / f"{stem}.txt")
-    record = second_look(doc, split_sections(doc), {"fields": {}, "indicators": rows}, load_settings())
+    record = second_look(doc, split_sections(doc), Record(indicators=rows), load_settings()).json()
     assert record["indicators"][0]["status"] == "review"
     assert "报告中该指标得分为 5，不是 6" in record["indicators"][0]["issues"]
     assert all(r["status"] == "accepted" for r in record["indicators"][1:])
@@ -244,6 +245,6 @@ def test_a_value_read_from_a_poorly_recognised_scan_line_goes_to_review(confiden
     from service.sections import split_sections
 
     doc = _scan(confidence)
-    checked = recheck(doc, split_sections(doc), {"fields": {"assets_total": 807.74}})["fields"]["assets_total"]
+    checked = recheck(doc, split_sections(doc), Record(fields={"assets_total": 807.74})).json()["fields"]["assets_total"]
     assert checked["status"] == status
     assert ("OCR 识别置信度较低（0.62）" in checked["issues"]) == (status == "review")

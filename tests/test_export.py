@@ -17,6 +17,7 @@ import pytest
 from service.cli import cli
 from service.errors import JixiaoError
 from service.export import (
+    ALL,
     CSV_ENCODING,
     INDICATOR_COLUMNS,
     Selection,
@@ -34,6 +35,7 @@ from service.export import (
     zone_of,
 )
 from service.fields import BY_KEY, field_keys
+from service.record import Record
 from service.review import apply_action, record_from_items
 from service.settings import load_settings
 from service.store import Store
@@ -59,6 +61,11 @@ def extract_uploads(folder: Path, stems: list[str], db_name: str = "x.db") -> St
     return store
 
 
+def exported(store: Store, selection: Selection = ALL) -> list[dict]:
+    """The confirmed records as the JSON export writes them."""
+    return [r.json() for r in confirmed_records(store, selection)]
+
+
 def resolve_and_confirm(store: Store, corrections: dict[str, dict[str, object]] | None = None,
                         stands: str | None = None) -> dict[str, dict]:
     """Resolve every item in review with its extracted value (or a correction), confirm; {stem: record}."""
@@ -76,7 +83,7 @@ def resolve_and_confirm(store: Store, corrections: dict[str, dict[str, object]] 
                 store.save_item(sha, item["item"], item["version"], value, status, "审核员", "accept")
         record = record_from_items({"name": job["name"], "sha256": sha}, store.review_items(sha))
         store.confirm(sha, "审核员", record, stands=stands)
-        confirmed[stem] = record
+        confirmed[stem] = record.json()
     return confirmed
 
 
@@ -130,15 +137,15 @@ def test_json_export_scores_as_the_confirmed_records_and_makes_nothing_up(confir
     for stem, record in records.items():
         (given / f"{stem}.json").write_text(json.dumps(record, ensure_ascii=False), encoding="utf-8")
 
-    exported, remarks = score_dir(tmp_path / "export")
+    scores, remarks = score_dir(tmp_path / "export")
     expected, _ = score_dir(given)
 
     report = "\n".join(remarks)
-    assert exported["records_found"] == len(STEMS)
-    assert exported["made_up_values"] == 0, report
-    assert exported["fields"] == expected["fields"], report
-    assert exported["indicators"] == expected["indicators"], report
-    assert exported["list_similarity"] == expected["list_similarity"], report
+    assert scores["records_found"] == len(STEMS)
+    assert scores["made_up_values"] == 0, report
+    assert scores["fields"] == expected["fields"], report
+    assert scores["indicators"] == expected["indicators"], report
+    assert scores["list_similarity"] == expected["list_similarity"], report
     # The scorer counts a trusted value as an escape where the gold says the report contradicts itself,
     # even after a person confirmed it; every other trusted value is right.
     escapes = [line for line in remarks if line.strip().startswith("escape ") and line.split()[1] != "row"]
@@ -157,7 +164,7 @@ def test_json_export_writes_one_file_per_source_stem(confirmed, tmp_path):
 def test_every_field_key_is_in_each_record_with_status_and_evidence_into_the_text(confirmed):
     store, _ = confirmed
 
-    for record in confirmed_records(store):
+    for record in exported(store):
         assert list(record["fields"]) == list(field_keys())
         text = store.get_document(record["source"]["sha256"])["text"]
         for key, field in record["fields"].items():
@@ -170,22 +177,22 @@ def test_every_field_key_is_in_each_record_with_status_and_evidence_into_the_tex
 
 def test_item_resolved_in_review_exports_as_confirmed_and_the_rest_as_accepted(confirmed):
     store, records = confirmed
-    exported = {Path(r["source"]["name"]).stem: r for r in confirmed_records(store)}
+    by_stem = {Path(r["source"]["name"]).stem: r for r in exported(store)}
 
     for stem, record in records.items():
-        statuses = {key: f["status"] for key, f in exported[stem]["fields"].items()}
+        statuses = {key: f["status"] for key, f in by_stem[stem]["fields"].items()}
         assert statuses == {key: record["fields"][key]["status"] for key in field_keys()}
-    assert exported["000_8d720d4fc0889d24"]["fields"]["budget_full_year"]["status"] == "confirmed"
-    assert exported["001_dea89b1d5430c4b7"]["fields"]["unit_name"]["status"] == "accepted"
+    assert by_stem["000_8d720d4fc0889d24"]["fields"]["budget_full_year"]["status"] == "confirmed"
+    assert by_stem["001_dea89b1d5430c4b7"]["fields"]["unit_name"]["status"] == "accepted"
 
 
 def test_score_rows_keep_their_table_and_numbers(confirmed):
     store, records = confirmed
-    exported = {Path(r["source"]["name"]).stem: r for r in confirmed_records(store)}
+    by_stem = {Path(r["source"]["name"]).stem: r for r in exported(store)}
 
     for stem, record in records.items():
         got = [{k: row[k] for k in ("table", "name", "target", "actual", "weight", "score")}
-               for row in exported[stem]["indicators"]]
+               for row in by_stem[stem]["indicators"]]
         assert got == [{k: row.get(k) for k in ("table", "name", "target", "actual", "weight", "score")}
                        for row in record["indicators"]]
 
@@ -193,14 +200,14 @@ def test_score_rows_keep_their_table_and_numbers(confirmed):
 def test_problems_and_measures_export_as_lists(confirmed):
     store, records = confirmed
 
-    for record in confirmed_records(store):
+    for record in exported(store):
         given = records[Path(record["source"]["name"]).stem]
         for key in ("problems", "measures"):
             assert record[key] == {"value": given[key]["value"], "status": given[key]["status"]}
 
 
 def test_corrected_value_exports_as_corrected_with_the_new_value(corrected):
-    (record,) = confirmed_records(corrected)
+    (record,) = exported(corrected)
 
     assert record["fields"][CORRECTED_KEY]["value"] == CORRECTED_VALUE
     assert record["fields"][CORRECTED_KEY]["status"] == "corrected"
@@ -221,7 +228,7 @@ def test_sources_sharing_a_stem_get_the_sha_prefix():
     records = [{"source": {"name": name, "sha256": sha}} for name, sha in
                [("报告.docx", "a" * 64), ("报告.pdf", "b" * 64), ("其他.txt", "c" * 64)]]
 
-    names = list(json_files(records))
+    names = list(json_files([Record.model_validate(r) for r in records]))
 
     assert names == ["报告.json", f"报告_{'b' * 12}.json", "其他.json"]
 
@@ -230,7 +237,7 @@ def test_source_name_with_folders_or_odd_characters_is_a_safe_file_name():
     records = [{"source": {"name": name, "sha256": f"{i}" * 64}}
                for i, name in enumerate(["C:\\上传\\甲?.txt", "../乙.pdf", "?*.txt"])]
 
-    assert list(json_files(records)) == ["甲.json", "乙.json", "report.json"]
+    assert list(json_files([Record.model_validate(r) for r in records])) == ["甲.json", "乙.json", "report.json"]
 
 
 def test_json_zip_holds_the_same_files_as_the_folder(confirmed, tmp_path):
@@ -332,7 +339,7 @@ def test_xlsx_header_is_chinese_bold_frozen_and_names_the_key(confirmed):
 # -- an empty store -------------------------------------------------------------
 
 def test_empty_store_exports_headers_only(empty, tmp_path):
-    assert confirmed_records(empty) == []
+    assert exported(empty) == []
     assert read_csv(reports_csv(empty)) == []
     assert reports_csv(empty, keys=True).splitlines() == [",".join(report_columns())]
     assert indicators_csv(empty, keys=True).splitlines() == [",".join(INDICATOR_COLUMNS)]
@@ -497,7 +504,7 @@ def test_export_selects_a_year_and_part_of_a_unit_name(confirmed, tmp_path):
     store, _ = confirmed
 
     in_2023 = read_csv(reports_csv(store, Selection(year=2023), keys=True))
-    towns = confirmed_records(store, Selection(unit="镇"))
+    towns = exported(store, Selection(unit="镇"))
     one = openpyxl.load_workbook(io.BytesIO(xlsx_bytes(store, Selection(year=2022, unit="荫田"))))
 
     assert len(in_2023) == 3 and {r["fiscal_year"] for r in in_2023} == {"2023"}
@@ -506,7 +513,7 @@ def test_export_selects_a_year_and_part_of_a_unit_name(confirmed, tmp_path):
     assert {r["unit_name"] for r in sheet_rows(one, "评分表")} <= {"常宁市荫田镇人民政府"}
     assert [p.stem for p in write_json(store, tmp_path / "j", Selection(year=2022, unit="荫田"))] == \
         ["001_dea89b1d5430c4b7"]
-    assert confirmed_records(store, Selection(year=1999)) == []
+    assert exported(store, Selection(year=1999)) == []
 
 
 def test_confirmed_time_is_local_text_in_the_time_zone(confirmed):
@@ -520,7 +527,7 @@ def test_confirmed_time_is_local_text_in_the_time_zone(confirmed):
 
     assert want in {r["confirmed_at"] for r in rows} and want in {r["confirmed_at"] for r in book_rows}
     assert datetime.fromisoformat(stored).strftime("%Y-%m-%d %H:%M") in {r["confirmed_at"] for r in in_utc}
-    assert confirmed_records(store)[0]["confirmed"]["at"] == stored  # JSON keeps ISO with its offset
+    assert exported(store)[0]["confirmed"]["at"] == stored  # JSON keeps ISO with its offset
     assert local_time("2024-06-18T06:03:00+00:00", zone_of("Asia/Shanghai")) == "2024-06-18 14:03"
 
 

@@ -214,7 +214,7 @@ def test_a_value_the_model_left_out_but_the_rules_read_is_proposed_for_review_no
 
     text = "某某局2023年度部门整体支出绩效自评报告\n一、支出情况\n2023年度部门支出合计1498.12万元。\n"
     doc, run = run_answer(text, lambda request: {"facts": []})
-    record = second_look(doc, split_sections(doc), to_record(doc, run.extraction), load_settings(env={}))
+    record = second_look(doc, split_sections(doc), to_record(doc, run.extraction), load_settings(env={})).json()
     field = record["fields"]["expense_total"]
     assert field["value"] == 1498.12 and field["status"] == "review"
     assert "大模型没有读出此项" in field["issues"][0]

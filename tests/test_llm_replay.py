@@ -71,7 +71,7 @@ def replayed():
 
 def test_sample_reports_through_the_llm_engine_meet_the_bar(replayed, tmp_path):
     assert all(run.failures == [] for _doc, run in replayed.values())
-    summary, report = score_records({stem: to_record(doc, run.extraction) for stem, (doc, run) in replayed.items()},
+    summary, report = score_records({stem: to_record(doc, run.extraction).json() for stem, (doc, run) in replayed.items()},
                                     tmp_path)
     assert summary["field_escape_rate"] <= 0.01, report
     assert summary["made_up_values"] == 0, report
@@ -100,7 +100,7 @@ def test_new_layouts_through_the_llm_engine_let_no_wrong_value_through(tmp_path)
         sections = split_sections(doc)
         run = replay(doc, sections, CASSETTES / "new_layouts" / f"{path.stem}.yaml")
         assert run.failures == [], path.name
-        records[path.stem] = second_look(doc, sections, to_record(doc, run.extraction), load_settings(env={}))
+        records[path.stem] = second_look(doc, sections, to_record(doc, run.extraction), load_settings(env={})).json()
     summary, report = score_records(records, tmp_path, gold=NEW_LAYOUTS / "gold")
     assert summary["field_escape_rate"] == 0 and summary["indicator_escapes"] == 0, report
     assert summary["field_accuracy"] >= 0.97 and summary["indicator_row_f1"] >= 0.95, report

@@ -8,6 +8,7 @@ import io
 
 import pytest
 
+from service.record import Record
 from service.store.workflow import DuplicateRecord
 from tests.builders import make_docx
 from tests.conftest import SAMPLES
@@ -54,8 +55,8 @@ def test_confirming_the_second_asks_which_stands_and_the_export_has_one_current_
     store = store_of(app)
     try:
         with pytest.raises(DuplicateRecord):  # a confirm that did not choose is refused
-            store.confirm(docx, "rev", {"fields": {"unit_name": {"value": store.job(docx)["unit_name"]},
-                                                    "fiscal_year": {"value": store.job(docx)["fiscal_year"]}}})
+            store.confirm(docx, "rev", Record.model_validate(
+                {"fields": {"unit_name": store.job(docx)["unit_name"], "fiscal_year": store.job(docx)["fiscal_year"]}}))
         resp = client.post(f"/documents/{docx}/confirm", data={**confirm_form(client, docx), "stands": "this"})
         assert resp.status_code == 303 and store.job(docx)["state"] == "confirmed"
         current = store.confirmed_documents()

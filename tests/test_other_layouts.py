@@ -28,7 +28,7 @@ NARRATIVE_ONLY = {
 
 def _record(name: str) -> dict:
     doc = load(DATA / name)
-    return to_record(doc, extract(doc, split_sections(doc)))
+    return to_record(doc, extract(doc, split_sections(doc))).json()
 
 
 @pytest.fixture(scope="module")
@@ -86,7 +86,7 @@ def test_score_table_run_together_on_one_line_gives_the_same_rows():
         from service.ingest import load_bytes
 
         doc = load_bytes(t.encode("utf-8"), "x.txt")
-        rec = to_record(doc, extract(doc, split_sections(doc)))
+        rec = to_record(doc, extract(doc, split_sections(doc))).json()
         return rec, [(r["level1"], r["level2"], r["name"], r["target"], r["actual"], r["weight"], r["score"],
                       r["remark"]) for r in rec["indicators"]]
 

@@ -7,6 +7,7 @@ import logging
 
 from service.check.presence import check_presence
 from service.cli import cli
+from service.record import Record
 from service.review import items_from_record
 from service.store.rows import queue_summary
 from tests.conftest import SHARED
@@ -25,8 +26,13 @@ def record(**values) -> dict:
                        for k, v in values.items()}, "indicators": []}
 
 
+def presence(text: str, given: dict, **kw) -> dict:
+    """The record JSON `check_presence` makes of the record JSON `given`."""
+    return check_presence(text, Record.model_validate(given), **kw).json()
+
+
 def test_a_field_the_text_names_next_to_a_number_is_not_found_not_unstated_and_its_place_is_shown():
-    out = check_presence(DEPARTMENT, record(unit_name="某某县农业农村局", fiscal_year=2023, assets_total=2310.5,
+    out = presence(DEPARTMENT, record(unit_name="某某县农业农村局", fiscal_year=2023, assets_total=2310.5,
                                             self_score=95))
     liabilities = out["fields"]["liabilities_total"]
     assert liabilities["status"] == "review" and liabilities["value"] is None
@@ -38,7 +44,7 @@ def test_a_field_the_text_names_next_to_a_number_is_not_found_not_unstated_and_i
 
 def test_a_number_right_after_its_label_is_proposed_and_one_of_a_compound_label_is_not():
     text = "某某县某某局2023年度部门整体支出绩效自评报告\n负债总额：1181.09万元。负债和净资产合计1692.13万元。\n"
-    out = check_presence(text, record(unit_name="某某县某某局", fiscal_year=2023, self_score=95))
+    out = presence(text, record(unit_name="某某县某某局", fiscal_year=2023, self_score=95))
     proposal = out["fields"]["liabilities_total"]["candidates"][0]
     assert proposal["value"] == 1181.09 and "建议值" in proposal["note"]
     net = out["fields"]["net_assets"]
@@ -46,13 +52,13 @@ def test_a_number_right_after_its_label_is_proposed_and_one_of_a_compound_label_
 
 
 def test_a_field_the_text_gives_no_sign_of_is_accepted_as_unstated():
-    out = check_presence(DEPARTMENT, record(unit_name="某某县农业农村局", fiscal_year=2023, self_score=95))
+    out = presence(DEPARTMENT, record(unit_name="某某县农业农村局", fiscal_year=2023, self_score=95))
     for key in ("retirees", "vehicles", "sangong_reception_actual", "procurement_actual"):
         assert out["fields"][key]["status"] == "accepted" and out["fields"][key]["value"] is None
 
 
 def test_unit_year_and_a_departments_score_are_expected_in_every_report():
-    out = check_presence(DEPARTMENT, record())
+    out = presence(DEPARTMENT, record())
     for key in ("unit_name", "fiscal_year", "self_score"):
         assert out["fields"][key]["status"] == "review", key
         assert out["fields"][key]["issues"][-1].startswith("未找到")
@@ -66,14 +72,14 @@ def test_a_project_documents_total_is_not_expected_as_the_departments_score():
                "三级指标 | 分值 | 得分 |\n养护里程 | 100 | 96 |\n总分 | 100 | 96 |\n")
     rows = record(unit_name="某某县交通运输局", fiscal_year=2023)
     rows["indicators"] = [{"table": "农村道路养护", "name": "养护里程", "weight": 100, "score": 96}]
-    out = check_presence(project, rows)
+    out = presence(project, rows)
     assert out["fields"]["self_score"]["status"] == "accepted"
     assert out["fields"]["self_score"]["value"] is None
 
 
 def test_a_money_amount_is_no_sign_of_a_count_and_traditional_labels_are_read():
     text = "新田縣教育局2021年部門整體支出績效自評報告\n公務用車購置及運行費0萬元。\n負債總額35.2萬元。\n"
-    out = check_presence(text, record(unit_name="新田縣教育局", fiscal_year=2021, self_score=90))
+    out = presence(text, record(unit_name="新田縣教育局", fiscal_year=2021, self_score=90))
     assert out["fields"]["vehicles"]["status"] == "accepted"  # 0萬元 is money, not a number of cars
     assert out["fields"]["liabilities_total"]["status"] == "review"
 
@@ -106,7 +112,7 @@ def test_a_model_that_answers_nothing_leaves_nothing_trusted_as_unstated(runner,
     assert len(trusted_rows) >= 9
     assert len(out["indicators"]) >= len(trusted_rows)
     assert all(r["status"] == "review" for r in out["indicators"])
-    items = [i.row() for i in items_from_record(out)]
+    items = [i.row() for i in items_from_record(Record.model_validate(out))]
     assert queue_summary(items)["flagged"] >= len(stated) + len(trusted_rows)
     accepted_nulls = [i["item"] for i in items if i["kind"] == "field" and i["value"] is None
                       and i["status"] == "accepted"]
@@ -114,7 +120,7 @@ def test_a_model_that_answers_nothing_leaves_nothing_trusted_as_unstated(runner,
 
 
 def test_a_fact_named_on_a_scanned_line_says_the_ocr_may_have_lost_its_number():
-    out = check_presence(DEPARTMENT, record(unit_name="某某县农业农村局", fiscal_year=2023, self_score=95),
+    out = presence(DEPARTMENT, record(unit_name="某某县农业农村局", fiscal_year=2023, self_score=95),
                          ocr_confidence=lambda start, end: 0.62)
     issues = out["fields"]["liabilities_total"]["issues"]
     assert issues[0].startswith("未找到") and "OCR" in issues[1] and "0.62" in issues[1]

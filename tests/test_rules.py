@@ -20,7 +20,7 @@ CJK = re.compile(r"[\u4e00-\u9fff]")
 
 
 def rules_record(doc) -> dict:
-    return to_record(doc, extract(doc, split_sections(doc)))
+    return to_record(doc, extract(doc, split_sections(doc))).json()
 
 
 def record_of_text(text: str) -> tuple[object, dict]:

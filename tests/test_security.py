@@ -10,6 +10,7 @@ import os
 import pytest
 
 from service.cli import cli
+from service.record import Record
 from service.review import InvalidValue, parse_field, parse_row
 from service.store import Store
 from service.store.workflow import StaleConfirm
@@ -119,7 +120,7 @@ def test_a_confirm_from_a_page_older_than_someone_elses_change_is_refused_saying
         assert "打开本页后报告已被修改" in page and "boss" in page and "年初预算数" in page
         assert store.job(doc)["state"] == "review" and store.confirmed_documents() == []
         with pytest.raises(StaleConfirm):
-            store.confirm(doc, "rev", {}, seen=int(stale["seen"]))
+            store.confirm(doc, "rev", Record(), seen=int(stale["seen"]))
         # the reviewer's own saves since the page loaded do not block their confirm
         assert a.post(f"/documents/{doc}/confirm", data=confirm_form(a, doc)).status_code == 303
         assert store.job(doc)["state"] == "confirmed"

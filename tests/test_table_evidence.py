@@ -22,6 +22,7 @@ from service.extract.llm.config import Endpoint
 from service.extract.llm.engine import extract as llm_extract
 from service.ingest import load
 from service.pipeline import RulesEngine, extract_record
+from service.record import Record
 from service.review import items_from_record
 from service.sections import split_sections
 from service.settings import load_settings
@@ -68,7 +69,7 @@ def read(tmp_path_factory):
         if kind not in done:
             doc = load(_build(kind, tmp_path_factory.mktemp(kind)), settings)
             _ex, _stats, record = extract_record(doc, split_sections(doc), RulesEngine(settings), settings)
-            done[kind] = doc.text, record
+            done[kind] = doc.text, record.json()
         return done[kind]
 
     return of
@@ -204,7 +205,7 @@ def test_review_items_keep_context_and_cells_and_drop_spans_outside_the_text():
         "indicators": [{"name": "x", "weight": 5, "score": 4, "evidence": {
             "quote": "x", "start": 0, "end": 9, "cells": {"score": {"start": 7, "end": 8}, "weight": {"start": "7", "end": 8}},
             "context": []}}]}
-    items = {i.item: i for i in items_from_record(record, text_len=20)}
+    items = {i.item: i for i in items_from_record(Record.model_validate(record), text_len=20)}
     assert items["field:budget_full_year"].evidence == {
         "quote": "1", "start": 5, "end": 6, "context": [{"start": 0, "end": 2}, {"start": 1, "end": 2}]}
     assert items["indicator:0"].evidence == {"quote": "x", "start": 0, "end": 9, "cells": {"score": {"start": 7, "end": 8}}}

@@ -114,7 +114,7 @@ def test_the_rules_engine_on_the_real_excerpts_keeps_its_figures(tmp_path):
     for raw in sorted((REAL / "raw").glob("*.txt")):
         doc = load(raw, load_settings(env={}))
         out = tmp_path / f"{raw.stem}.json"
-        out.write_text(json.dumps(to_record(doc, extract(doc, split_sections(doc))), ensure_ascii=False),
+        out.write_text(json.dumps(to_record(doc, extract(doc, split_sections(doc))).json(), ensure_ascii=False),
                        encoding="utf-8")
         results.append(score.score_one(REAL / "gold" / f"{raw.stem}.json", out))
     s = score.summarize(results)

@@ -16,7 +16,7 @@ STEMS = sorted(p.stem for p in SAMPLES.glob("*.txt"))
 
 def _record(path):
     doc = load(path)
-    return to_record(doc, extract(doc, split_sections(doc)))
+    return to_record(doc, extract(doc, split_sections(doc))).json()
 
 
 def _facts(record):

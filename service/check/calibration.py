@@ -22,7 +22,8 @@ from service.check.recheck import ACCEPT_AT, recheck
 from service.check.rows import recheck_rows
 from service.document import Document
 from service.fields import BY_KEY
-from service.models import Section
+from service.models import REVIEW, Section
+from service.record import Record, RowEntry
 
 NEIGHBOURS = [("expense_basic", "expense_project"), ("income_general_budget", "income_total"),
               ("budget_initial", "budget_full_year"), ("assets_total", "net_assets"),
@@ -206,14 +207,14 @@ def one_row_wrong(rows: list[dict], seed: int = 0) -> list[RowMistake]:
 LEFT_OUT = "stated field left out (null)"
 
 
-def left_out(doc: Document, sections: list[Section], record: dict, key: str) -> dict:
+def left_out(doc: Document, sections: list[Section], record: dict, key: str) -> Record:
     """The record with `key` emptied, as an engine that missed it returns it, through what every LLM record
     goes through: the second look (re-check, the rules extractor's proposals) and the presence check."""
     from service.check.presence import check_presence
     from service.check.second_look import second_look
     from service.settings import load_settings
 
-    perturbed = copy.deepcopy({**record, "fields": {**record["fields"], key: {"value": None}}})
+    perturbed = Record.model_validate(copy.deepcopy({**record, "fields": {**record["fields"], key: {"value": None}}}))
     return check_presence(doc.text, second_look(doc, sections, perturbed, load_settings(env={})))
 
 
@@ -227,20 +228,21 @@ def calibrate(doc: Document, sections: list[Section], gold: dict, tallies: dict[
     """Add this report's caught/missed mistakes per kind to `tallies`, its correct values to `correct` (fields)
     and `correct_rows` (score-table rows)."""
     record, must = gold_record(gold)
-    for key, f in recheck(doc, sections, record)["fields"].items():
-        if f.get("value") is not None and key not in must:
-            correct.add(f.get("status") != "review", f"{doc.name}:{key}={f['value']}")
+    for key, f in recheck(doc, sections, Record.model_validate(record)).fields.items():
+        if f.value is not None and key not in must:
+            correct.add(f.status != REVIEW, f"{doc.name}:{key}={f.value}")
     for kind, key, wrong in mistakes(record):
         perturbed = {**record, "fields": {**record["fields"], key: {"value": wrong}}}
-        status = recheck(doc, sections, perturbed)["fields"][key].get("status")
-        tallies.setdefault(kind, Tally()).add(status == "review", f"{doc.name}:{key}={wrong}")
+        status = recheck(doc, sections, Record.model_validate(perturbed)).fields[key].status
+        tallies.setdefault(kind, Tally()).add(status == REVIEW, f"{doc.name}:{key}={wrong}")
     for key, f in record["fields"].items():
         if f.get("value") is not None:
-            status = left_out(doc, sections, record, key)["fields"][key].get("status")
-            tallies.setdefault(LEFT_OUT, Tally()).add(status == "review", f"{doc.name}:{key} left out")
+            status = left_out(doc, sections, record, key).fields[key].status
+            tallies.setdefault(LEFT_OUT, Tally()).add(status == REVIEW, f"{doc.name}:{key} left out")
 
     def check_rows(rows: list[dict]) -> list[dict]:
-        return recheck(doc, sections, {**record, "indicators": rows})["indicators"]
+        checked = recheck(doc, sections, Record.model_validate({**record, "indicators": rows}))
+        return [r.model_dump() for r in checked.indicators]
 
     calibrate_rows(doc.name, record["indicators"], check_rows, tallies, correct_rows)
 
@@ -251,9 +253,9 @@ def calibrate_rows_on_grid(doc: Document, gold: dict, tallies: dict[str, Tally],
     record, _ = gold_record(gold)
 
     def check_rows(rows: list[dict]) -> list[dict]:
-        rows = copy.deepcopy(rows)
-        recheck_rows(doc, rows, [], lambda _key: ACCEPT_AT, ocr_review_below=0.9)
-        return rows
+        typed = [RowEntry.model_validate(r) for r in copy.deepcopy(rows)]
+        recheck_rows(doc, typed, [], lambda _key: ACCEPT_AT, ocr_review_below=0.9)
+        return [r.model_dump() for r in typed]
 
     calibrate_rows(doc.name, record["indicators"], check_rows, tallies, correct_rows)
 

@@ -25,7 +25,8 @@ import re
 
 from service.core.genre import sign_off_span, simplified
 from service.fields import BY_KEY
-from service.models import ACCEPTED, DEPARTMENT_TABLE, REVIEW
+from service.models import ACCEPTED, DEPARTMENT_TABLE, REVIEW, Evidence
+from service.record import FieldEntry, Reading, Record
 
 # field -> label words that, next to a number, suggest the report states it
 MENTIONS: dict[str, str] = {
@@ -126,47 +127,47 @@ def _proposal(kind: str, number: re.Match, between: str) -> float | None:
     return value if value <= _RANGE.get(kind, float("inf")) else None
 
 
-def is_department_report(text: str, record: dict) -> bool:
+def is_department_report(text: str, record: Record) -> bool:
     """A department's (部门整体) report, not a document about projects only."""
-    if any((r.get("table") or "") == DEPARTMENT_TABLE for r in record.get("indicators") or []):
+    if any((r.table or "") == DEPARTMENT_TABLE for r in record.indicators):
         return True
     return bool(_DEPARTMENT_DOC.search(simplified(text[:3000])))
 
 
-def check_presence(text: str, record: dict, ocr_confidence=None) -> dict:
-    """Every empty field of `record` judged on `text`: expected or mentioned -> review 「未找到」, else 未提及.
-    `ocr_confidence(start, end)` (a scan's): a mention on a poorly read line says so."""
-    fields = record.setdefault("fields", {})
+def check_presence(text: str, record: Record, ocr_confidence=None) -> Record:
+    """Every empty field of `record` judged on `text`, in place: expected or mentioned -> review 「未找到」,
+    else 未提及. `ocr_confidence(start, end)` (a scan's): a mention on a poorly read line says so."""
+    fields = record.fields
     expected = set(ALWAYS)
     department = is_department_report(text, record)
     if department:
         expected |= set(DEPARTMENT)
-        if all((fields.get(k) or {}).get("value") is None for k in BUDGET_BLOCK):
+        if all(record.field_value(k) is None for k in BUDGET_BLOCK):
             expected |= set(BUDGET_BLOCK)
     for key in BY_KEY:
-        f = fields.get(key) or {"value": None, "status": ACCEPTED, "confidence": 1.0, "evidence": None,
-                                "issues": []}
-        if f.get("value") is not None or f.get("status") == REVIEW:
+        f = fields.get(key) or FieldEntry(value=None, status=ACCEPTED, confidence=1.0, evidence=None, issues=[])
+        if f.value is not None or f.status == REVIEW:
             continue
         found = mention(text, key) if key in MENTIONS and (department or key not in DEPARTMENT_ONLY) else None
         if key == "report_date":
             found = _sign_off_date(text)
         if found is None and key not in expected:
-            fields[key] = {**f, "status": ACCEPTED, "confidence": 1.0}
+            fields[key] = f.model_copy(update={"status": ACCEPTED, "confidence": 1.0})
             continue
         name = BY_KEY[key].zh
         issue = f"{NOT_FOUND}：报告通常写明{name}，但没有读到，请在原文中查找" if found is None else \
             f"{NOT_FOUND}：原文此处提到{name}并有数字，但没有读出{name}，请核对"
-        out = {**f, "value": None, "status": REVIEW, "confidence": 0.0, "issues": [*f.get("issues", []), issue]}
+        out = f.model_copy(deep=True, update={"value": None, "status": REVIEW, "confidence": 0.0,
+                                              "issues": [*f.issues, issue]})
         if found is not None:
             start, end, value = found
-            out["evidence"] = {"quote": text[start:end], "start": start, "end": end}
+            out.evidence = Evidence(text[start:end], start, end)
             conf = ocr_confidence(start, end) if ocr_confidence else None
             if conf is not None:
-                out["issues"].append(f"该处来自扫描件 OCR 识别（置信度 {conf:.2f}），数字可能识别有误或缺失，请对照原件")
+                out.issues.append(f"该处来自扫描件 OCR 识别（置信度 {conf:.2f}），数字可能识别有误或缺失，请对照原件")
             if value is not None:
-                out["candidates"] = [*f.get("candidates", []), {
-                    "value": value, "evidence": out["evidence"], "note": "原文提及处的数字（建议值，未经核实）"}]
+                out.candidates = [*out.candidates, Reading(value=value, evidence=out.evidence,
+                                                           note="原文提及处的数字（建议值，未经核实）")]
         fields[key] = out
     return record
 

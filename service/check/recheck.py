@@ -28,19 +28,18 @@ threshold is the one for the key `indicators`.
 
 from __future__ import annotations
 
-import copy
 from dataclasses import dataclass
 
 from service.check.consistency import FIELD_CHECKS
 from service.check.grounding import EXACT, NEAR_LABEL, NOT_FOUND, NUMERIC, Grounding, ground
 from service.check.rows import recheck_rows
 from service.core.align import locate
-from service.core.evidence import as_dict
 from service.core.numbers import same_value
 from service.document import Document
 from service.extract.rules.engine import extract as rules_extract
 from service.fields import BY_KEY
 from service.models import ACCEPTED, REVIEW, Evidence, Extraction, FieldValue, Section
+from service.record import FieldEntry, Record
 
 BASE = {EXACT: 0.92, NEAR_LABEL: 0.92, NUMERIC: 0.60, NOT_FOUND: 0.05}
 ACCEPT_AT = 0.80
@@ -54,52 +53,44 @@ class FieldCheck:
     evidence: Evidence | None = None
 
 
-def recheck(doc: Document, sections: list[Section], record: dict, accept_at=ACCEPT_AT,
-            ocr_review_below: float = 0.9, rules: Extraction | None = None) -> dict:
+def recheck(doc: Document, sections: list[Section], record: Record, accept_at=ACCEPT_AT,
+            ocr_review_below: float = 0.9, rules: Extraction | None = None) -> Record:
     """A copy of `record` with every field's and score row's status, confidence, evidence and issues recomputed.
 
     `accept_at` is one threshold, or a function of the field key (Settings.threshold; `indicators` for rows).
     `rules` is the rules extractor's reading of the document (the second opinion), made here when not given.
     """
     threshold = accept_at if callable(accept_at) else (lambda _key: accept_at)
-    out = copy.deepcopy(record)
+    out = record.model_copy(deep=True)
     rules = rules or rules_extract(doc, sections, ocr_review_below=ocr_review_below)
     _recheck_fields(doc, out, rules.fields, threshold, ocr_review_below)
-    if isinstance(out.get("indicators"), list):
-        recheck_rows(doc, out["indicators"], rules.indicators, threshold, ocr_review_below)
+    recheck_rows(doc, out.indicators, rules.indicators, threshold, ocr_review_below)
     return out
 
 
-def _recheck_fields(doc: Document, out: dict, second: dict[str, FieldValue], threshold, ocr_review_below: float) -> None:
+def _recheck_fields(doc: Document, out: Record, second: dict[str, FieldValue], threshold,
+                    ocr_review_below: float) -> None:
     """Every stated field of `out`, in place, against the report and the rules extractor's fields (`second`)."""
-    fields = out.get("fields") or {}
-    for key, field in fields.items():
-        if not isinstance(field, dict):  # values only, e.g. {"fiscal_year": 2023}
-            fields[key] = {"value": field}
-    values = {k: FieldValue(key=k, value=_value(f)) for k, f in fields.items() if k in BY_KEY}
+    values = {k: FieldValue(key=k, value=f.value) for k, f in out.fields.items() if k in BY_KEY}
     broken: dict[str, list[str]] = {}
     for check in FIELD_CHECKS:
         for key, reason in check(values):
             broken.setdefault(key, []).append(reason)
-    for key, field in fields.items():
-        if key not in BY_KEY or _value(field) is None:
+    for key, field in out.fields.items():
+        if key not in BY_KEY or field.value is None:
             continue
         result = check_field(doc, key, field, second.get(key), broken.get(key, []), ocr_review_below)
-        field["confidence"] = round(result.confidence, 2)
-        field["status"] = ACCEPTED if result.confidence >= threshold(key) else REVIEW
-        field["issues"] = result.reasons
-        field["grounding"] = result.match
+        field.confidence = round(result.confidence, 2)
+        field.status = ACCEPTED if result.confidence >= threshold(key) else REVIEW
+        field.issues = result.reasons
+        field.grounding = result.match
         if result.evidence is not None:
-            field["evidence"] = as_dict(result.evidence)
+            field.evidence = result.evidence
 
 
-def _value(field):
-    return field.get("value") if isinstance(field, dict) else field
-
-
-def check_field(doc: Document, key: str, field, rules_value: FieldValue | None, broken: list[str],
+def check_field(doc: Document, key: str, field: FieldEntry, rules_value: FieldValue | None, broken: list[str],
                 ocr_review_below: float) -> FieldCheck:
-    value = _value(field)
+    value = field.value
     g = ground(doc.text, key, value)
     agrees = rules_value is not None and same_value(rules_value.value, value)
     if g.match == NUMERIC and agrees and rules_value.evidence is not None:
@@ -109,7 +100,7 @@ def check_field(doc: Document, key: str, field, rules_value: FieldValue | None, 
         reasons.append(f"原文中找不到 {value}")
     elif g.match == NUMERIC:
         reasons.append(f"原文中有 {value}，但不在“{BY_KEY[key].zh}”的标签旁")
-    quote = (field.get("evidence") or {}).get("quote") if isinstance(field, dict) else None
+    quote = field.evidence.quote if field.evidence is not None else None
     if quote and locate(quote, doc.text) is None:
         conf -= 0.30
         reasons.append("所附引文在原文中找不到")

@@ -1,4 +1,4 @@
-"""Re-check the score-table rows of a record (`record["indicators"]`) against the report.
+"""Re-check the score-table rows of a record (`Record.indicators`) against the report.
 
 Only a row's values are trusted: its table, 三级指标 name, 分值, 得分,
 年度指标值 and 实际完成值. Its evidence may be missing, wrong or made up. The
@@ -38,11 +38,13 @@ from dataclasses import dataclass, field
 
 from service.check.consistency import indicator_score_in_range
 from service.core.align import locate
-from service.core.evidence import as_dict, row_cells
+from service.core.evidence import row_cells
+from service.core.genre import is_deduction
 from service.core.numbers import cell_number, same_number, squeeze
 from service.core.score_tables import table_subject
 from service.document import Document
 from service.models import ACCEPTED, DEPARTMENT_TABLE, REVIEW, Evidence, IndicatorRow
+from service.record import RowEntry
 
 THRESHOLD_KEY = "indicators"
 AGREES, DISAGREES, ON_ROW, NAME_ONLY, NOT_FOUND = 0.97, 0.30, 0.88, 0.40, 0.05
@@ -56,10 +58,9 @@ class RowCheck:
     evidence: Evidence | None = None
 
 
-def recheck_rows(doc: Document, rows: list, rules_rows: list[IndicatorRow], threshold: Callable[[str], float],
+def recheck_rows(doc: Document, rows: list[RowEntry], rules_rows: list[IndicatorRow], threshold: Callable[[str], float],
                  ocr_review_below: float) -> None:
     """Recompute every row's status, confidence, issues and (where found) evidence, in place."""
-    rows = [r for r in rows or [] if isinstance(r, dict)]
     used: set[int] = set()
     readings = [_rules_reading(row, rules_rows, used) for row in rows]
     checks = [check_row(doc, row, reading, ocr_review_below) for row, reading in zip(rows, readings, strict=True)]
@@ -67,22 +68,21 @@ def recheck_rows(doc: Document, rows: list, rules_rows: list[IndicatorRow], thre
     unread = {i for i, reading in enumerate(readings) if reading is None}
     _blame_broken_sums(rows, checks, unread, rules_rows, limit)
     for row, result in zip(rows, checks, strict=True):
-        row["confidence"] = round(result.confidence, 2)
-        row["status"] = ACCEPTED if result.confidence >= limit else REVIEW
-        row["issues"] = list(dict.fromkeys(result.reasons))
+        row.confidence = round(result.confidence, 2)
+        row.status = ACCEPTED if result.confidence >= limit else REVIEW
+        row.issues = list(dict.fromkeys(result.reasons))
         if result.evidence is not None:
-            row["evidence"] = as_dict(result.evidence)
+            row.evidence = result.evidence
 
 
-def check_row(doc: Document, row: dict, reading: IndicatorRow | None, ocr_review_below: float) -> RowCheck:
+def check_row(doc: Document, row: RowEntry, reading: IndicatorRow | None, ocr_review_below: float) -> RowCheck:
     """One row against the report: its own values, the second opinion, its range and OCR."""
     result = _against_reading(row, reading) if reading is not None else _against_grid(doc, row)
-    evidence = row.get("evidence")
-    quote = evidence.get("quote") if isinstance(evidence, dict) else None
+    quote = row.evidence.quote if row.evidence is not None else None
     if quote and locate(quote, doc.text) is None:
         result.confidence -= 0.30
         result.reasons.append("所附引文在原文中找不到")
-    out_of_range = indicator_score_in_range(_number(row.get("weight")), _number(row.get("score")))
+    out_of_range = indicator_score_in_range(_number(row.weight), _number(row.score))
     if out_of_range:
         result.confidence -= 0.50
         result.reasons.append(out_of_range)
@@ -95,10 +95,10 @@ def check_row(doc: Document, row: dict, reading: IndicatorRow | None, ocr_review
     return result
 
 
-def _rules_reading(row: dict, second: list[IndicatorRow], used: set[int]) -> IndicatorRow | None:
+def _rules_reading(row: RowEntry, second: list[IndicatorRow], used: set[int]) -> IndicatorRow | None:
     """The rules extractor's row of the same table and name: one that agrees if any, else the first unused."""
-    same = [i for i, r in enumerate(second) if i not in used and table_matches(row.get("table"), r.table)
-            and name_key(r.name) == name_key(row.get("name"))]
+    same = [i for i, r in enumerate(second) if i not in used and table_matches(row.table, r.table)
+            and name_key(r.name) == name_key(row.name)]
     if not same:
         return None
     pick = next((i for i in same if not _differences(row, second[i])), same[0])
@@ -108,7 +108,7 @@ def _rules_reading(row: dict, second: list[IndicatorRow], used: set[int]) -> Ind
     return second[pick]
 
 
-def _against_reading(row: dict, reading: IndicatorRow) -> RowCheck:
+def _against_reading(row: RowEntry, reading: IndicatorRow) -> RowCheck:
     """Agreement with the rules extractor's reading; a reading it doubts itself passes its doubt on."""
     differences = _differences(row, reading)
     result = RowCheck(DISAGREES if differences else AGREES, differences, reading.evidence)
@@ -118,17 +118,17 @@ def _against_reading(row: dict, reading: IndicatorRow) -> RowCheck:
     return result
 
 
-def _comparable(row: dict, reading: IndicatorRow, key: str) -> bool:
-    return row.get(key) is not None and getattr(reading, key) is not None
+def _comparable(row: RowEntry, reading: IndicatorRow, key: str) -> bool:
+    return getattr(row, key) is not None and getattr(reading, key) is not None
 
 
-def _differences(row: dict, reading: IndicatorRow) -> list[str]:
+def _differences(row: RowEntry, reading: IndicatorRow) -> list[str]:
     """报告中该指标分值为 5，不是 4 — one reason per value the report states otherwise."""
     out = []
     for key, zh in VALUES:
         if not _comparable(row, reading, key):
             continue
-        mine, theirs = row[key], getattr(reading, key)
+        mine, theirs = getattr(row, key), getattr(reading, key)
         if key in ("weight", "score"):
             if not _same_number(mine, theirs):
                 out.append(f"报告中该指标{zh}为 {_fmt(theirs)}，不是 {_fmt(mine)}")
@@ -137,9 +137,9 @@ def _differences(row: dict, reading: IndicatorRow) -> list[str]:
     return out
 
 
-def _against_grid(doc: Document, row: dict) -> RowCheck:
+def _against_grid(doc: Document, row: RowEntry) -> RowCheck:
     """No second opinion: the name in a cell of a table row, and every value in a cell of that row."""
-    name = row.get("name")
+    name = row.name
     if not name_key(name):
         return RowCheck(NOT_FOUND, ["该行没有三级指标名称，无法在原文中核对"])
     named = _named_rows(doc, row)
@@ -154,7 +154,7 @@ def _against_grid(doc: Document, row: dict) -> RowCheck:
         if best_missing is None or len(missing) < len(best_missing):
             best, best_missing = cells, missing
     ev = Evidence(doc.text[best[0].start:best[-1].end], best[0].start, best[-1].end,
-                  cells=row_cells(best, {k: _number(row.get(k)) if k in ("weight", "score") else row.get(k)
+                  cells=row_cells(best, {k: _number(getattr(row, k)) if k in ("weight", "score") else getattr(row, k)
                                          for k in ("level1", "level2", "name", "target", "actual", "weight",
                                                    "score", "remark")}, doc.text))
     if not best_missing:
@@ -162,18 +162,18 @@ def _against_grid(doc: Document, row: dict) -> RowCheck:
     return RowCheck(NAME_ONLY, [f"原文“{name}”所在行中没有{'、'.join(best_missing)}"], ev)
 
 
-def _named_rows(doc: Document, row: dict) -> list[list]:
+def _named_rows(doc: Document, row: RowEntry) -> list[list]:
     """Rows (their non-empty cells) of the report's tables with a cell that is the row's name.
 
     Rows of the row's own table come first; a cell that only contains the name (a longer wording) counts
     when no cell is exactly the name.
     """
-    key = name_key(row.get("name"))
+    key = name_key(row.name)
     if not key:
         return []
     ranked: dict[tuple[bool, bool], list] = {}
     for table in [*doc.tables, *doc.rebuilt]:  # the grids, and the tables rebuilt where text lost the grid
-        own = table_matches(row.get("table"), table_subject(table, "", doc.text))
+        own = table_matches(row.table, table_subject(table, "", doc.text))
         for r, cells in enumerate(table.rows):
             if r in table.guessed:  # a rebuilt row whose columns were inferred confirms nothing
                 continue
@@ -189,7 +189,7 @@ def _named_rows(doc: Document, row: dict) -> list[list]:
     return []
 
 
-def _missing_values(row: dict, cells: list) -> list[str]:
+def _missing_values(row: RowEntry, cells: list) -> list[str]:
     """The row's values that `cells` do not hold, as a reviewer reads them (分值 5、得分 4).
 
     分值 must stand in a cell and 得分 in a later one (tables print 分值 before 得分), so a score read as
@@ -198,15 +198,15 @@ def _missing_values(row: dict, cells: list) -> list[str]:
     numbers = [cell_number(c.text) for c in cells]
     texts = [text_key(c.text) for c in cells]
     missing = []
-    weight_at = _first_cell_with(numbers, row.get("weight"), after=-1)
-    if row.get("weight") is not None and weight_at is None:
-        missing.append(f"分值 {_fmt(row['weight'])}")
+    weight_at = _first_cell_with(numbers, row.weight, after=-1)
+    if row.weight is not None and weight_at is None:
+        missing.append(f"分值 {_fmt(row.weight)}")
     score_after = -1 if weight_at is None else weight_at
-    if row.get("score") is not None and _first_cell_with(numbers, row["score"], after=score_after) is None:
-        missing.append(f"得分 {_fmt(row['score'])}")
+    if row.score is not None and _first_cell_with(numbers, row.score, after=score_after) is None:
+        missing.append(f"得分 {_fmt(row.score)}")
     for key, zh in (("target", "年度指标值"), ("actual", "实际完成值")):
-        if row.get(key) is not None and text_key(row[key]) not in texts:
-            missing.append(f"{zh}“{row[key]}”")
+        if getattr(row, key) is not None and text_key(getattr(row, key)) not in texts:
+            missing.append(f"{zh}“{getattr(row, key)}”")
     return missing
 
 
@@ -217,15 +217,15 @@ def _first_cell_with(numbers: list, value, after: int) -> int | None:
     return next((i for i, n in enumerate(numbers) if i > after and n is not None and _same_number(value, n)), None)
 
 
-def _blame_broken_sums(rows: list[dict], checks: list[RowCheck], unread: set[int], rules_rows: list[IndicatorRow],
+def _blame_broken_sums(rows: list[RowEntry], checks: list[RowCheck], unread: set[int], rules_rows: list[IndicatorRow],
                        limit: float) -> None:
     """Per table: the record's sums against the report's rows.
 
     A gap is blamed on the rows already in doubt or that the rules extractor does not read; on every row of
     the table when there are none (a row left out or doubled).
     """
-    for table in dict.fromkeys(str(r.get("table") or "") for r in rows):
-        mine = [i for i, r in enumerate(rows) if str(r.get("table") or "") == table]
+    for table in dict.fromkeys(str(r.table or "") for r in rows):
+        mine = [i for i, r in enumerate(rows) if str(r.table or "") == table]
         theirs = [r for r in rules_rows if table_matches(table, r.table)]
         reasons = table_sum_gaps([rows[i] for i in mine], theirs)
         if not reasons:
@@ -236,14 +236,14 @@ def _blame_broken_sums(rows: list[dict], checks: list[RowCheck], unread: set[int
             checks[i].reasons += reasons
 
 
-def table_sum_gaps(rows: list[dict], report_rows: list[IndicatorRow]) -> list[str]:
+def table_sum_gaps(rows: list[RowEntry], report_rows: list[IndicatorRow]) -> list[str]:
     """Σ 分值 and Σ 得分 of a record's table against the same sums of the report's rows (扣分 rows apart)."""
     if not report_rows:
         return []
     out = []
     for key, zh in (("weight", "分值"), ("score", "得分")):
-        mine = [_number(r.get(key)) for r in rows if not str(r.get("level1") or "").startswith("扣分")]
-        theirs = [getattr(r, key) for r in report_rows if not (r.level1 or "").startswith("扣分")]
+        mine = [_number(getattr(r, key)) for r in rows if not is_deduction(r.level1)]
+        theirs = [getattr(r, key) for r in report_rows if not is_deduction(r.level1)]
         if None in mine or None in theirs:
             continue
         if not _same_number(sum(mine), sum(theirs)):

@@ -146,19 +146,6 @@ def _share(out: dict[str, Span], group: list[str], hits: list[Cell]) -> None:
         out.update(zip(group, (span(c) for c in hits), strict=True))
 
 
-def as_dict(ev: Evidence | None) -> dict | None:
-    """Evidence as the record JSON writes it (spec/record-format.md): quote, start, end, and `context` and
-    `cells` only when known."""
-    if ev is None:
-        return None
-    out: dict = {"quote": ev.quote, "start": ev.start, "end": ev.end}
-    if ev.context:
-        out["context"] = [{"start": s, "end": e} for s, e in ev.context]
-    if ev.cells:
-        out["cells"] = {k: {"start": s, "end": e} for k, (s, e) in ev.cells.items()}
-    return out
-
-
 def _fold(s: str) -> str:
     return re.sub(r"\s", "", unicodedata.normalize("NFKC", s or ""))
 

@@ -11,6 +11,7 @@ from collections import defaultdict
 
 from service.check.consistency import FIELD_CHECKS, indicator_score_in_range, table_adds_up, table_sums
 from service.core.candidates import Candidate
+from service.core.genre import is_deduction
 from service.core.merge import merge_field
 from service.document import Document
 from service.fields import FIELDS
@@ -19,7 +20,7 @@ from service.models import ACCEPTED, REVIEW, Extraction, IndicatorRow
 
 def check_score_table(rows: list[IndicatorRow], money: dict, stated_total) -> list[str]:
     """Rows scored outside 0..weight go to review; the table's sum problems are returned for its total."""
-    counted = [r for r in rows if not (r.level1 or "").startswith("扣分")]
+    counted = [r for r in rows if not is_deduction(r.level1)]
     for r in rows:
         issue = indicator_score_in_range(r.weight, r.score)
         if issue:
@@ -34,7 +35,7 @@ def trust_rebuilt_rows(rows: list[IndicatorRow], money: dict, stated_total, trus
     its weights (with 预算执行率's) make 100 and its scores the stated total, which shows every number in
     its column. Only the rows whose doubts are all `trustable` (their 指标值 and 完成值 both empty, so only
     分值 and 得分 were placed) are then accepted; a row whose text columns were inferred stays in review."""
-    counted = [r for r in rows if not (r.level1 or "").startswith("扣分")]
+    counted = [r for r in rows if not is_deduction(r.level1)]
     fits = table_adds_up([r.weight for r in counted], [r.score for r in counted],
                          money.get("execution_weight"), money.get("execution_score"), stated_total)
     for r in rows:

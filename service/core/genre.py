@@ -23,6 +23,12 @@ _LISTS_LABEL = re.compile(r"(?:^|[|\t ])(?P<label>存在的?(?:主要)?问题|�
                           re.M)
 
 
+def is_deduction(level1) -> bool:
+    """A 扣分项 row of a score table (its 一级指标 starts with 扣分): its score is taken off, so it counts in
+    neither the table's Σ 分值 nor its Σ 得分 of the rows."""
+    return str(level1 or "").startswith("扣分")
+
+
 def has_lists_label(text: str) -> bool:
     """A 存在问题 / 改进措施 label in the text, other than a score table's 偏差原因分析及改进措施 column."""
     for m in _LISTS_LABEL.finditer(text):

@@ -14,7 +14,9 @@ from typing import Any
 
 from service.document import Document
 from service.fields import field_keys
+from service.labels import LISTS
 from service.models import DEPARTMENT_TABLE, REVIEW, Evidence, Extraction, FieldValue, Section
+from service.record import ListEntry, Record
 
 # Columns holding JSON text, decoded by `decode`; `ocr` columns hold 0/1.
 JSON_COLUMNS = {"warnings", "grid", "box", "parts", "stats", "value", "issues", "candidates", "items", "extracted",
@@ -162,49 +164,41 @@ def queue_summary(items: list[dict[str, Any]]) -> dict[str, Any]:
 
 
 
-def confirmed_report_row(sha256: str, job: dict[str, Any], record: dict[str, Any], user: str,
+def confirmed_report_row(sha256: str, job: dict[str, Any], record: Record, user: str,
                          stamp: str) -> dict[str, Any]:
-    fields = record.get("fields") or {}
-    engine = record.get("engine") or {}
     return {"document_sha256": sha256, "source_name": job["name"],
-            **{k: (fields.get(k) or {}).get("value") for k in field_keys()},
-            "run_id": job.get("run_id"), "engine": engine.get("name"), "confirmed_by": user,
-            "confirmed_at": stamp}
+            **{k: record.field_value(k) for k in field_keys()},
+            "run_id": job.get("run_id"), "engine": record.engine.name if record.engine else None,
+            "confirmed_by": user, "confirmed_at": stamp}
 
 
-def confirmed_field_rows(sha256: str, record: dict[str, Any]) -> list[dict[str, Any]]:
+def confirmed_field_rows(sha256: str, record: Record) -> list[dict[str, Any]]:
     out = []
-    for key, f in (record.get("fields") or {}).items():
-        out.append({"document_sha256": sha256, "key": key, "value": to_json(f.get("value")),
-                    "status": f["status"], **_evidence_dict(f.get("evidence"))})
-    for key in ("problems", "measures"):
-        tl = record.get(key)
+    for key, f in record.fields.items():
+        out.append({"document_sha256": sha256, "key": key, "value": to_json(f.value), "status": f.status,
+                    **_evidence(f.evidence)})
+    for key in LISTS:
+        tl = getattr(record, key)
         if tl is not None:
-            out.append({"document_sha256": sha256, "key": key, "value": to_json(tl.get("value")),
-                        "status": tl["status"], **_evidence_dict(tl.get("evidence"))})
+            out.append({"document_sha256": sha256, "key": key, "value": to_json(tl.value), "status": tl.status,
+                        **_evidence(tl.evidence)})
     return out
 
 
-def _evidence_dict(ev: dict | None) -> dict[str, Any]:
-    ev = ev or {}
-    return {"quote": ev.get("quote"), "start": ev.get("start"), "end": ev.get("end")}
+def confirmed_indicator_rows(sha256: str, record: Record) -> list[dict[str, Any]]:
+    return [{"document_sha256": sha256, "idx": i, "table_name": r.table or DEPARTMENT_TABLE,
+             **{k: getattr(r, k) for k in ("level1", "level2", "name", "target", "actual", "weight", "score",
+                                           "remark")}, "status": r.status}
+            for i, r in enumerate(record.indicators)]
 
 
-def confirmed_indicator_rows(sha256: str, record: dict[str, Any]) -> list[dict[str, Any]]:
-    return [{"document_sha256": sha256, "idx": i, "table_name": r.get("table") or DEPARTMENT_TABLE,
-             **{k: r.get(k) for k in ("level1", "level2", "name", "target", "actual", "weight", "score",
-                                      "remark")}, "status": r["status"]}
-            for i, r in enumerate(record.get("indicators") or [])]
-
-
-def confirmed_project_rows(sha256: str, record: dict[str, Any]) -> list[dict[str, Any]]:
+def confirmed_project_rows(sha256: str, record: Record) -> list[dict[str, Any]]:
     return [{"document_sha256": sha256, "idx": i,
-             **{k: p.get(k) for k in ("name", "budget_initial", "budget_full_year", "spending_actual",
-                                      "execution_rate", "score")}, "status": p["status"]}
-            for i, p in enumerate(record.get("projects") or [])]
+             **{k: getattr(p, k) for k in ("name", "budget_initial", "budget_full_year", "spending_actual",
+                                           "execution_rate", "score")}, "status": p.status}
+            for i, p in enumerate(record.projects)]
 
 
-def confirmed_list_rows(sha256: str, record: dict[str, Any]) -> list[dict[str, Any]]:
+def confirmed_list_rows(sha256: str, record: Record) -> list[dict[str, Any]]:
     return [{"document_sha256": sha256, "list": key, "idx": i, "text": text}
-            for key in ("problems", "measures")
-            for i, text in enumerate((record.get(key) or {}).get("value") or [])]
+            for key in LISTS for i, text in enumerate((getattr(record, key) or ListEntry()).value)]

@@ -19,6 +19,7 @@ from service.document import Document
 from service.errors import StoreError
 from service.labels import AUDIT_NAMES, item_label
 from service.models import CONFIRMED, CORRECTED, FIRST_POSITION, REVIEW, Extraction, Section
+from service.record import Record
 from service.store import rows
 
 QUEUED, EXTRACTING, IN_REVIEW, CONFIRMED_STATE, FAILED = "queued", "extracting", "review", "confirmed", "failed"
@@ -546,7 +547,7 @@ class WorkflowMixin:
                 "unit_name = ? AND fiscal_year = ? AND sha256 != ? AND state != ?",
                 [job["unit_name"], job["fiscal_year"], sha256, FAILED], order_by="uploaded_at desc"))
 
-    def confirm(self, sha256: str, user: str, record: dict[str, Any], seen: int | None = None,
+    def confirm(self, sha256: str, user: str, record: Record, seen: int | None = None,
                 stands: str | None = None) -> None:
         """Write the reviewed record into the confirmed tables and mark the job 已确认, in one transaction.
         With `seen` (the `last_change` the confirming page was shown), a change by anyone else since then
