@@ -21,7 +21,7 @@ from typing import Any
 from service.fields import BOUNDS, BY_KEY, DATE_YEARS, FIELDS
 from service.labels import LISTS
 from service.models import ACCEPTED, CONFIRMED, CORRECTED, DEPARTMENT_TABLE, FIRST_POSITION, REVIEW, Evidence
-from service.record import Entry, FieldEntry, ListEntry, Record
+from service.record import Entry, FieldEntry, ListEntry, Record, evidence_json
 
 STATE_NAMES = {"queued": "排队中", "extracting": "提取中", "review": "待审核", "confirmed": "已确认", "failed": "失败"}
 DELETED = "deleted"  # a score row or project the reviewer says is not one
@@ -86,19 +86,14 @@ def _conf(entry: Entry) -> float:
 
 
 def _evidence(ev: Evidence | None, text_len: int | None = None) -> dict | None:
-    """An item's evidence as the review items keep it: quote, start, end, and where known `context` (the spans
-    of a table value's row label and column header, or a row's column headers) and `cells` (each value of a
-    row: its cell's span); a span kept only when it lies inside the text (`text_len`, when known)."""
+    """An item's evidence as the review items keep it: the record JSON's form (`record.evidence_json`) with the
+    `context` spans (a table value's row label and column header, or a row's column headers) and `cells` (each
+    value of a row: its cell's span) that lie inside the text (`text_len`, when known); None without a span."""
     if ev is None or ev.end <= ev.start:
         return None
-    out = {"quote": ev.quote, "start": ev.start, "end": ev.end}
-    context = [{"start": s, "end": e} for s, e in ev.context if _inside(e, text_len)]
-    cells = {k: {"start": s, "end": e} for k, (s, e) in ev.cells.items() if _inside(e, text_len)}
-    if context:
-        out["context"] = context
-    if cells:
-        out["cells"] = cells
-    return out
+    return evidence_json(Evidence(ev.quote, ev.start, ev.end,
+                                  context=[(s, e) for s, e in ev.context if _inside(e, text_len)],
+                                  cells={k: (s, e) for k, (s, e) in ev.cells.items() if _inside(e, text_len)}))
 
 
 def _inside(end: int, text_len: int | None) -> bool:
