@@ -140,6 +140,8 @@ class Settings(BaseSettings):
     lanes: str = Field("text,scan", description="worker lanes run by jixiao serve: text (text files, .docx, text PDFs) "
                        "and scan (images, image-only PDFs), each its own worker, so a long scan never holds up a "
                        "text report")
+    worker_processes: int = Field(1, ge=1, le=64, description="documents a worker host extracts at once, each in "
+                                  "its own process (jixiao worker --processes; jixiao serve's scan lane)")
     max_upload_mb: Amount = Field(50, description="largest input file accepted, in MB")
     max_unpacked_mb: Amount = Field(200, description="largest total unpacked size of a .docx (zip bomb guard), in MB")
     max_pages: int = Field(300, description="most pages of one PDF accepted (checked before any page is decoded)")
