@@ -14,6 +14,7 @@ number are one table that spans a page break.
 
 from __future__ import annotations
 
+import bisect
 import re
 from dataclasses import dataclass
 
@@ -105,7 +106,7 @@ def _nest_restarted(headings: list[_Heading], lines) -> list[_Heading]:
 
     def empty_body(i: int) -> bool:
         nxt = out[i + 1].start if i + 1 < len(out) else None
-        return nxt is not None and not any(out[i].start < s < nxt for s in content)
+        return nxt is not None and not _has_content_between(content, out[i].start, nxt)
 
     i = 0
     while i < len(out) - 1:
@@ -133,7 +134,7 @@ def _drop_list_items(headings: list[_Heading], lines) -> list[_Heading]:
 
     def empty(i: int) -> bool:
         nxt = headings[i + 1].start if i + 1 < len(headings) else None
-        return nxt is not None and not any(headings[i].start < s < nxt for s in content)
+        return nxt is not None and not _has_content_between(content, headings[i].start, nxt)
 
     drop = set()
     for i in range(len(headings) - 1):
@@ -145,15 +146,23 @@ def _drop_list_items(headings: list[_Heading], lines) -> list[_Heading]:
 
 
 def _plain_lines(text: str, groups: list[list[Table]]) -> list[tuple[int, int, str]]:
-    """Lines outside tables: (start, end, line)."""
-    spans = [(g[0].start, g[-1].end) for g in groups]
-    out, pos = [], 0
+    """Lines outside tables: (start, end, line). One sweep over the lines and the (sorted) table spans."""
+    spans = sorted((g[0].start, g[-1].end) for g in groups)
+    out, pos, j = [], 0, 0
     for line in text.split("\n"):
         s, e = pos, pos + len(line)
         pos = e + 1
-        if not any(a <= s < b for a, b in spans):
+        while j < len(spans) and spans[j][1] <= s:
+            j += 1
+        if not any(a <= s < b for a, b in spans[j:j + 2] if a <= s):  # spans may touch; two cover it
             out.append((s, e, line))
     return out
+
+
+def _has_content_between(content: list[int], start: int, end: int) -> bool:
+    """Whether a non-blank line starts strictly between `start` and `end` (`content`: sorted line starts)."""
+    i = bisect.bisect_right(content, start)
+    return i < len(content) and content[i] < end
 
 
 def _is_heading_text(title: str, full: str, level: int) -> bool:
@@ -232,10 +241,16 @@ def _table_groups(doc: Document) -> list[list[Table]]:
     return groups
 
 
-def _table_title(text: str, group: list[Table], lines) -> tuple[str, int]:
-    """The title of a table and where its section starts (the title line, if any)."""
+def _table_title(text: str, group: list[Table], lines, ends: list[int]) -> tuple[str, int]:
+    """The title of a table and where its section starts (the title line, if any); `ends`: the lines' ends,
+    sorted, to find the lines above the table without walking all of them."""
     first = group[0]
-    before = [(s, e, ln) for s, e, ln in lines if e <= first.start and ln.strip()][-2:]
+    before = []
+    for k in range(bisect.bisect_right(ends, first.start) - 1, -1, -1):
+        if lines[k][2].strip():
+            before.insert(0, lines[k])
+            if len(before) == 2:
+                break
     for s, _e, line in reversed(before):
         t = line.strip()
         if _TABLE_TITLE.search(t) and len(t) <= 60 and not t.endswith("。"):
@@ -246,21 +261,39 @@ def _table_title(text: str, group: list[Table], lines) -> tuple[str, int]:
     return "表格", first.start
 
 
+def _annex_above(text: str, headings: list[_Heading], starts: list[int], gone: set[int], start: int) -> int | None:
+    """The index of the 附件N heading that titles a table starting at `start`: the last heading above it, with
+    nothing but its own title between them (an earlier heading has that heading's title between)."""
+    i = bisect.bisect_left(starts, start) - 1
+    while i >= 0 and i in gone:
+        i -= 1
+    if i < 0:
+        return None
+    h = headings[i]
+    if h.marker and h.marker.startswith("附件") and not text[h.start:start].strip().replace(h.title, "").strip():
+        return i
+    return None
+
+
 def _assemble(text, headings, groups, lines) -> list[Section]:
     """Turn headings and table groups into a partition of the text."""
     marks: list[tuple[int, Section]] = []
+    ends = [e for _s, e, _ln in lines]
+    headings = sorted(headings, key=lambda h: h.start)
+    gone: set[int] = set()  # indexes of headings taken by a table: its 附件 line, or inside it
+    starts = [h.start for h in headings]
     for g in groups:
-        title, start = _table_title(text, g, lines)
-        annex = next((h for h in headings if h.marker and h.marker.startswith("附件")
-                      and h.start < start and not text[h.start:start].strip().replace(h.title, "").strip()), None)
+        title, start = _table_title(text, g, lines, ends)
+        annex = _annex_above(text, headings, starts, gone, start)
         if annex is not None:
-            headings.remove(annex)
-            start = annex.start
-            marker = annex.marker
+            gone.add(annex)
+            start = headings[annex].start
+            marker = headings[annex].marker
         else:
             marker = None
-        headings = [h for h in headings if not (start <= h.start < g[-1].end)]
+        gone.update(range(bisect.bisect_left(starts, start), bisect.bisect_left(starts, g[-1].end)))
         marks.append((start, Section(title, 1, "table", start, g[-1].end, marker)))
+    headings = [h for i, h in enumerate(headings) if i not in gone]
     for h in headings:
         marks.append((h.start, Section(h.title, h.level, "narrative", h.start, h.start, h.marker)))
     marks.sort(key=lambda m: m[0])
