@@ -5,6 +5,8 @@ from __future__ import annotations
 import json
 import logging
 import re
+import signal
+import threading
 from pathlib import Path
 
 import click
@@ -189,24 +191,32 @@ def _demo_login(store: Store) -> str:
     return password
 
 
-def _serve(settings: Settings, host: str, port: int, worker: bool) -> None:
-    from review_ui import create_app
-    from service.worker import lanes_of, start_worker_thread
+def _serve(settings: Settings, host: str, port: int, worker: bool, dev_server: bool = False) -> None:
+    """The review app under gunicorn (Flask's own server with `dev_server`), the extraction worker beside it
+    in its own process (`service.serve`)."""
+    from service.serve import ReviewServer, extraction_process, lanes_and_counts, stop_process
 
-    app = create_app(settings=settings)
     try:
-        lanes = lanes_of(settings) if worker else []
+        loops = lanes_and_counts(settings) if worker else []
     except JixiaoError as e:
         raise click.ClickException(str(e)) from None
-    stops = [start_worker_thread(settings.db, settings, lanes=lane, isolate=True) for lane in lanes]
-    names = "、".join("全部" if lane is None else {"text": "文本", "scan": "扫描件"}[lane[0]] for lane in lanes)
+    names = "、".join(("全部" if lane is None else {"text": "文本", "scan": "扫描件"}[lane[0]])
+                     + (f" ×{count}" if count > 1 else "") for lane, count in loops)
+    proc = extraction_process(settings) if worker else None
     console.print(f"审核界面已启动：http://{host}:{port}/  （Ctrl+C 停止）"
-                  + (f"，后台提取进程已启动（{names}）" if worker else ""), soft_wrap=True)
+                  + (f"，后台提取进程已启动（{names}）" if worker else "")
+                  + ("；开发服务器，仅供调试" if dev_server else
+                     f"；网页服务 {settings.web_workers} 个进程 × {settings.web_threads} 个线程"), soft_wrap=True)
     try:
-        app.run(host=host, port=port, threaded=True, use_reloader=False)
+        if dev_server:
+            from review_ui import create_app
+
+            create_app(settings=settings).run(host=host, port=port, threaded=True, use_reloader=False)
+        else:
+            ReviewServer(settings, host, port).run()
     finally:
-        for stop in stops:
-            stop.set()
+        if proc is not None:
+            stop_process(proc)
 
 
 @cli.command()
@@ -214,32 +224,67 @@ def _serve(settings: Settings, host: str, port: int, worker: bool) -> None:
 @click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
 @click.option("--port", default=5000, show_default=True, help="Port to listen on.")
 @click.option("--no-worker", is_flag=True, help="Do not start a background worker (run `jixiao worker` separately).")
-def serve(db: str | None, host: str, port: int, no_worker: bool) -> None:
-    """Serve the review app (log-in at /auth/login), with a background extraction worker."""
+@click.option("--dev-server", is_flag=True, help="Flask's development server in one process (debugging only).")
+def serve(db: str | None, host: str, port: int, no_worker: bool, dev_server: bool) -> None:
+    """Serve the review app (log-in at /auth/login) under gunicorn, with the extraction worker in its own process."""
     settings = _settings(db=db)
     _open_store(settings).close()
-    _serve(settings, host, port, worker=not no_worker)
+    _serve(settings, host, port, worker=not no_worker, dev_server=dev_server)
 
 
 @cli.command()
 @click.option("--db", type=click.Path(dir_okay=False), default=None, help="SQLite database (JIXIAO_DB).")
 @click.option("--until-empty", is_flag=True, help="Stop when no job is queued instead of waiting for more.")
 @click.option("--lane", type=click.Choice(["all", "text", "scan"]), default="all", show_default=True,
-              help="Which jobs: text files, .docx and text PDFs (text), images and scanned PDFs (scan), or all.")
-def worker(db: str | None, until_empty: bool, lane: str) -> None:
+              help="Which jobs: text files, .docx and text PDFs (text), images and scanned PDFs (scan), or all "
+                   "(a text worker and the scan workers side by side, so a text report is never behind a scan).")
+@click.option("--processes", type=click.IntRange(1, 64), default=None,
+              help="Documents extracted at once, each in its own process: the scan lane's (with --lane all) or "
+                   "the lane's (setting worker_processes).")
+@click.option("--quiet", is_flag=True, help="Print nothing (as started by jixiao serve).")
+def worker(db: str | None, until_empty: bool, lane: str, processes: int | None, quiet: bool) -> None:
     """Extract uploaded reports from the job queue (the same queue `jixiao serve` feeds)."""
-    from service.worker import run_worker
+    from service.serve import lanes_and_counts, work_lanes
 
     settings = _settings(db=db)
-    store = _open_store(settings)
-    console.print(f"后台提取进程已启动，数据库 {settings.db}" + ("" if until_empty else "（Ctrl+C 停止）"))
+    _open_store(settings).close()  # migrated, or a clear message, before any worker starts
     try:
-        done = run_worker(store, settings, until_empty=until_empty, lanes=None if lane == "all" else (lane,),
-                          isolate=True)
-    except KeyboardInterrupt:
-        done = None
-    if done is not None:
-        console.print(f"已处理 {done} 个任务")
+        loops = lanes_and_counts(settings, lane, processes)
+    except JixiaoError as e:
+        raise click.ClickException(str(e)) from None
+    if not quiet:
+        console.print(f"后台提取进程已启动（{sum(n for _, n in loops)} 个同时处理），数据库 {settings.db}"
+                      + ("" if until_empty else "（Ctrl+C 停止）"), soft_wrap=True)
+    if until_empty:
+        done = _work_until_empty(settings, loops)
+        if not quiet:
+            console.print(f"已处理 {done} 个任务")
+        return
+    stop = threading.Event()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(sig, lambda *_: stop.set())
+    work_lanes(settings, stop, loops)
+
+
+def _work_until_empty(settings: Settings, loops) -> int:
+    """Every loop until its lanes are empty, at once; the jobs processed."""
+    from service.worker import run_worker
+
+    done: list[int] = []
+
+    def loop(lanes) -> None:
+        store = Store(settings.db)
+        try:
+            done.append(run_worker(store, settings, until_empty=True, lanes=lanes, isolate=True))
+        finally:
+            store.close()
+
+    threads = [threading.Thread(target=loop, args=(lanes,)) for lanes, count in loops for _ in range(count)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    return sum(done)
 
 
 @cli.command()

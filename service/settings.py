@@ -160,6 +160,8 @@ class Settings(BaseSettings):
     session_lifetime_min: Amount = Field(720, description="a log-in ends after this many minutes, in minutes")
     login_max_failures: int = Field(5, description="wrong passwords in a row, per user name or per address, before "
                                     "log-in waits")
+    web_workers: int = Field(2, ge=1, le=64, description="web server processes of jixiao serve (gunicorn workers)")
+    web_threads: int = Field(4, ge=1, le=256, description="request threads per web server process")
     proxy_hops: int = Field(0, description="reverse proxies in front of jixiao serve whose X-Forwarded-For/-Proto "
                             "are trusted")
     login_lockout_s: Amount = Field(300, description="how long log-in is refused after login_max_failures wrong "

@@ -239,6 +239,24 @@ def test_worker_extracts_what_was_uploaded_and_stops_when_the_queue_is_empty(run
     assert store.job(job["sha256"])["state"] == "review"
 
 
+@pytest.mark.slow  # worker child processes are started
+def test_worker_with_two_processes_extracts_every_queued_report_once(runner, tmp_path, monkeypatch):
+    from service.store import Store
+    from service.worker import store_upload
+
+    monkeypatch.setenv("JIXIAO_ENGINE", "rules")
+    store = Store(str(tmp_path / "jixiao.db"))
+    jobs = [store_upload(store, tmp_path / "uploads", p.name, p.read_bytes(), "oper")[0]
+            for p in sorted(SAMPLES.glob("*.txt"))]
+    result = runner.invoke(cli, ["worker", "--lane", "text", "--processes", "2", "--until-empty"])
+    assert result.exit_code == 0, result.output
+    assert "2 个同时处理" in result.output and f"已处理 {len(jobs)} 个任务" in result.output
+    for job in jobs:
+        assert store.job(job["sha256"])["state"] == "review"
+        assert [a["action"] for a in store.audit_entries(job["sha256"])].count("extracted") == 1
+    store.close()
+
+
 def test_export_writes_the_confirmed_records_in_each_format(runner, tmp_path, monkeypatch):
     import openpyxl
 
