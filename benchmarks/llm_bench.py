@@ -4,6 +4,8 @@
     .venv/bin/python benchmarks/llm_bench.py tokens     # one of: tokens, overhead, batch
 
 tokens    request size of the section-wise design vs one call with the whole document
+prefix    share of each request that is the same for every request of its kind (tools + instructions): what
+          providers' prompt caching can serve from cache
 overhead  pipeline time per report excluding the LLM's wait (zero-latency server; and all answers cached)
 batch     wall time of 50 reports when every request takes 1 s, at concurrency 1 and 8
 """
@@ -87,6 +89,32 @@ def tokens() -> None:
         totals[1] += whole
         print(f"| {path.stem} | {n} | {split} | {whole} | {split / whole:.2f} |")
     print(f"| all | | {totals[0]} | {totals[1]} | {totals[0] / totals[1]:.2f} |")
+
+
+def prefix() -> None:
+    """Per prompt kind (its tool), the characters every request of that kind starts with (the tool's schema,
+    then the instructions), against each request's whole size."""
+    import os
+
+    kinds: dict[str, list[str]] = {}
+    for path in SAMPLES + NEW_LAYOUTS + REAL:
+        doc = load(path)
+        with FakeOpenAI(empty_answer) as server:
+            extract(doc, split_sections(doc), client_for(server))
+            for r in server.requests:
+                tool = r["tools"][0]["function"]["name"] if r.get("tools") else "json"
+                schema = json.dumps(r.get("tools"), ensure_ascii=False, sort_keys=True)
+                kinds.setdefault(tool, []).append(schema + "".join(m["content"] or "" for m in r["messages"]))
+    print("| request kind | requests | identical prefix, chars | mean request, chars | cacheable share |")
+    print("|---|---|---|---|---|")
+    shared_all = total_all = 0
+    for tool, texts in sorted(kinds.items()):
+        shared = len(os.path.commonprefix(texts))
+        mean = sum(map(len, texts)) / len(texts)
+        shared_all += shared * len(texts)
+        total_all += sum(map(len, texts))
+        print(f"| {tool} | {len(texts)} | {shared} | {mean:.0f} | {shared / mean:.0%} |")
+    print(f"| all | {sum(map(len, kinds.values()))} | | | {shared_all / total_all:.0%} |")
 
 
 def overhead() -> None:
