@@ -3,7 +3,7 @@
 `create_app(test_config=None)` in the flaskr shape: settings (service.settings)
 first, then the instance folder (a secret key generated on first run and kept
 there, outside the code), then the test config. One blueprint per area:
-auth, upload, review, admin, export. Every form and POST is CSRF-protected.
+auth, upload, review, admin, export, open_data (the read-only JSON API). Every form and POST is CSRF-protected.
 
 Also here, for every request: the security headers (a Content-Security-Policy with no inline script), the
 one error shape (a Chinese page for the browser, `{"error": "…"}` under /api/, never Werkzeug's English
@@ -82,9 +82,9 @@ def local_time(stamp: str | None, fmt: str = "%Y-%m-%d %H:%M") -> str:
 
 
 def _register(app: Flask) -> None:
-    from . import admin, auth, export, history, review, upload
+    from . import admin, auth, export, history, open_data, review, upload
 
-    for bp in (auth.bp, upload.bp, review.bp, admin.bp, export.bp):
+    for bp in (auth.bp, upload.bp, review.bp, admin.bp, export.bp, open_data.bp):
         app.register_blueprint(bp)
     app.add_url_rule("/", endpoint="index", view_func=auth.home)
     app.jinja_env.globals.update(ROLE_NAMES=ROLES, STATE_NAMES=STATE_NAMES)
@@ -172,7 +172,7 @@ def error_response(code: int, message: str) -> Response:
 # -- malformed requests: 400, not a 500 further in ----------------------------------------------
 
 # Query parameters the views read as one value; the numbers among them, with the range they may take.
-SCALAR_PARAMS = ("page", "year", "state", "unit", "sha256", "next")
+SCALAR_PARAMS = ("page", "year", "state", "unit", "sha256", "next", "limit", "after")
 NUMBER_PARAMS = {"page": ("页码", 1, 100_000), "year": ("年度", 1000, 9999)}
 SQLITE_MAX_INT = 2**63 - 1
 JSON_TEXT_KEYS = ("action", "kind", "after", "reason")  # API body keys that are text (or null) when given
