@@ -676,6 +676,23 @@ class WorkflowMixin:
             where = None if superseded else "superseded_by IS NULL"
             return list(self.db["confirmed_reports"].rows_where(where, order_by="confirmed_at, rowid"))
 
+    def confirmed_indicators_of(self, shas: list[str]) -> list[dict[str, Any]]:
+        """The confirmed score rows of these reports, in one query per 500 of them (the overview)."""
+        out: list[dict[str, Any]] = []
+        with self.lock:
+            for i in range(0, len(shas), 500):
+                part = shas[i:i + 500]
+                out += self.db["confirmed_indicators"].rows_where(
+                    f"document_sha256 IN ({','.join('?' * len(part))})", part, order_by="document_sha256, idx")
+        return out
+
+    def state_counts_of_year(self, year: int | None) -> dict[str, int]:
+        """How many of the documents of fiscal year `year` are in each state (the overview)."""
+        with self.lock:
+            rows = self.db.execute("SELECT state, count(*) FROM jobs WHERE fiscal_year IS ? GROUP BY state",
+                                   [year]).fetchall()
+        return dict(sorted(rows))
+
     def confirmed_parts(self, sha256: str) -> dict[str, list[dict[str, Any]]]:
         """The confirmed fields, score rows, projects and list items of one report."""
         with self.lock:

@@ -1,0 +1,58 @@
+"""总览: a fiscal year's confirmed reports at a glance, for reviewers and admins (`service.overview`).
+
+`/overview?year=2023` shows the charts (ECharts, from the app's own static files) with the table behind each,
+and names the outliers; `/overview/<chart>.csv?year=2023` downloads a chart's table.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+from datetime import date
+
+from flask import Blueprint, Response, abort, render_template, request
+
+from service.export import csv_safe
+from service.overview import YearOverview, year_overview
+
+from .auth import REVIEWERS, login_required
+from .db import get_store
+
+bp = Blueprint("overview", __name__, url_prefix="/overview")
+
+
+def _overview() -> tuple[YearOverview, list[int], dict]:
+    store = get_store()
+    current = store.confirmed_documents()
+    years = sorted({r["fiscal_year"] for r in current if r["fiscal_year"] is not None}, reverse=True)
+    year = request.args.get("year", type=int) or (years[0] if years else None)
+    reports = [r for r in current if r["fiscal_year"] == year]
+    last_year = [r for r in current if year is not None and r["fiscal_year"] == year - 1]
+    indicators = store.confirmed_indicators_of([r["document_sha256"] for r in reports])
+    states = store.state_counts_of_year(year)
+    return year_overview(year, reports, last_year, indicators), years, states
+
+
+@bp.route("")
+@login_required(*REVIEWERS)
+def index():
+    overview, years, states = _overview()
+    data = {c.key: {"title": c.title, **c.data} for c in overview.charts}
+    return render_template("overview.html", overview=overview, years=years, states=states, chart_data=data)
+
+
+@bp.route("/<key>.csv")
+@login_required(*REVIEWERS)
+def chart_csv(key: str):
+    overview, _, _ = _overview()
+    chart = next((c for c in overview.charts if c.key == key), None)
+    if chart is None:
+        abort(404)
+    out = io.StringIO()
+    writer = csv.writer(out)
+    writer.writerow([zh for _, zh in chart.columns])
+    for row in chart.rows:
+        writer.writerow([csv_safe("" if row.get(k) is None else row.get(k)) for k, _ in chart.columns])
+    name = f"jixiao-{key}-{overview.year or 'all'}-{date.today():%Y%m%d}.csv"
+    return Response("\ufeff" + out.getvalue(), content_type="text/csv; charset=utf-8",
+                    headers={"Content-Disposition": f'attachment; filename="{name}"'})

@@ -1,0 +1,132 @@
+"""A fiscal year's reports at a glance, for the finance bureau (总览): pure functions over confirmed records.
+
+From the current confirmed reports (one per unit and year, `confirmed_reports` rows: a column per field) and
+their score rows, `year_overview` gives what the overview page charts, each chart with the table behind it:
+the distribution of 自评得分, 自评得分 against 预算执行率 with the outliers named, 三公经费 against the same
+unit's previous year, and the indicators most often scored below their weight. No SQL here (the store reads
+the rows); no Flask (the web app draws it).
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from dataclasses import dataclass, field
+from typing import Any
+
+from service.core.genre import is_deduction
+
+# A self-score this high with budget execution this low is out of line: named on the overview.
+HIGH_SCORE, LOW_EXECUTION = 95.0, 80.0
+SCORE_BINS = [(0, 60, "60 分以下"), (60, 70, "60–70"), (70, 80, "70–80"), (80, 90, "80–90"), (90, 95, "90–95"),
+              (95, 100.0001, "95–100")]
+TOP_INDICATORS = 15
+
+
+@dataclass
+class Chart:
+    """One chart: its rows (the table behind it, downloadable), their columns, and the chart's own data."""
+
+    key: str
+    title: str
+    columns: list[tuple[str, str]]  # (row key, Chinese header)
+    rows: list[dict[str, Any]] = field(default_factory=list)
+    data: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class YearOverview:
+    year: int | None
+    reports: int
+    charts: list[Chart]
+    outliers: list[dict[str, Any]]
+
+
+def _number(v) -> float | None:
+    return float(v) if isinstance(v, int | float) and not isinstance(v, bool) else None
+
+
+def _name_key(name: str | None) -> str:
+    return re.sub(r"\s+", "", unicodedata.normalize("NFKC", name or ""))
+
+
+def score_distribution(reports: list[dict]) -> Chart:
+    rows = [{"bin": label, "reports": sum(1 for r in reports if (s := _number(r.get("self_score"))) is not None
+                                          and low <= s < high)} for low, high, label in SCORE_BINS]
+    unscored = sum(1 for r in reports if _number(r.get("self_score")) is None)
+    return Chart("scores", "自评得分分布", [("bin", "自评得分"), ("reports", "报告数")], rows,
+                 {"bins": [r["bin"] for r in rows], "counts": [r["reports"] for r in rows], "unscored": unscored})
+
+
+def score_against_execution(reports: list[dict]) -> tuple[Chart, list[dict]]:
+    rows, outliers = [], []
+    for r in reports:
+        score, rate = _number(r.get("self_score")), _number(r.get("execution_rate"))
+        if score is None or rate is None:
+            continue
+        row = {"unit_name": r.get("unit_name"), "self_score": score, "execution_rate": rate,
+               "sha256": r["document_sha256"], "outlier": score >= HIGH_SCORE and rate < LOW_EXECUTION}
+        rows.append(row)
+        if row["outlier"]:
+            outliers.append({**row, "reason": f"自评得分 {score:g} 分，但预算执行率只有 {rate:g}%"
+                                              f"（得分 ≥ {HIGH_SCORE:g} 且执行率 < {LOW_EXECUTION:g}%）"})
+    rows.sort(key=lambda x: (not x["outlier"], x["execution_rate"]))
+    chart = Chart("score_execution", "自评得分与预算执行率",
+                  [("unit_name", "单位"), ("execution_rate", "预算执行率（%）"), ("self_score", "自评得分"),
+                   ("outlier", "异常")], rows,
+                  {"points": [[x["execution_rate"], x["self_score"], x["unit_name"], x["sha256"], x["outlier"]]
+                              for x in rows], "high_score": HIGH_SCORE, "low_execution": LOW_EXECUTION})
+    return chart, outliers
+
+
+def sangong_against_last_year(reports: list[dict], last_year: list[dict]) -> Chart:
+    before = {_name_key(r.get("unit_name")): r for r in last_year if r.get("unit_name")}
+    rows = []
+    for r in reports:
+        now = _number(r.get("sangong_actual"))
+        prev = before.get(_name_key(r.get("unit_name")))
+        was = _number(prev.get("sangong_actual")) if prev else None
+        if now is None and was is None:
+            continue
+        rows.append({"unit_name": r.get("unit_name"), "this_year": now, "last_year": was,
+                     "change": None if now is None or was is None else round(now - was, 6),
+                     "sha256": r["document_sha256"]})
+    rows.sort(key=lambda x: -(abs(x["change"]) if x["change"] is not None else -1))
+    return Chart("sangong", "三公经费：本年与上年", [("unit_name", "单位"), ("this_year", "本年（万元）"),
+                                                   ("last_year", "上年（万元）"), ("change", "增减（万元）")], rows,
+                 {"units": [x["unit_name"] for x in rows], "this_year": [x["this_year"] for x in rows],
+                  "last_year": [x["last_year"] for x in rows], "sha256": [x["sha256"] for x in rows]})
+
+
+def indicators_below_weight(indicators: list[dict], reports: list[dict]) -> Chart:
+    """Indicators (by name) scored below their weight in the most reports: a count per report, not per row."""
+    current = {r["document_sha256"] for r in reports}
+    seen: dict[str, set[str]] = {}
+    below: dict[str, set[str]] = {}
+    names: dict[str, str] = {}
+    for row in indicators:
+        sha, key = row["document_sha256"], _name_key(row.get("name"))
+        weight, score = _number(row.get("weight")), _number(row.get("score"))
+        if sha not in current or not key or is_deduction(row.get("level1")) or weight is None or score is None:
+            continue
+        names.setdefault(key, row["name"])
+        seen.setdefault(key, set()).add(sha)
+        if score < weight:
+            below.setdefault(key, set()).add(sha)
+    rows = [{"name": names[k], "below": len(shas), "reports": len(seen[k]),
+             "share": round(len(shas) / len(seen[k]), 4), "example_sha256": sorted(shas)[0]}
+            for k, shas in below.items()]
+    rows.sort(key=lambda x: (-x["below"], -x["share"], x["name"]))
+    rows = rows[:TOP_INDICATORS]
+    return Chart("indicators", "最常未得满分的指标", [("name", "三级指标"), ("below", "未得满分的报告数"),
+                                                    ("reports", "有此指标的报告数"), ("share", "比例")], rows,
+                 {"names": [x["name"] for x in rows], "below": [x["below"] for x in rows],
+                  "sha256": [x["example_sha256"] for x in rows]})
+
+
+def year_overview(year: int | None, reports: list[dict], last_year: list[dict], indicators: list[dict]) -> YearOverview:
+    """The overview of `year` from its current confirmed reports, the previous year's, and their score rows."""
+    scatter, outliers = score_against_execution(reports)
+    charts = [score_distribution(reports), scatter, sangong_against_last_year(reports, last_year),
+              indicators_below_weight(indicators, reports)]
+    return YearOverview(year, len(reports), charts, outliers)

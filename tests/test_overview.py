@@ -1,0 +1,66 @@
+"""总览: a year's confirmed reports at a glance — outliers named, 三公 against last year, indicators below
+their weight, every point linking to its report and every chart's table downloadable."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import re
+
+import pytest
+
+from tests.overview_data import confirmed_years
+from tests.webapp import as_user, make_app
+
+
+@pytest.fixture(scope="module")
+def seeded(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("overview")
+    app = make_app(folder)
+    shas = confirmed_years(folder, app.config["DATABASE"])
+    return app, shas
+
+
+def chart_data(page: str) -> dict:
+    block = re.search(r'<script type="application/json" id="overview-data"[^>]*>(.*?)</script>', page, re.S)
+    return json.loads(block.group(1))
+
+
+def test_the_year_with_an_outlier_names_it_with_its_reason_and_links_its_report(seeded):
+    app, shas = seeded
+    page = as_user(app, "rev").get("/overview?year=2023").get_data(as_text=True)
+    assert "2023 年度" in page and "已确认入库 2 份" in page
+    outliers = re.search(r'<ul class="outliers" id="outliers">(.*?)</ul>', page, re.S).group(1)
+    assert "某某县农业农村局" in outliers and "自评得分 96 分，但预算执行率只有 70%" in outliers
+    assert f"/documents/{shas[('某某县农业农村局', 2023)]}" in outliers and "教育局" not in outliers
+
+
+def test_each_chart_has_its_points_with_their_reports(seeded):
+    app, shas = seeded
+    data = chart_data(as_user(app, "rev").get("/overview?year=2023").get_data(as_text=True))
+    assert data["scores"]["counts"] == [0, 0, 0, 0, 1, 1]  # 90 (90–95) and 96 (95–100)
+    points = {p[2]: p for p in data["score_execution"]["points"]}
+    assert points["某某县农业农村局"][:2] == [70.0, 96] and points["某某县农业农村局"][4] is True
+    assert points["某某县教育局"][3] == shas[("某某县教育局", 2023)] and points["某某县教育局"][4] is False
+    sangong = dict(zip(data["sangong"]["units"], zip(data["sangong"]["this_year"], data["sangong"]["last_year"],
+                                                      strict=True), strict=True))
+    assert sangong == {"某某县农业农村局": (12.5, 10.0), "某某县教育局": (18.0, 20.0)}
+    assert data["indicators"]["names"][0] == "群众满意度" and data["indicators"]["below"][0] == 2
+
+
+def test_a_charts_table_downloads_as_csv_with_the_same_rows(seeded):
+    app, _ = seeded
+    resp = as_user(app, "rev").get("/overview/sangong.csv?year=2023")
+    assert resp.status_code == 200 and resp.mimetype == "text/csv"
+    rows = list(csv.reader(io.StringIO(resp.get_data(as_text=True).lstrip("\ufeff"))))
+    assert rows[0] == ["单位", "本年（万元）", "上年（万元）", "增减（万元）"]
+    assert sorted(r[0] for r in rows[1:]) == ["某某县农业农村局", "某某县教育局"]
+
+
+def test_the_previous_year_has_no_outlier_and_the_overview_needs_a_reviewer(seeded):
+    app, _ = seeded
+    page = as_user(app, "rev").get("/overview?year=2022").get_data(as_text=True)
+    assert "已确认入库 3 份" in page and 'id="outliers"' not in page
+    assert as_user(app, "oper").get("/overview").status_code == 403
+    assert as_user(app, "rev").get("/overview/nothing.csv").status_code == 404

@@ -1,0 +1,75 @@
+"""The 总览 page in Chromium: every chart drawn with its data, under the CSP with no console error, and a
+chart's point followed to its report; screenshots in docs/screenshots (`JIXIAO_SCREENSHOTS`)."""
+
+from __future__ import annotations
+
+import os
+import threading
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import CHROMIUM
+
+if not CHROMIUM.exists():
+    pytest.skip(f"Debian chromium is not installed at {CHROMIUM} (make debian installs it)", allow_module_level=True)
+
+from werkzeug.serving import make_server  # noqa: E402
+
+from tests.overview_data import confirmed_years  # noqa: E402
+from tests.test_browser import CSP_WATCH, _QuietHandler  # noqa: E402
+from tests.webapp import PASSWORD, make_app  # noqa: E402
+
+CHARTS = ["scores", "score_execution", "sangong", "indicators"]
+
+
+@pytest.fixture(scope="module")
+def live(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("overview-browser")
+    app = make_app(folder)
+    shas = confirmed_years(folder, app.config["DATABASE"])
+    server = make_server("127.0.0.1", 0, app, threaded=True, request_handler=_QuietHandler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    yield f"http://127.0.0.1:{server.server_port}", shas
+    server.shutdown()
+
+
+def test_the_overview_draws_every_chart_and_a_point_opens_its_report(browser, live):
+    url, shas = live
+    context = browser.new_context(base_url=url, viewport={"width": 1440, "height": 900}, locale="zh-CN")
+    context.set_default_timeout(15_000)
+    context.add_init_script(CSP_WATCH)
+    page = context.new_page()
+    errors: list[str] = []
+    page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
+    page.on("pageerror", lambda e: errors.append(f"script error: {e}"))
+    page.on("response", lambda r: errors.append(f"{r.status} {r.url}") if r.status >= 400 else None)
+    try:
+        page.goto("/auth/login")
+        page.fill("#name", "rev")
+        page.fill("#password", PASSWORD)
+        page.click("button[type=submit]")
+        page.goto("/overview?year=2023")
+        page.wait_for_function("() => document.querySelectorAll('[data-chart] canvas').length === 4")
+        for key in CHARTS:
+            points = page.evaluate(f"""() => echarts.getInstanceByDom(document.getElementById('chart-{key}'))
+                .getOption().series.reduce((n, s) => n + s.data.filter(d => d !== null && d !== undefined).length, 0)""")
+            assert points > 0, key
+        assert page.evaluate("window.cspViolations || []") == [] and errors == []
+        folder = os.environ.get("JIXIAO_SCREENSHOTS")
+        if folder:
+            Path(folder).mkdir(parents=True, exist_ok=True)
+            page.screenshot(path=str(Path(folder) / "overview-1440x900.png"), full_page=True)
+        # the outlier's point, where the chart draws it
+        x, y = page.evaluate("""() => {
+            const el = document.getElementById('chart-score_execution');
+            el.scrollIntoView({block: 'center'});
+            const chart = echarts.getInstanceByDom(el);
+            const [px, py] = chart.convertToPixel({seriesIndex: 1}, [70, 96]);
+            const box = el.getBoundingClientRect();
+            return [box.left + px, box.top + py]; }""")
+        page.mouse.click(x, y)
+        page.wait_for_url(f"**/documents/{shas[('某某县农业农村局', 2023)]}")
+        assert "某某县农业农村局" in page.content()
+    finally:
+        context.close()
