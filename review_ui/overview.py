@@ -10,7 +10,7 @@ import csv
 import io
 from datetime import date
 
-from flask import Blueprint, Response, abort, render_template, request
+from flask import Blueprint, Response, abort, current_app, render_template, request
 
 from service.export import csv_safe
 from service.overview import YearOverview, year_overview
@@ -27,10 +27,11 @@ def _overview() -> tuple[YearOverview, list[int], dict]:
     years = sorted({r["fiscal_year"] for r in current if r["fiscal_year"] is not None}, reverse=True)
     year = request.args.get("year", type=int) or (years[0] if years else None)
     reports = [r for r in current if r["fiscal_year"] == year]
-    last_year = [r for r in current if year is not None and r["fiscal_year"] == year - 1]
+    earlier = [r for r in current if year is not None and r["fiscal_year"] is not None and r["fiscal_year"] < year]
     indicators = store.confirmed_indicators_of([r["document_sha256"] for r in reports])
     states = store.state_counts_of_year(year)
-    return year_overview(year, reports, last_year, indicators), years, states
+    spending_change = current_app.config["SETTINGS"].cross_year_spending_change
+    return year_overview(year, reports, earlier, indicators, spending_change), years, states
 
 
 @bp.route("")

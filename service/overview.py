@@ -40,6 +40,31 @@ class YearOverview:
     reports: int
     charts: list[Chart]
     outliers: list[dict[str, Any]]
+    across: list[dict[str, Any]] = field(default_factory=list)  # checks across reports: reason, report, others
+
+
+def spending_jumps(reports: list[dict], earlier: list[dict], limit: float) -> list[dict[str, Any]]:
+    """Reports whose 全年执行数 is further than `limit` (0.5: half) from the mean of the same unit's earlier
+    years, with the reason in Chinese and the earlier reports. A reason for review, never a correction."""
+    history: dict[str, list[dict]] = {}
+    for r in earlier:
+        if _number(r.get("spending_actual")) is not None and r.get("unit_name"):
+            history.setdefault(_name_key(r["unit_name"]), []).append(r)
+    out = []
+    for r in reports:
+        now = _number(r.get("spending_actual"))
+        before = sorted(history.get(_name_key(r.get("unit_name")), []), key=lambda x: x.get("fiscal_year") or 0)
+        if now is None or not before:
+            continue
+        mean = sum(_number(b["spending_actual"]) for b in before) / len(before)
+        if mean <= 0 or abs(now - mean) / mean <= limit:
+            continue
+        years = "、".join(f"{b['fiscal_year']} 年 {_number(b['spending_actual']):g} 万元" for b in before)
+        out.append({"unit_name": r.get("unit_name"), "sha256": r["document_sha256"],
+                    "reason": f"全年执行数 {now:g} 万元，与本单位以往年度（{years}）的平均数相差 "
+                              f"{abs(now - mean) / mean:.0%}（超过 {limit:.0%}），请核对",
+                    "others": [{"fiscal_year": b["fiscal_year"], "sha256": b["document_sha256"]} for b in before]})
+    return out
 
 
 def _number(v) -> float | None:
@@ -124,9 +149,12 @@ def indicators_below_weight(indicators: list[dict], reports: list[dict]) -> Char
                   "sha256": [x["example_sha256"] for x in rows]})
 
 
-def year_overview(year: int | None, reports: list[dict], last_year: list[dict], indicators: list[dict]) -> YearOverview:
-    """The overview of `year` from its current confirmed reports, the previous year's, and their score rows."""
+def year_overview(year: int | None, reports: list[dict], earlier: list[dict], indicators: list[dict],
+                  spending_change: float = 0.5) -> YearOverview:
+    """The overview of `year` from its current confirmed reports, those of the years before, and their score
+    rows; `spending_change`: how far a unit's spending may move from its earlier years unremarked."""
+    last_year = [r for r in earlier if year is not None and r.get("fiscal_year") == year - 1]
     scatter, outliers = score_against_execution(reports)
     charts = [score_distribution(reports), scatter, sangong_against_last_year(reports, last_year),
               indicators_below_weight(indicators, reports)]
-    return YearOverview(year, len(reports), charts, outliers)
+    return YearOverview(year, len(reports), charts, outliers, spending_jumps(reports, earlier, spending_change))

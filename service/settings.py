@@ -153,6 +153,9 @@ class Settings(BaseSettings):
                                     "go to review")
     soffice: str = Field("soffice", description="LibreOffice executable used to convert legacy .doc/.wps files")
     convert_timeout_s: Amount = Field(120, description="time limit for one LibreOffice conversion, in seconds")
+    cross_year_spending_change: float = Field(0.5, ge=0, description="a unit's 全年执行数 further than this share "
+                                              "from the mean of its earlier years' confirmed records is named on the "
+                                              "overview (0.5: half)")
     accept_at: float = Field(0.8, description="confidence at which a re-checked value is accepted without review")
     accept_at_fields: Thresholds = Field(default_factory=FieldThresholds, description="per-field thresholds "
                                          "overriding accept_at, e.g. self_score=0.9,unit_name=0.7")

@@ -30,7 +30,7 @@ def chart_data(page: str) -> dict:
 def test_the_year_with_an_outlier_names_it_with_its_reason_and_links_its_report(seeded):
     app, shas = seeded
     page = as_user(app, "rev").get("/overview?year=2023").get_data(as_text=True)
-    assert "2023 年度" in page and "已确认入库 2 份" in page
+    assert "2023 年度" in page and "已确认入库 3 份" in page
     outliers = re.search(r'<ul class="outliers" id="outliers">(.*?)</ul>', page, re.S).group(1)
     assert "某某县农业农村局" in outliers and "自评得分 96 分，但预算执行率只有 70%" in outliers
     assert f"/documents/{shas[('某某县农业农村局', 2023)]}" in outliers and "教育局" not in outliers
@@ -39,13 +39,13 @@ def test_the_year_with_an_outlier_names_it_with_its_reason_and_links_its_report(
 def test_each_chart_has_its_points_with_their_reports(seeded):
     app, shas = seeded
     data = chart_data(as_user(app, "rev").get("/overview?year=2023").get_data(as_text=True))
-    assert data["scores"]["counts"] == [0, 0, 0, 0, 1, 1]  # 90 (90–95) and 96 (95–100)
+    assert data["scores"]["counts"] == [0, 0, 0, 0, 1, 2]  # 90 (90–95); 96 and 100 (95–100)
     points = {p[2]: p for p in data["score_execution"]["points"]}
     assert points["某某县农业农村局"][:2] == [70.0, 96] and points["某某县农业农村局"][4] is True
     assert points["某某县教育局"][3] == shas[("某某县教育局", 2023)] and points["某某县教育局"][4] is False
     sangong = dict(zip(data["sangong"]["units"], zip(data["sangong"]["this_year"], data["sangong"]["last_year"],
                                                       strict=True), strict=True))
-    assert sangong == {"某某县农业农村局": (12.5, 10.0), "某某县教育局": (18.0, 20.0)}
+    assert sangong == {"某某县农业农村局": (12.5, 10.0), "某某县教育局": (18.0, 20.0), "某某县林业局": (3.0, 3.0)}
     assert data["indicators"]["names"][0] == "群众满意度" and data["indicators"]["below"][0] == 2
 
 
@@ -55,12 +55,22 @@ def test_a_charts_table_downloads_as_csv_with_the_same_rows(seeded):
     assert resp.status_code == 200 and resp.mimetype == "text/csv"
     rows = list(csv.reader(io.StringIO(resp.get_data(as_text=True).lstrip("\ufeff"))))
     assert rows[0] == ["单位", "本年（万元）", "上年（万元）", "增减（万元）"]
-    assert sorted(r[0] for r in rows[1:]) == ["某某县农业农村局", "某某县教育局"]
+    assert sorted(r[0] for r in rows[1:]) == sorted(["某某县农业农村局", "某某县教育局", "某某县林业局"])
 
 
 def test_the_previous_year_has_no_outlier_and_the_overview_needs_a_reviewer(seeded):
     app, _ = seeded
     page = as_user(app, "rev").get("/overview?year=2022").get_data(as_text=True)
-    assert "已确认入库 3 份" in page and 'id="outliers"' not in page
+    assert "已确认入库 4 份" in page and 'id="outliers"' not in page and 'id="across"' not in page
     assert as_user(app, "oper").get("/overview").status_code == 403
     assert as_user(app, "rev").get("/overview/nothing.csv").status_code == 404
+
+
+def test_a_units_spending_far_from_its_earlier_years_is_named_with_the_earlier_report(seeded):
+    app, shas = seeded
+    page = as_user(app, "rev").get("/overview?year=2023").get_data(as_text=True)
+    across = re.search(r'<ul class="outliers" id="across">(.*?)</ul>', page, re.S).group(1)
+    assert "某某县林业局" in across and "全年执行数 420 万元" in across and "2022 年 200 万元" in across
+    assert "相差 110%（超过 50%）" in across
+    assert f"/documents/{shas[('某某县林业局', 2023)]}" in across and f"/documents/{shas[('某某县林业局', 2022)]}" in across
+    assert "教育局" not in across and "农业农村局" not in across  # 7 % and 26 % moves are not named
