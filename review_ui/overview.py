@@ -19,6 +19,7 @@ from .auth import REVIEWERS, login_required
 from .db import get_store
 
 bp = Blueprint("overview", __name__, url_prefix="/overview")
+SHOWN_ROWS = 200  # rows of a chart's table on the page; the CSV has them all
 
 
 def _overview() -> tuple[YearOverview, list[int], dict]:
@@ -39,7 +40,8 @@ def _overview() -> tuple[YearOverview, list[int], dict]:
 def index():
     overview, years, states = _overview()
     data = {c.key: {"title": c.title, **c.data} for c in overview.charts}
-    return render_template("overview.html", overview=overview, years=years, states=states, chart_data=data)
+    return render_template("overview.html", overview=overview, years=years, states=states, chart_data=data,
+                           shown_rows=SHOWN_ROWS)
 
 
 @bp.route("/<key>.csv")

@@ -1,0 +1,85 @@
+"""Time of the 总览 page over a year of many confirmed reports (target: 2,000 reports in < 500 ms).
+
+    .venv/bin/python benchmarks/overview_bench.py [--reports 2000] [--n 20]
+
+Two reports of one unit, 2022 and 2023 (tests/overview_data.py), are uploaded, extracted and confirmed as users do; their confirmed rows
+(confirmed_reports, confirmed_fields, confirmed_indicators) are then copied with sqlite-utils to make
+`--reports` units for each of two years, with figures varied per unit, so that the tables the page reads have
+a realistic size. The page is requested with Flask's test client, logged in as a reviewer, N times after a
+warm-up; median and p95 in ms are printed as a markdown table row.
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+import random
+import statistics
+import sys
+import tempfile
+import time
+from contextlib import closing
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from service.store import Store  # noqa: E402
+from tests.overview_data import REPORTS, confirmed_years  # noqa: E402
+from tests.webapp import as_user, make_app  # noqa: E402
+
+
+def seed(db: str, reports: int, rng: random.Random) -> None:
+    with closing(Store(db)) as store:
+        d = store.db
+        base = {r["fiscal_year"]: r for r in d["confirmed_reports"].rows}
+        fields = list(d["confirmed_fields"].rows)
+        indicators = list(d["confirmed_indicators"].rows)
+        with d.atomic():
+            for i in range(reports):
+                unit = f"某某县第{i:04d}单位"
+                for year, template in base.items():
+                    sha = f"{year}{i:060d}"
+                    spent = round(rng.uniform(100, 5000), 2)
+                    row = {**template, "document_sha256": sha, "unit_name": unit, "source_name": f"{unit}{year}.txt",
+                           "spending_actual": spent, "execution_rate": round(rng.uniform(60, 100), 2),
+                           "self_score": round(rng.uniform(70, 100), 1), "sangong_actual": round(rng.uniform(1, 50), 2),
+                           "superseded_by": None}
+                    d["confirmed_reports"].insert(row)
+                    src = template["document_sha256"]
+                    d["confirmed_fields"].insert_all({**{k: v for k, v in f.items()}, "document_sha256": sha}
+                                                     for f in fields if f["document_sha256"] == src)
+                    d["confirmed_indicators"].insert_all(
+                        {**r, "document_sha256": sha, "score": max(0, r["weight"] - rng.choice([0, 0, 1, 2]))}
+                        for r in indicators if r["document_sha256"] == src)
+        d.execute("ANALYZE")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--reports", type=int, default=2000)
+    parser.add_argument("--n", type=int, default=20)
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory() as tmp:
+        folder = Path(tmp)
+        app = make_app(folder)
+        confirmed_years(folder, app.config["DATABASE"], [r for r in REPORTS if r[0] == "某某县教育局"])
+        seed(app.config["DATABASE"], args.reports, random.Random(3))
+        client = as_user(app, "rev")
+        url = "/overview?year=2023"
+        for _ in range(3):
+            assert client.get(url).status_code == 200
+        times = []
+        for _ in range(args.n):
+            t0 = time.perf_counter()
+            resp = client.get(url)
+            times.append((time.perf_counter() - t0) * 1000)
+            assert resp.status_code == 200
+        ranked = sorted(times)
+        print("| reports in the year | median ms | p95 ms |")
+        print("|---|---|---|")
+        print(f"| {args.reports + 1} | {statistics.median(times):.0f} | {ranked[math.ceil(0.95 * args.n) - 1]:.0f} |")
+
+
+if __name__ == "__main__":
+    main()
