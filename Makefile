@@ -5,7 +5,8 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 CJK_FONT_PACKAGE := fonts-wqy-zenhei
 BROWSER_PACKAGE := chromium
-DEBIAN_PACKAGES := $(CJK_FONT_PACKAGE) $(BROWSER_PACKAGE)
+REDIS_PACKAGE := redis-server
+DEBIAN_PACKAGES := $(CJK_FONT_PACKAGE) $(BROWSER_PACKAGE) $(REDIS_PACKAGE)
 
 .PHONY: demo test test-fast lint bench bench-pdf-tables setup debian clean
 
@@ -18,11 +19,13 @@ $(STAMP): pyproject.toml
 setup: $(STAMP)
 
 # Debian packages the tests need, each installed only when missing: a CJK font to render scanned
-# pages, and Chromium for the browser tests (tests/test_browser.py drives /usr/bin/chromium).
+# pages, Chromium for the browser tests (tests/test_browser.py drives /usr/bin/chromium), and
+# redis-server for the remote queue's tests (tests/test_remote_queue.py starts its own on a free port).
 debian:
 	@missing=""; \
 	fc-list 2>/dev/null | grep -qi 'wqy\|noto sans cjk' || missing="$$missing $(CJK_FONT_PACKAGE)"; \
 	test -x /usr/bin/chromium || missing="$$missing $(BROWSER_PACKAGE)"; \
+	command -v redis-server >/dev/null || missing="$$missing $(REDIS_PACKAGE)"; \
 	if [ -n "$$missing" ]; then \
 		apt-get update -q && apt-get install -y -q $$missing; \
 	fi

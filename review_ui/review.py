@@ -37,6 +37,7 @@ from service.review import (
     new_row,
     record_from_items,
 )
+from service.store.queue import QueueKey
 from service.store.workflow import IN_REVIEW, DuplicateRecord, StaleConfirm, StaleEdit
 
 from . import refuse
@@ -50,17 +51,57 @@ bp = Blueprint("review", __name__)
 @bp.route("/queue")
 @login_required(*REVIEWERS)
 def queue():
+    """The queue, a page at a time: 下一页 / 上一页 carry the cursor of the row they continue from (`after` /
+    `before`, keyset paging: no page costs more than the first), and the page's number for display."""
     store = get_store()
     state = request.args.get("state", IN_REVIEW)
     year = request.args.get("year", type=int)
     unit = (request.args.get("unit") or "").strip()
-    page = max(request.args.get("page", 1, type=int), 1)
+    after, before = _cursor("after"), _cursor("before")
+    if after and before:
+        refuse(400, "翻页参数无效，请回到队列第一页")
     per_page = current_app.config["PER_PAGE"]
-    docs, total = store.queue(state=state or None, year=year, unit=unit or None, page=page, per_page=per_page)
-    return render_template("review/queue.html", docs=docs, total=total, page=page, per_page=per_page,
+    found = store.queue(state=state or None, year=year, unit=unit or None, per_page=per_page, after=after,
+                        before=before)
+    pages = max(1, -(-found.total // per_page)) if found.total is not None else None
+    number = _page_number(found, pages)
+    filters = {"state": state, "year": year, "unit": unit}
+    links = {"next": found.next and url_for("review.queue", **filters, after=found.next.encode(),
+                                            page=number and number + 1),
+             "prev": found.prev and url_for("review.queue", **filters, before=found.prev.encode(),
+                                            page=number and number - 1)}
+    here = {k: request.args[k] for k in ("after", "before") if request.args.get(k)}
+    return render_template("review/queue.html", docs=found.docs, total=found.total, number=number, pages=pages,
+                           links=links, here={**filters, **here, "page": number},
                            state=state, year=year, unit=unit, years=store.queue_years(),
                            counts=store.state_counts(), form=PlainForm(),
-                           ready=store.confirm_readiness([d["sha256"] for d in docs]))
+                           ready=store.confirm_readiness([d["sha256"] for d in found.docs]))
+
+
+def _cursor(name: str) -> QueueKey | None:
+    """The cursor of a 下一页 / 上一页 link (`after` / `before`); 400 for one that is not."""
+    given = request.args.getlist(name)
+    if not given or given == [""]:
+        return None
+    try:
+        if len(given) > 1:
+            raise ValueError(given)
+        return QueueKey.decode(given[0])
+    except ValueError:
+        refuse(400, "翻页参数无效，请回到队列第一页")
+
+
+def _page_number(found, pages: int | None) -> int | None:
+    """The page's number, as the link that led here carried it: 1 at the queue's start, the last at its end
+    (when the queue is counted); None when unknown (a link without it)."""
+    if found.prev is None:
+        return 1
+    if found.next is None and pages is not None:
+        return pages
+    number = request.args.get("page", type=int)
+    if number is None:
+        return None
+    return max(2, min(number, pages - 1)) if pages is not None and pages > 2 else max(2, number)
 
 
 @bp.route("/documents/<sha256>")
@@ -243,7 +284,7 @@ def confirm(sha256: str):
         flash(str(e), "error")
         return redirect(url_for("review.document", sha256=sha256)), 303
     flash(f"{job['unit_name'] or job['name']} 已确认入库", "ok")
-    nxt, _ = store.queue(state=IN_REVIEW, per_page=1)
+    nxt = store.queue(state=IN_REVIEW, per_page=1).docs
     return redirect(url_for("review.document", sha256=nxt[0]["sha256"]) if nxt else url_for("review.queue")), 303
 
 
@@ -327,7 +368,7 @@ def confirm_selected():
         flash(f"未确认 {len(skipped)} 份：{'；'.join(skipped)}", "error")
     if not chosen:
         flash("请先勾选要确认入库的报告", "error")
-    back = {k: request.args.get(k) for k in ("state", "year", "unit", "page") if k in request.args}
+    back = {k: request.args.get(k) for k in ("state", "year", "unit", "page", "after", "before") if k in request.args}
     return redirect(url_for("review.queue", **back)), 303
 
 

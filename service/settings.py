@@ -142,6 +142,13 @@ class Settings(BaseSettings):
                        "text report")
     worker_processes: int = Field(1, ge=1, le=64, description="documents a worker host extracts at once, each in "
                                   "its own process (jixiao worker --processes; jixiao serve's scan lane)")
+    broker_url: str = Field("", description="Redis URL of the remote queue, e.g. redis://host:6379/0: worker hosts "
+                            "extract (jixiao remote worker), this host dispatches and stores (jixiao remote "
+                            "dispatch); empty: the embedded SQLite queue only")
+    remote_in_flight: int = Field(16, ge=1, le=10000, description="jobs the dispatcher keeps sent to worker hosts at "
+                                  "once; the rest wait in the SQLite queue (排队中)")
+    remote_heartbeat_s: Amount = Field(60, ge=2, description="a worker host silent this long is taken for dead and "
+                                       "its tasks go to another host, in seconds (the same on every host)")
     max_upload_mb: Amount = Field(50, description="largest input file accepted, in MB")
     max_unpacked_mb: Amount = Field(200, description="largest total unpacked size of a .docx (zip bomb guard), in MB")
     max_pages: int = Field(300, description="most pages of one PDF accepted (checked before any page is decoded)")
@@ -149,6 +156,11 @@ class Settings(BaseSettings):
                                   "before decoding)")
     ocr: bool = Field(True, description="OCR scanned pages and images (off: such files are rejected with a message)")
     ocr_dpi: int = Field(200, description="resolution at which image-only PDF pages are rendered for OCR")
+    ocr_threads: int = Field(0, ge=0, le=256, description="threads one OCR process runs (onnxruntime, OpenCV); 0: "
+                             "the cores divided by worker_processes, at least 1")
+    ocr_mode: Literal["full", "fast"] = Field("full", description="OCR recognition: full (PP-OCRv6 small model on "
+                                              "every line) or fast (tiny model, doubtful lines re-read by the "
+                                              "small one)")
     ocr_review_below: float = Field(0.90, description="OCR line confidence under which values read from that line "
                                     "go to review")
     soffice: str = Field("soffice", description="LibreOffice executable used to convert legacy .doc/.wps files")

@@ -61,7 +61,7 @@ def test_old_history_is_moved_and_only_newer_migrations_run(tmp_path, monkeypatc
 
     store = Store(path)
 
-    assert ran == ["m011_ocr_line_parts_page_sizes", "m012_audit_batch"]
+    assert ran == NAMES[10:]  # m011_ocr_line_parts_page_sizes and every one after it
     assert applied_migrations(store.db) == NAMES
     moved = store.db.execute("SELECT applied_at FROM _sqlite_migrations ORDER BY id LIMIT 10").fetchall()
     assert moved == [(OLD_AT,)] * 10  # when each old one ran is kept
@@ -70,9 +70,9 @@ def test_old_history_is_moved_and_only_newer_migrations_run(tmp_path, monkeypatc
     assert store.document_count() == 1
     assert "parts" in store.db["ocr_lines"].columns_dict and "batch" in store.db["audit_log"].columns_dict
     store.close()
-    assert ran == ["m011_ocr_line_parts_page_sizes", "m012_audit_batch"]
+    assert ran == NAMES[10:]  # m011_ocr_line_parts_page_sizes and every one after it
     Store(path).close()
-    assert len(ran) == 2  # opened again: nothing more to run
+    assert len(ran) == len(NAMES) - 10  # opened again: nothing more to run
 
 
 def test_fully_migrated_old_database_ends_like_a_fresh_one(tmp_path, monkeypatch):

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import html
 import io
+import re
 import zipfile
 from pathlib import Path
 
@@ -305,8 +307,16 @@ def test_the_queue_is_paginated(tmp_path, three_docs, app):
     app.config["PER_PAGE"] = 2
     client = as_user(app, "rev")
     first = client.get("/queue").get_data(as_text=True)
-    second = client.get("/queue?page=2").get_data(as_text=True)
-    assert "第 1 / 2 页" in first and "常宁市荫田镇人民政府" in second and "常宁市荫田镇人民政府" not in first
+    assert "第 1 / 2 页" in first and "常宁市荫田镇人民政府" not in first and "上一页" not in first
+    second = client.get(pager_link(first, "next")).get_data(as_text=True)  # 下一页: a cursor, not an offset
+    assert "第 2 / 2 页" in second and "常宁市荫田镇人民政府" in second and "下一页" not in second
+    back = client.get(pager_link(second, "prev")).get_data(as_text=True)  # 上一页
+    assert "第 1 / 2 页" in back and "常宁市荫田镇人民政府" not in back
+
+
+def pager_link(page: str, rel: str) -> str:
+    """The URL of the queue's 下一页 (rel="next") or 上一页 (rel="prev") link."""
+    return html.unescape(re.search(rf'<a href="([^"]+)" rel="{rel}">', page).group(1))
 
 
 # -- reviewing -----------------------------------------------------------------------------

@@ -96,7 +96,20 @@ EXPECTED_SCHEMA = {
                           ("status", "TEXT")],
     "confirmed_list_items": [("document_sha256", "TEXT"), ("list", "TEXT"), ("idx", "INTEGER"),
                             ("text", "TEXT")],
+    "job_counts": [("state", "TEXT"), ("fiscal_year", "INTEGER"), ("n", "INTEGER"), ("named", "INTEGER")],
+    "job_units": [("unit", "")],  # FTS5 (trigram) over the view job_unit_text, and its shadow tables
+    "job_units_data": [("id", "INTEGER"), ("block", "BLOB")],
+    "job_units_idx": [("segid", ""), ("term", ""), ("pgno", "")],
+    "job_units_docsize": [("id", "INTEGER"), ("sz", "BLOB")],
+    "job_units_config": [("k", ""), ("v", "")],
+    "job_unit_trigrams": [("term", "TEXT"), ("n", "INTEGER")],
 }
+# what `db.tables` does not show: generated columns, views, triggers
+EXPECTED_GENERATED = {"jobs": [("sort_flagged", "INTEGER"), ("sort_confidence", "REAL")]}
+EXPECTED_VIEWS = {"job_unit_text"}
+EXPECTED_TRIGGERS = {"audit_log_no_update", "audit_log_no_delete", "audit_log_no_replace", "job_counts_insert",
+                     "job_counts_update", "job_counts_delete", "job_units_insert", "job_units_update",
+                     "job_units_delete"}
 
 
 def make_doc(name="自评报告.docx", sha256=SHA):
@@ -141,6 +154,11 @@ def test_blank_database_migrates_to_exact_schema(tmp_path):
     db = open_db(path)
     schema = {t.name: [(c.name, c.type) for c in t.columns] for t in db.tables}
     assert schema == EXPECTED_SCHEMA
+    generated = {t.name: [(r[1], r[2]) for r in db.execute(f"pragma table_xinfo('{t.name}')") if r[6] in (2, 3)]
+                 for t in db.tables if not t.name.startswith("job_units")}
+    assert {t: cols for t, cols in generated.items() if cols} == EXPECTED_GENERATED
+    assert set(db.view_names()) == EXPECTED_VIEWS
+    assert {r[0] for r in db.execute("SELECT name FROM sqlite_master WHERE type = 'trigger'")} == EXPECTED_TRIGGERS
     names = [m.__name__ for m in MIGRATIONS]
     assert applied_migrations(db) == names
     assert len(set(names)) == len(names)

@@ -1,7 +1,10 @@
 """OCR of one page image into the document, in reading order.
 
-RapidOCR (PP-OCR models bundled in the wheel, run by onnxruntime, offline)
-finds text boxes and reads them. Before that the page is made easy to read:
+RapidOCR (PP-OCR models shipped inside installed wheels, run by onnxruntime,
+offline: see `service.ingest.ocr_models`) finds text boxes and reads them,
+with `ocr_threads` threads (by default the cores shared among the
+`worker_processes`), the full recognition model or, with `ocr_mode = fast`,
+a tiny one with the full one re-reading its doubtful lines. Before that the page is made easy to read:
 RGB on white, scaled to a sane size, and deskewed, because a scan tilted by a
 degree or two puts one printed line at several heights and breaks line
 grouping. After OCR the boxes, with their confidences, go to
@@ -14,6 +17,7 @@ OCR line of its own so a doubtful cell is sent to review like a doubtful line.
 from __future__ import annotations
 
 import logging
+import os
 import re
 import threading
 
@@ -46,35 +50,59 @@ MIN_SKEW = 0.3  # degrees; smaller tilts are harmless and not worth a resample
 # and the detector already joins the words of a phrase into one box.
 CELL_GAP = 1.0
 
-_engine = None
+_engines: dict[tuple[str, int], object] = {}
 _engine_lock = threading.Lock()
 
+# RapidOCR's parameters for jixiao's pages, whichever models read them.
+PARAMS = {
+    "Global.log_level": "error",  # a blank page is not worth a warning
+    # Pages are deskewed and turned upright (EXIF) before OCR; the text-direction
+    # classifier only misfires, turning short table cells like "90" into "06".
+    "Global.use_cls": False,
+    # Pages are already scaled by `prepare`: crop text lines for recognition
+    # from the full-resolution page ...
+    "Global.max_side_len": MAX_SIDE,
+    # ... but find them on a reduced copy, which is 3-5x faster on a CPU
+    # and as accurate for print of 9 pt and more at 200 dpi.
+    "Det.limit_type": "max",
+    "Det.limit_side_len": DET_SIDE,
+    # Printed lines are long (1:30): batching pads them to the widest of the
+    # batch, which costs ~300 MB of peak memory and no time saved on a CPU.
+    "Rec.rec_batch_num": 1,
+}
 
-def _get_engine():
-    """The process-wide RapidOCR engine, created on first use (loading models takes seconds)."""
-    global _engine
-    if _engine is None:
+
+def ocr_threads(settings: Settings) -> int:
+    """Threads one OCR process runs: `ocr_threads`, or when 0 the cores shared out among the
+    `worker_processes` that may OCR at once (at least 1; never more than the cores)."""
+    cores = os.cpu_count() or 1
+    if settings.ocr_threads > 0:
+        return min(settings.ocr_threads, cores)
+    if hasattr(os, "sched_getaffinity"):  # Linux: the cores this process may run on
+        cores = min(cores, len(os.sched_getaffinity(0)))
+    return max(1, cores // settings.worker_processes)
+
+
+def _get_engine(settings: Settings):
+    """The process's RapidOCR engine for the settings' OCR mode and threads, created on first use (loading
+    models takes seconds).
+
+    OpenCV's own threads (resizing and rotating the page, finding ruled
+    grids) are set to the same number, so N processes on N cores run one
+    thread each instead of competing for the cores.
+    """
+    key = (settings.ocr_mode, ocr_threads(settings))
+    engine = _engines.get(key)
+    if engine is None:
         with _engine_lock:
-            if _engine is None:
-                from rapidocr import RapidOCR
+            engine = _engines.get(key)
+            if engine is None:
+                from service.ingest.ocr_models import build_engine
 
-                _engine = RapidOCR(params={
-                    "Global.log_level": "error",  # a blank page is not worth a warning
-                    # Pages are deskewed and turned upright (EXIF) before OCR; the text-direction
-                    # classifier only misfires, turning short table cells like "90" into "06".
-                    "Global.use_cls": False,
-                    # Pages are already scaled by `prepare`: crop text lines for recognition
-                    # from the full-resolution page ...
-                    "Global.max_side_len": MAX_SIDE,
-                    # ... but find them on a reduced copy, which is 3-5x faster on a CPU
-                    # and as accurate for print of 9 pt and more at 200 dpi.
-                    "Det.limit_type": "max",
-                    "Det.limit_side_len": DET_SIDE,
-                    # Printed lines are long (1:30): batching pads them to the widest of the
-                    # batch, which costs ~300 MB of peak memory and no time saved on a CPU.
-                    "Rec.rec_batch_num": 1,
-                })
-    return _engine
+                mode, threads = key
+                cv2.setNumThreads(threads)
+                engine = _engines[key] = build_engine(mode, threads, PARAMS)
+    return engine
 
 
 def ocr_image(image: Image.Image, page_number: int, builder: DocumentBuilder, settings: Settings) -> None:
@@ -86,7 +114,7 @@ def ocr_image(image: Image.Image, page_number: int, builder: DocumentBuilder, se
     builder.start_page(page_number, ocr=True, size=image.size)
     arr, to_page = prepare(image)
     # with each character's place on the line (no extra cost: it comes from the recogniser's own alignment)
-    result = _get_engine()(arr, return_word_box=True)
+    result = _get_engine(settings)(arr, return_word_box=True)
     if result is None or not getattr(result, "txts", None):
         log.info("page %d: OCR found no text", page_number)
         return
@@ -112,7 +140,7 @@ def ocr_image(image: Image.Image, page_number: int, builder: DocumentBuilder, se
     if tables:  # a ruled table going on from the previous page is joined at ingest (tables.join_page_breaks)
         blocks = in_reading_order(blocks, tables)
     write_blocks(builder, blocks, page_number, origin="ocr", ocr=True,
-                 map_box=lambda box: _map_box(box, to_page, image.size))
+                 map_box=_box_mapper(to_page, image.size))
 
 
 def char_extents(raw: str, words) -> tuple[tuple[float, float], ...] | None:
@@ -188,11 +216,23 @@ def split_at_rules(box: Box) -> list[Box]:
 def _map_box(box: tuple[float, float, float, float], to_page: np.ndarray,
              size: tuple[int, int]) -> tuple[float, float, float, float]:
     """An axis-aligned box of the prepared image, as the enclosing box in the original image."""
-    x0, y0, x1, y1 = box
-    corners = np.array([[x0, y0, 1], [x1, y0, 1], [x1, y1, 1], [x0, y1, 1]]) @ to_page.T
-    w, h = size
-    return (round(float(np.clip(corners[:, 0].min(), 0, w)), 1), round(float(np.clip(corners[:, 1].min(), 0, h)), 1),
-            round(float(np.clip(corners[:, 0].max(), 0, w)), 1), round(float(np.clip(corners[:, 1].max(), 0, h)), 1))
+    return _box_mapper(to_page, size)(box)
+
+
+def _box_mapper(to_page: np.ndarray, size: tuple[int, int]):
+    """`_map_box` for one page, in plain floats: it runs for every character of the page (a thousand
+    times), where numpy's cost per call on four corners would be ten times the arithmetic."""
+    (a, b, c), (d, e, f) = to_page.tolist()
+    w, h = float(size[0]), float(size[1])
+
+    def map_box(box: tuple[float, float, float, float]) -> tuple[float, float, float, float]:
+        x0, y0, x1, y1 = box
+        xs = (a * x0 + b * y0 + c, a * x1 + b * y0 + c, a * x1 + b * y1 + c, a * x0 + b * y1 + c)
+        ys = (d * x0 + e * y0 + f, d * x1 + e * y0 + f, d * x1 + e * y1 + f, d * x0 + e * y1 + f)
+        return (round(min(max(min(xs), 0.0), w), 1), round(min(max(min(ys), 0.0), h), 1),
+                round(min(max(max(xs), 0.0), w), 1), round(min(max(max(ys), 0.0), h), 1))
+
+    return map_box
 
 
 def to_rgb(image: Image.Image) -> Image.Image:

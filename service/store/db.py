@@ -26,6 +26,7 @@ from service.errors import StoreError
 from service.models import Extraction, Section
 from service.store import rows
 from service.store.migrations import migrate
+from service.store.queue import QueueMixin
 from service.store.workflow import WorkflowMixin
 
 
@@ -36,9 +37,11 @@ def open_db(path: str, migrate_now: bool = True) -> Database:
             Path(path).parent.mkdir(parents=True, exist_ok=True)
         # one connection shared by the batch's worker threads; every use goes through Store's lock
         db = Database(sqlite3.connect(path, check_same_thread=False))
+        # first, so that even switching a new file to WAL waits for another process opening it at once
+        db.execute("PRAGMA busy_timeout = 10000")  # the web app and a separate worker process share the file
         db.enable_wal()
         db.execute("PRAGMA foreign_keys = ON")
-        db.execute("PRAGMA busy_timeout = 10000")  # the web app and a separate worker process share the file
+        db.execute("PRAGMA recursive_triggers = ON")  # a REPLACE's delete fires delete triggers (the job counts)
     except (OSError, sqlite3.Error) as e:
         raise StoreError(f"无法打开数据库 {path}：{e}") from e
     if migrate_now:
@@ -49,7 +52,7 @@ def open_db(path: str, migrate_now: bool = True) -> Database:
 DISK_FULL = "数据库所在磁盘已满，本次写入未保存（数据库未做任何更改）；请清理磁盘空间后重试"
 
 
-class Store(WorkflowMixin):
+class Store(QueueMixin, WorkflowMixin):
     """Documents and extraction runs in one SQLite database."""
 
     def __init__(self, db: Database | str, migrate: bool = True):

@@ -363,40 +363,6 @@ class WorkflowMixin:
                         self._delete_with_dependents(child, fk.column, key)
         self.db.execute(f'DELETE FROM "{table}" WHERE "{column}" = ?', [value])
 
-    # -- the review queue ------------------------------------------------------
-
-    def queue(self, state: str | None = IN_REVIEW, year: int | None = None, unit: str | None = None,
-              page: int = 1, per_page: int = 50) -> tuple[list[dict[str, Any]], int]:
-        """Documents, most uncertain first (most flagged items, then least confidence); and how many in all."""
-        where, args = [], []
-        if state:
-            where.append("state = ?")
-            args.append(state)
-        if year:
-            where.append("fiscal_year = ?")
-            args.append(year)
-        if unit:
-            where.append("unit_name LIKE ?")
-            args.append(f"%{unit}%")
-        clause = " AND ".join(where) or "1"
-        with self.lock:
-            total = self.db.execute(f"SELECT count(*) FROM jobs WHERE {clause}", args).fetchone()[0]
-            found = list(self.db.query(
-                f"SELECT sha256, name, state, error, unit_name, fiscal_year, flagged, min_confidence, "
-                f"uploaded_by, uploaded_at, updated_at, confirmed_by, confirmed_at FROM jobs WHERE {clause} "
-                f"ORDER BY flagged DESC, coalesce(min_confidence, 1) ASC, uploaded_at ASC "
-                f"LIMIT ? OFFSET ?", [*args, per_page, (max(page, 1) - 1) * per_page]))
-        return found, total
-
-    def queue_years(self) -> list[int]:
-        with self.lock:
-            return [r[0] for r in self.db.execute(
-                "SELECT DISTINCT fiscal_year FROM jobs WHERE fiscal_year IS NOT NULL ORDER BY 1 DESC")]
-
-    def state_counts(self) -> dict[str, int]:
-        with self.lock:
-            return dict(self.db.execute("SELECT state, count(*) FROM jobs GROUP BY state").fetchall())
-
     # -- review items --------------------------------------------------------
 
     def review_items(self, sha256: str) -> list[dict[str, Any]]:
