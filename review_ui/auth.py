@@ -101,17 +101,18 @@ def login():
         name = form.name.data.strip()
         keys = (f"name:{name}", f"addr:{request.remote_addr or ''}")
         throttle: LoginThrottle = current_app.extensions["login_throttle"]
-        wait = throttle.attempt(*keys)  # counted as a failure until the password proves right
+        store = get_store()
+        wait = throttle.attempt(store, *keys)  # counted as a failure until the password proves right
         if wait:
             return _too_many_tries(form, wait)
-        user = get_store().get_user(name)
+        user = store.get_user(name)
         right = check_password_hash(user["password_hash"] if user else dummy_hash(), form.password.data)
         if user is None or not right:
             flash(WRONG, "error")
         elif not user["active"]:
             flash("该账号已停用，请联系管理员", "error")
         else:
-            throttle.succeeded(*keys)
+            throttle.succeeded(store, *keys)
             _start_session(user)
             target = request.args.get("next") or ""
             return redirect(target if _is_local(target) else url_for("index"))

@@ -15,8 +15,11 @@ Markers, for `make test-fast` (`-m "not ocr and not browser and not slow"`); `ma
 from __future__ import annotations
 
 import os
+import socket
+import subprocess
 import sys
 import time
+import urllib.request
 from pathlib import Path
 from types import ModuleType
 
@@ -72,6 +75,38 @@ def wait_until(condition, what: str, timeout_s: float = 60.0) -> None:
         if time.monotonic() > give_up:
             pytest.fail(f"still waiting after {timeout_s:.0f} s: {what}")
         time.sleep(0.02)
+
+
+def free_port() -> int:
+    """A TCP port nobody listens on now, for a server a test starts."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def start_serve(env: dict[str, str], cwd: Path | None = None) -> tuple[subprocess.Popen, str]:
+    """`jixiao serve` started as a process on a free port, returned once its log-in page answers, with that
+    page's address. The caller stops it (SIGINT or terminate) and reads its output."""
+    port = free_port()
+    proc = subprocess.Popen([sys.executable, "-m", "service.cli", "serve", "--port", str(port)], env=env,
+                            cwd=cwd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    login_page = f"http://127.0.0.1:{port}/auth/login"
+
+    def answers() -> bool:
+        assert proc.poll() is None, "jixiao serve stopped: " + (proc.stdout.read() if proc.stdout else "")
+        try:
+            urllib.request.urlopen(login_page, timeout=5).close()
+            return True
+        except OSError:  # not listening yet
+            return False
+
+    try:
+        wait_until(answers, "jixiao serve to answer")
+    except BaseException:
+        proc.kill()
+        proc.communicate(timeout=20)
+        raise
+    return proc, login_page
 
 
 def pytest_configure(config):

@@ -11,7 +11,7 @@ from pathlib import Path
 import openpyxl
 import pytest
 
-from tests.conftest import SAMPLES, wait_until
+from tests.conftest import SAMPLES, start_serve
 from tests.webapp import (
     PASSWORD,
     api_save,
@@ -701,30 +701,12 @@ def test_the_secret_key_is_made_once_outside_the_code_and_kept(tmp_path):
 @pytest.mark.slow  # `jixiao serve` is started as a process
 def test_jixiao_serve_starts_the_app_and_its_worker(tmp_path):
     import os
-    import socket
-    import subprocess
-    import sys
     import urllib.request
 
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
     env = {**os.environ, "JIXIAO_DB": str(tmp_path / "j.db"), "JIXIAO_INSTANCE": str(tmp_path / "inst"),
            "JIXIAO_ENGINE": "rules"}
-    proc = subprocess.Popen([sys.executable, "-m", "service.cli", "serve", "--port", str(port)], env=env,
-                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-    login_page = f"http://127.0.0.1:{port}/auth/login"
-
-    def answers() -> bool:
-        assert proc.poll() is None, "jixiao serve stopped"
-        try:
-            urllib.request.urlopen(login_page, timeout=5).close()
-            return True
-        except OSError:  # not listening yet
-            return False
-
+    proc, login_page = start_serve(env)
     try:
-        wait_until(answers, "jixiao serve to answer")
         assert "登录" in urllib.request.urlopen(login_page, timeout=5).read().decode()
     finally:
         proc.terminate()

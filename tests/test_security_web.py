@@ -72,11 +72,28 @@ def test_the_wait_ends_after_login_lockout_s(app):
     assert login(client_at(app), "rev").status_code == 302
 
 
-def test_tries_sent_in_parallel_count_before_their_passwords_are_checked():
+def test_tries_sent_in_parallel_count_before_their_passwords_are_checked(store):
     throttle = LoginThrottle(max_failures=5, lockout_s=300, clock=lambda: 0.0)
-    assert [throttle.attempt("name:rev") for _ in range(6)] == [0, 0, 0, 0, 0, 300]
-    throttle.succeeded("name:rev")
-    assert throttle.attempt("name:rev") == 0
+    assert [throttle.attempt(store, "name:rev") for _ in range(6)] == [0, 0, 0, 0, 0, 300]
+    throttle.succeeded(store, "name:rev")
+    assert throttle.attempt(store, "name:rev") == 0
+
+
+def test_the_count_is_shared_by_every_web_process_and_survives_a_restart(tmp_path):
+    from service.store import Store
+
+    db = str(tmp_path / "j.db")
+    first, second = Store(db), Store(db)  # two gunicorn workers: two connections to one file
+    throttle = LoginThrottle(max_failures=5, lockout_s=300, clock=lambda: 1000.0)
+    for n in range(5):
+        assert throttle.attempt(first if n % 2 else second, "addr:10.0.0.7") == 0
+    first.close()
+    second.close()
+    restarted = Store(db)
+    try:
+        assert throttle.attempt(restarted, "addr:10.0.0.7") == 300
+    finally:
+        restarted.close()
 
 
 def test_a_wrong_name_and_a_wrong_password_get_the_same_answer(app):

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import os
 import signal
-import socket
 import subprocess
 import sys
 import urllib.request
@@ -13,15 +12,9 @@ from pathlib import Path
 import pytest
 
 from service.store import Store
-from tests.conftest import SAMPLES, wait_until
+from tests.conftest import SAMPLES, start_serve, wait_until
 
 REPORT = SAMPLES / "000_8d720d4fc0889d24.txt"
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def _descendants(pid: int) -> set[int]:
@@ -50,23 +43,10 @@ def _alive(pid: int) -> bool:
 
 @pytest.mark.slow  # `jixiao serve` and its processes are started
 def test_serve_answers_from_gunicorn_extracts_in_its_own_process_and_stops_everything_on_ctrl_c(tmp_path):
-    port = _free_port()
     env = {**os.environ, "JIXIAO_DB": str(tmp_path / "j.db"), "JIXIAO_INSTANCE": str(tmp_path / "inst"),
            "JIXIAO_ENGINE": "rules", "JIXIAO_WEB_WORKERS": "2"}
-    proc = subprocess.Popen([sys.executable, "-m", "service.cli", "serve", "--port", str(port)], env=env,
-                            cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-    login_page = f"http://127.0.0.1:{port}/auth/login"
-
-    def answers() -> bool:
-        assert proc.poll() is None, "jixiao serve stopped"
-        try:
-            urllib.request.urlopen(login_page, timeout=5).close()
-            return True
-        except OSError:
-            return False
-
+    proc, login_page = start_serve(env, cwd=tmp_path)
     try:
-        wait_until(answers, "jixiao serve to answer")
         with urllib.request.urlopen(login_page, timeout=5) as resp:
             assert resp.headers["Server"].startswith("gunicorn") and "登录" in resp.read().decode()
         submitted = subprocess.run([sys.executable, "-m", "service.cli", "submit", str(REPORT)], env=env,

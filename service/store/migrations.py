@@ -454,3 +454,11 @@ def m015_unit_search(db: Database) -> None:
     db.execute(f"CREATE TRIGGER job_units_delete AFTER DELETE ON jobs BEGIN {take} END")
     db.execute("CREATE TRIGGER job_units_update AFTER UPDATE OF unit_name ON jobs "
                f"WHEN OLD.unit_name IS NOT NEW.unit_name BEGIN {take} {add} END")
+
+
+@migration
+def m021_login_failures(db: Database) -> None:
+    """Wrong passwords in a row per key ("name:王芳", "addr:10.0.0.7") and the time of the last (Unix seconds),
+    in the database so that every web process behind gunicorn counts the same streak and a restart keeps it."""
+    db["login_failures"].create({"key": str, "failures": int, "last_at": float}, pk="key")
+    db["login_failures"].create_index(["last_at"])

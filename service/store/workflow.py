@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -25,6 +25,7 @@ from service.store import rows
 QUEUED, EXTRACTING, IN_REVIEW, CONFIRMED_STATE, FAILED = "queued", "extracting", "review", "confirmed", "failed"
 DELETED = "deleted"  # review.DELETED: a score row or project a reviewer said is not one
 SYSTEM = "系统"
+LoginDecision = tuple[float, dict[str, tuple[int, float]]]  # seconds to wait, streaks to write
 
 
 class StaleEdit(StoreError):
@@ -121,6 +122,28 @@ class WorkflowMixin:
     def active_admins(self) -> int:
         with self.lock:
             return self.db.execute("SELECT count(*) FROM users WHERE role = 'admin' AND active = 1").fetchone()[0]
+
+    def login_attempt(self, keys: Sequence[str], decide: Callable[[dict[str, tuple[int, float]]], LoginDecision],
+                      forget_before: float) -> float:
+        """One log-in try against the streaks of wrong passwords of `keys`, in one write transaction so that
+        tries sent at once to several web processes are counted one after the other. `decide` (the policy,
+        review_ui.throttle) gets {key: (failures, last_at)} of the keys that have a streak and returns the
+        seconds to wait and the streaks to write; streaks whose last failure is before `forget_before` go."""
+        with self.write():
+            marks = ",".join("?" * len(keys))
+            streaks = {r["key"]: (r["failures"], r["last_at"]) for r in self.db.query(
+                f"SELECT key, failures, last_at FROM login_failures WHERE key IN ({marks})", list(keys))}
+            wait, changed = decide(streaks)
+            self.db.execute("DELETE FROM login_failures WHERE last_at < ?", [forget_before])
+            if changed:
+                self.db["login_failures"].upsert_all(
+                    [{"key": k, "failures": n, "last_at": t} for k, (n, t) in changed.items()], pk="key")
+            return wait
+
+    def login_succeeded(self, keys: Sequence[str]) -> None:
+        """The password proved right: the streaks of `keys` end."""
+        with self.write():
+            self.db.execute(f"DELETE FROM login_failures WHERE key IN ({','.join('?' * len(keys))})", list(keys))
 
     # -- jobs ----------------------------------------------------------------
 
