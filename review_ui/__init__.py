@@ -82,9 +82,9 @@ def local_time(stamp: str | None, fmt: str = "%Y-%m-%d %H:%M") -> str:
 
 
 def _register(app: Flask) -> None:
-    from . import admin, auth, export, history, open_data, overview, review, upload
+    from . import admin, auth, export, history, open_data, overview, review, tokens, upload
 
-    for bp in (auth.bp, upload.bp, review.bp, admin.bp, export.bp, overview.bp, open_data.bp):
+    for bp in (auth.bp, upload.bp, review.bp, admin.bp, tokens.bp, export.bp, overview.bp, open_data.bp):
         app.register_blueprint(bp)
     app.add_url_rule("/", endpoint="index", view_func=auth.home)
     app.jinja_env.globals.update(ROLE_NAMES=ROLES, STATE_NAMES=STATE_NAMES)

@@ -31,6 +31,9 @@ from flask import (
 from flask.blueprints import BlueprintSetupState
 from werkzeug.security import check_password_hash, generate_password_hash
 
+from service import api_tokens
+
+from . import refuse
 from .db import get_store
 from .forms import LoginForm, PlainForm
 from .throttle import LoginThrottle
@@ -39,6 +42,7 @@ bp = Blueprint("auth", __name__, url_prefix="/auth")
 
 UPLOADERS = ("operator", "admin")
 REVIEWERS = ("reviewer", "admin")
+API_READER = "api"  # a request made with an API token: the JSON API's reads (review_ui.open_data), nothing else
 SESSION_KEYS = ("user_id", "version", "at")
 WRONG = "用户名或密码错误"  # the same for a wrong name and a wrong password
 
@@ -58,10 +62,21 @@ def dummy_hash() -> str:
 
 @bp.before_app_request
 def load_logged_in_user() -> None:
+    token = api_tokens.bearer(request.headers.get("Authorization")) if request.path.startswith("/api/") else None
+    if token is not None:  # a token an admin issued (review_ui.tokens); the session is not looked at
+        g.user = _token_user(token)
+        return
     g.user = _session_user()
     if g.user is None and "user_id" in session:
         for key in SESSION_KEYS:  # the CSRF token stays: a log-in form open in another tab still works
             session.pop(key, None)
+
+
+def _token_user(token: str) -> dict:
+    found = get_store().token_by_sha256(api_tokens.token_sha256(token)) if api_tokens.well_formed(token) else None
+    if found is None:
+        refuse(401, "API 令牌无效或已被撤销，请向管理员申请新的令牌")
+    return {"id": None, "name": f"令牌：{found['name']}", "role": API_READER, "token_id": found["id"]}
 
 
 def _session_user() -> dict | None:

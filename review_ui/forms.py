@@ -38,6 +38,10 @@ class RoleForm(FlaskForm):
     role = SelectField("角色", choices=ROLES)
 
 
+class TokenForm(FlaskForm):
+    name = StringField("用途", validators=[DataRequired("请写明令牌的用途，例如：市财政局数据平台"), Length(max=40)])
+
+
 class PlainForm(FlaskForm):
     """A form with nothing but its CSRF token: confirm, retry, log out, deactivate."""
 

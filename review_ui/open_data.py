@@ -1,4 +1,5 @@
-"""Open data: a read-only JSON API of the confirmed records (docs/api.md), behind the same log-in.
+"""Open data: a read-only JSON API of the confirmed records (docs/api.md), behind the same log-in or an API
+token an admin issued (`Authorization: Bearer jx_…`, review_ui.tokens).
 
     GET /api/v1/records?year=2023&unit=镇&limit=100&after=<sha256>   the current confirmed records, by year and unit
     GET /api/v1/records/<sha256>                                     one confirmed record
@@ -17,7 +18,7 @@ from flask import Blueprint, jsonify, request
 from service import export as exporter
 
 from . import refuse
-from .auth import REVIEWERS, login_required
+from .auth import API_READER, REVIEWERS, login_required
 from .db import get_store
 
 bp = Blueprint("open_data", __name__, url_prefix="/api/v1")
@@ -27,7 +28,7 @@ _SHA = re.compile(r"[0-9a-f]{64}")
 
 
 @bp.route("/records")
-@login_required(*REVIEWERS)
+@login_required(*REVIEWERS, API_READER)
 def records():
     selection = exporter.Selection(year=request.args.get("year", type=int),
                                    unit=request.args.get("unit", "").strip() or None)
@@ -50,7 +51,7 @@ def records():
 
 
 @bp.route("/records/<sha256>")
-@login_required(*REVIEWERS)
+@login_required(*REVIEWERS, API_READER)
 def record(sha256: str):
     if not _SHA.fullmatch(sha256):
         refuse(404, "没有这份已确认的记录")
@@ -64,7 +65,7 @@ def record(sha256: str):
 
 
 @bp.route("/units")
-@login_required(*REVIEWERS)
+@login_required(*REVIEWERS, API_READER)
 def units():
     years: dict[str, set[int]] = {}
     for r in get_store().confirmed_documents():

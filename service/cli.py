@@ -416,6 +416,48 @@ def users_list(db: str | None) -> None:
         click.echo(f"{u['name']}\t{u['role']}\t{'active' if u['active'] else 'inactive'}")
 
 
+@cli.group()
+def tokens() -> None:
+    """API tokens for the read-only JSON API (docs/api.md); admins issue them here or on the app's API 令牌 page."""
+
+
+@tokens.command("issue")
+@click.argument("name")
+@click.option("--by", "user", default="命令行", show_default=True, help="Who issues it (kept with the token).")
+@click.option("--db", type=click.Path(dir_okay=False), default=None, help="SQLite database (JIXIAO_DB).")
+def tokens_issue(name: str, user: str, db: str | None) -> None:
+    """Issue a token for NAME (what it is for); it is printed once and kept only as its SHA-256."""
+    from service import api_tokens
+
+    name = name.strip()
+    if not name or len(name) > api_tokens.MAX_NAME:
+        raise click.ClickException(f"请写明令牌的用途（1 到 {api_tokens.MAX_NAME} 个字）")
+    token, digest = api_tokens.new_token()
+    _open_store(_settings(db=db)).issue_token(name, digest, user)
+    console.print(f"已签发令牌「{name}」，请立即保存（不会再次显示）：", highlight=False)
+    click.echo(token)
+
+
+@tokens.command("list")
+@click.option("--db", type=click.Path(dir_okay=False), default=None, help="SQLite database (JIXIAO_DB).")
+def tokens_list(db: str | None) -> None:
+    """The tokens issued: id, what for, by whom, when, last use, and whether revoked."""
+    for t in _open_store(_settings(db=db)).list_tokens():
+        state = f"revoked {t['revoked_at']} by {t['revoked_by']}" if t["revoked_at"] else "active"
+        click.echo(f"{t['id']}\t{t['name']}\t{t['created_by']}\t{t['created_at']}\t{t['last_used_at'] or '-'}\t{state}")
+
+
+@tokens.command("revoke")
+@click.argument("token_id", type=int)
+@click.option("--by", "user", default="命令行", show_default=True, help="Who revokes it (kept with the token).")
+@click.option("--db", type=click.Path(dir_okay=False), default=None, help="SQLite database (JIXIAO_DB).")
+def tokens_revoke(token_id: int, user: str, db: str | None) -> None:
+    """Revoke token TOKEN_ID (see `jixiao tokens list`): programs using it can no longer read."""
+    if not _open_store(_settings(db=db)).revoke_token(token_id, user):
+        raise click.ClickException(f"没有编号为 {token_id} 的有效令牌")
+    console.print(f"已撤销令牌 {token_id}")
+
+
 @cli.command("export")
 @click.option("--format", "fmt", type=click.Choice(["csv", "xlsx", "json"]), required=True, help="Output format.")
 @click.option("--out", "out", type=click.Path(path_type=Path), required=True,

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
 
+from service.cli import cli
 from service.store import Store
 from tests.test_export import exported, resolve_and_confirm
-from tests.webapp import as_user, make_app
+from tests.webapp import as_user, csrf_token, make_app, store_of
 
 STEMS = ["000_8d720d4fc0889d24", "001_dea89b1d5430c4b7", "002_6ebd5ff7b055c059"]
 
@@ -91,3 +94,76 @@ def test_the_api_needs_a_reviewer_log_in(api):
     app, _ = api
     assert app.test_client().get("/api/v1/records").status_code == 401
     assert as_user(app, "oper").get("/api/v1/records").status_code == 403
+
+
+# -- API tokens -------------------------------------------------------------------------------------
+
+def _issue(admin, name: str) -> str:
+    """An admin issues a token on the API 令牌 page; the token as the page shows it, once."""
+    page = admin.post("/admin/tokens", data={"name": name, "csrf_token": csrf_token(admin, "/admin/tokens")})
+    assert page.status_code == 200 and page.headers["Cache-Control"] == "no-store"
+    html = page.get_data(as_text=True)
+    assert "关闭此页后将无法再次查看" in html
+    return re.search(r'<code class="token">(jx_[\w-]+)</code>', html).group(1)
+
+
+def test_a_program_reads_the_records_with_a_token_an_admin_issued(api):
+    app, store = api
+    token = _issue(as_user(app, "boss"), "市财政局数据平台")
+    program = app.test_client()  # no session: only the header
+    resp = program.get("/api/v1/records", headers={"Authorization": f"Bearer {token}"})
+    assert resp.status_code == 200 and resp.get_json()["records"] == exported(store)
+    listed = as_user(app, "boss").get("/admin/tokens").get_data(as_text=True)
+    assert "市财政局数据平台" in listed and token not in listed  # shown once, then never again
+    assert all(token not in str(row) for row in store.db["api_tokens"].rows)  # only its hash is kept
+    assert store.list_tokens()[0]["last_used_at"] is not None
+
+
+def test_a_token_reads_the_json_api_and_nothing_else(api):
+    app, _ = api
+    token = _issue(as_user(app, "boss"), "只读")
+    program = app.test_client()
+    bearer = {"Authorization": f"Bearer {token}"}
+    assert program.get("/queue", headers=bearer).status_code == 302  # the web app still wants a log-in
+    assert program.get("/admin/tokens", headers=bearer).status_code == 302
+    sha = program.get("/api/v1/records", headers=bearer).get_json()["records"][0]["source"]["sha256"]
+    assert program.post(f"/api/documents/{sha}/items/unit_name", json={"action": "accept"},
+                        headers=bearer).status_code in (400, 403)  # no change through a token
+
+
+def test_a_revoked_or_mistyped_token_is_a_401_with_a_chinese_reason(api):
+    app, _ = api
+    admin = as_user(app, "boss")
+    token = _issue(admin, "将被撤销")
+    token_id = next(t["id"] for t in store_of(app).list_tokens() if t["name"] == "将被撤销")
+    revoked = admin.post(f"/admin/tokens/{token_id}/revoke", data={"csrf_token": csrf_token(admin, "/admin/tokens")})
+    assert revoked.status_code == 303
+    program = app.test_client()
+    for bad in (token, token[:-1] + ("A" if token[-1] != "A" else "B"), "not-a-token"):
+        resp = program.get("/api/v1/records", headers={"Authorization": f"Bearer {bad}"})
+        assert resp.status_code == 401 and "API 令牌无效或已被撤销" in resp.get_json()["error"]
+    row = next(t for t in store_of(app).list_tokens() if t["id"] == token_id)
+    assert row["revoked_by"] == "boss" and row["revoked_at"]
+
+
+def test_only_an_admin_issues_tokens(api):
+    app, _ = api
+    assert as_user(app, "rev").get("/admin/tokens").status_code == 403
+    assert app.test_client().get("/admin/tokens").status_code == 302
+    admin = as_user(app, "boss")
+    empty = admin.post("/admin/tokens", data={"name": " ", "csrf_token": csrf_token(admin, "/admin/tokens")})
+    assert empty.status_code == 400 and "请写明令牌的用途" in empty.get_data(as_text=True)
+
+
+def test_tokens_issued_and_revoked_from_the_command_line(api, runner):
+    app, _ = api
+    db = app.config["DATABASE"]
+    issued = runner.invoke(cli, ["tokens", "issue", "脚本", "--db", db])
+    assert issued.exit_code == 0, issued.output
+    token = issued.output.strip().splitlines()[-1]
+    assert app.test_client().get("/api/v1/units", headers={"Authorization": f"Bearer {token}"}).status_code == 200
+    token_id = runner.invoke(cli, ["tokens", "list", "--db", db]).output.split("\t")[0]
+    assert runner.invoke(cli, ["tokens", "revoke", token_id, "--db", db]).exit_code == 0
+    again = runner.invoke(cli, ["tokens", "revoke", token_id, "--db", db])
+    assert again.exit_code == 1 and "没有编号为" in again.output
+    assert app.test_client().get("/api/v1/units", headers={"Authorization": f"Bearer {token}"}).status_code == 401

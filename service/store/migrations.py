@@ -462,3 +462,13 @@ def m021_login_failures(db: Database) -> None:
     in the database so that every web process behind gunicorn counts the same streak and a restart keeps it."""
     db["login_failures"].create({"key": str, "failures": int, "last_at": float}, pk="key")
     db["login_failures"].create_index(["last_at"])
+
+
+@migration
+def m022_api_tokens(db: Database) -> None:
+    """API tokens an admin issues for the read-only JSON API: only the SHA-256 of a token is kept. A token is
+    revoked, never deleted, so the table says who issued and who revoked each one and when."""
+    db["api_tokens"].create({"id": int, "name": str, "token_sha256": str, "created_by": str, "created_at": str,
+                             "last_used_at": str, "revoked_by": str, "revoked_at": str}, pk="id",
+                            not_null={"name", "token_sha256", "created_by", "created_at"})
+    db["api_tokens"].create_index(["token_sha256"], unique=True)

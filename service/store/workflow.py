@@ -145,6 +145,38 @@ class WorkflowMixin:
         with self.write():
             self.db.execute(f"DELETE FROM login_failures WHERE key IN ({','.join('?' * len(keys))})", list(keys))
 
+    # -- API tokens ----------------------------------------------------------
+
+    def issue_token(self, name: str, token_sha256: str, user: str) -> int:
+        with self.write():
+            return self.db["api_tokens"].insert({"name": name, "token_sha256": token_sha256, "created_by": user,
+                                                 "created_at": rows.now()}).last_pk
+
+    def list_tokens(self) -> list[dict[str, Any]]:
+        """Every token ever issued (revoked ones too), newest first, without the hash."""
+        with self.lock:
+            return [{k: v for k, v in t.items() if k != "token_sha256"}
+                    for t in self.db["api_tokens"].rows_where(order_by="id desc")]
+
+    def token_by_sha256(self, token_sha256: str) -> dict[str, Any] | None:
+        """The token with this hash if it is not revoked; its last use is noted (at most once a minute)."""
+        with self.lock:
+            token = self._one("api_tokens", "token_sha256 = ? AND revoked_at IS NULL", [token_sha256])
+        if token is not None:
+            now = rows.now()
+            last = token["last_used_at"]
+            if last is None or datetime.fromisoformat(now) - datetime.fromisoformat(last) > timedelta(minutes=1):
+                with self.write():
+                    self.db["api_tokens"].update(token["id"], {"last_used_at": now})
+        return token
+
+    def revoke_token(self, token_id: int, user: str) -> bool:
+        """Revoke a token; False when there is no such token or it was revoked already."""
+        with self.write():
+            done = self.db.execute("UPDATE api_tokens SET revoked_by = ?, revoked_at = ? "
+                                   "WHERE id = ? AND revoked_at IS NULL", [user, rows.now(), token_id])
+            return done.rowcount == 1
+
     # -- jobs ----------------------------------------------------------------
 
     def enqueue(self, sha256: str, name: str, path: str, size: int, user: str,
