@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from flask_wtf import FlaskForm
 from wtforms import MultipleFileField, PasswordField, SelectField, StringField
-from wtforms.validators import DataRequired, EqualTo, Length
+from wtforms.validators import DataRequired, EqualTo, Length, ValidationError
 
 from service.labels import ROLES
+from service.threshold_report import parse_target
 
 MIN_PASSWORD = 8  # as `jixiao users add` asks
 PASSWORD_RULE = Length(min=MIN_PASSWORD, message=f"密码至少 {MIN_PASSWORD} 位")
@@ -48,3 +49,16 @@ class PlainForm(FlaskForm):
 
 class ReopenForm(FlaskForm):
     reason = StringField("原因", validators=[DataRequired("请写明重新打开的原因"), Length(max=200)])
+
+
+def _target_rule(form: FlaskForm, field: StringField) -> None:
+    try:
+        field.parsed = parse_target(field.data)
+    except ValueError as e:
+        raise ValidationError(str(e)) from None
+
+
+class TargetForm(FlaskForm):
+    """The calibration page's target escape rate: 0.003 or 0.3%, above 0 and below 1."""
+    target = StringField("目标漏检率", validators=[DataRequired("请输入目标漏检率，例如 0.003 或 0.3%"),
+                                                Length(max=20, message="目标漏检率过长"), _target_rule])

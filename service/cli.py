@@ -24,6 +24,8 @@ from service.pipeline import FileResult, expand_inputs, run_batch
 from service.record import Record
 from service.settings import ENGINE_CHOICES, SETTINGS, Settings, load_settings
 from service.store import Store
+from service.threshold_report import applied_lines
+from service.thresholds import for_jobs
 
 console = Console()
 ROOT = Path(__file__).resolve().parents[1]  # a source checkout
@@ -86,7 +88,8 @@ def extract(files: tuple[Path, ...], out_dir: Path, engine: str | None, db: str 
         where = f"回放录制的回答（{replay_dir}），不联网" if replay_dir is not None else engine.client.endpoint.model
         console.print(f"提取引擎：大模型（{where}）；共 {len(paths)} 个文件", soft_wrap=True)
     try:
-        results = _run_with_progress(paths, settings, store, out_dir, engine, resume)
+        in_force = for_jobs(settings, store) if store is not None else settings  # with the applied 校准
+        results = _run_with_progress(paths, in_force, store, out_dir, engine, resume)
     finally:
         engine.close()
     _print_summary(results)
@@ -620,6 +623,26 @@ def show_settings() -> None:
     current = _settings()
     for s in SETTINGS:
         click.echo(f"{s.name:<20} {s.env:<26} {getattr(current, s.name)!s:<14} {s.help}")
+    lines = _applied_thresholds(current)
+    if lines:
+        click.echo("\n已应用的校准阈值（管理员在“校准”页面应用；accept_at_fields 指定的字段以配置为准）：")
+        for line in lines:
+            click.echo(line)
+
+
+def _applied_thresholds(settings: Settings) -> list[str]:
+    """The calibrations applied in the database, with the threshold in force and its source; nothing when the
+    database does not exist yet (it is not created, nor migrated, for this)."""
+    if settings.db == ":memory:" or not Path(settings.db).is_file():
+        return []
+    try:
+        store = Store(settings.db, migrate=False)
+    except JixiaoError as e:
+        raise click.ClickException(str(e)) from None
+    try:
+        return applied_lines(store, settings)
+    finally:
+        store.close()
 
 
 def main() -> None:

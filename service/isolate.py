@@ -23,13 +23,16 @@ import multiprocessing
 import resource
 import threading
 import time
+from collections.abc import Mapping
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures import TimeoutError as FutureTimeout
 from concurrent.futures.process import BrokenProcessPool
 from pathlib import Path
+from typing import Any
 
 from service.errors import JixiaoError
 from service.settings import Settings
+from service.thresholds import with_calibration
 
 log = logging.getLogger(__name__)
 
@@ -108,8 +111,12 @@ class ChildRunner:
                 initargs=(self.settings.job_memory_mb,), max_tasks_per_child=TASKS_PER_CHILD)
         return self._pool
 
-    def run(self, sha256: str, path: str, name: str, stop: threading.Event):
-        future = self._get_pool().submit(extract_job, sha256, path, self.settings)
+    def run(self, sha256: str, path: str, name: str, stop: threading.Event,
+            applied: Mapping[str, Mapping[str, Any]] | None = None):
+        """`applied`: the thresholds an admin applied on the 校准 page (store.applied_thresholds()), put in
+        force over the runner's settings for this document (service.thresholds)."""
+        settings = with_calibration(self.settings, applied) if applied else self.settings
+        future = self._get_pool().submit(extract_job, sha256, path, settings)
         deadline = time.monotonic() + self.settings.job_timeout_s
         while True:
             try:

@@ -222,7 +222,9 @@ class Settings(BaseSettings):
         return int(self.max_unpacked_mb * 1024 * 1024)
 
     def threshold(self, key: str) -> float:
-        """The acceptance threshold for one field: its override in accept_at_fields, else accept_at."""
+        """The acceptance threshold for one field: its override in accept_at_fields, else accept_at. A job's
+        settings carry the thresholds an admin applied on the 校准 page in accept_at_fields, under the keys the
+        loaded settings do not name (service.thresholds.with_calibration: a written setting wins)."""
         return self.accept_at_fields.get(key, self.accept_at)
 
     def replace(self, **changes: Any) -> Settings:

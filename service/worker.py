@@ -31,6 +31,7 @@ from service.pipeline import run_document
 from service.review import items_from_record
 from service.settings import Settings
 from service.store import Store
+from service.thresholds import with_calibration
 
 log = logging.getLogger(__name__)
 
@@ -296,13 +297,15 @@ def process_next(store: Store, settings: Settings, engine: Engine | None = None,
     beat = _Heartbeat(store, sha, worker, max(0.5, settings.job_lease_s / 3))
     beat.start()
     try:
+        applied = store.applied_thresholds()  # what an admin applied on the 校准 page, as of now
         if runner is not None:
-            doc, sections, ex, meta, items = runner.run(sha, job["path"], name, beat.lost)
+            doc, sections, ex, meta, items = runner.run(sha, job["path"], name, beat.lost, applied)
         else:
+            calibrated = with_calibration(settings, applied)
             own = engine is None
             engine = build_engine(settings, cache=store) if own else engine
             try:
-                doc, sections, ex, meta, items = extract(sha, Path(job["path"]), settings, engine,
+                doc, sections, ex, meta, items = extract(sha, Path(job["path"]), calibrated, engine,
                                                          progress=lambda text: store.set_progress(sha, text))
             finally:
                 if own:

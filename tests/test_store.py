@@ -66,7 +66,7 @@ EXPECTED_SCHEMA = {
     "audit_log": [("id", "INTEGER"), ("document_sha256", "TEXT"), ("item", "TEXT"), ("action", "TEXT"),
                  ("old_value", "TEXT"), ("new_value", "TEXT"), ("user_name", "TEXT"), ("at", "TEXT"),
                  ("reason", "TEXT"), ("old_status", "TEXT"), ("old_evidence", "TEXT"), ("undoes", "INTEGER"),
-                 ("batch", "INTEGER")],
+                 ("batch", "INTEGER"), ("confidence", "REAL")],
     "confirmed_reports": [("document_sha256", "TEXT"), ("source_name", "TEXT"), ("unit_name", "TEXT"),
                          ("fiscal_year", "INTEGER"), ("report_date", "TEXT"), ("self_score", "REAL"),
                          ("rating", "TEXT"), ("staff_authorized", "INTEGER"), ("staff_actual", "INTEGER"),
@@ -103,13 +103,21 @@ EXPECTED_SCHEMA = {
     "job_units_docsize": [("id", "INTEGER"), ("sz", "BLOB")],
     "job_units_config": [("k", ""), ("v", "")],
     "job_unit_trigrams": [("term", "TEXT"), ("n", "INTEGER")],
+    "threshold_changes": [("id", "INTEGER"), ("key", "TEXT"), ("action", "TEXT"), ("old_threshold", "REAL"),
+                          ("new_threshold", "REAL"), ("old_source", "TEXT"), ("target_escape", "REAL"),
+                          ("basis", "TEXT"), ("user_name", "TEXT"), ("at", "TEXT")],
+    "calibration_targets": [("id", "INTEGER"), ("target_escape", "REAL"), ("user_name", "TEXT"), ("at", "TEXT")],
+    "login_failures": [("key", "TEXT"), ("failures", "INTEGER"), ("last_at", "REAL")],
+    "api_tokens": [("id", "INTEGER"), ("name", "TEXT"), ("token_sha256", "TEXT"), ("created_by", "TEXT"),
+                   ("created_at", "TEXT"), ("last_used_at", "TEXT"), ("revoked_by", "TEXT"), ("revoked_at", "TEXT")],
 }
 # what `db.tables` does not show: generated columns, views, triggers
 EXPECTED_GENERATED = {"jobs": [("sort_flagged", "INTEGER"), ("sort_confidence", "REAL")]}
 EXPECTED_VIEWS = {"job_unit_text"}
 EXPECTED_TRIGGERS = {"audit_log_no_update", "audit_log_no_delete", "audit_log_no_replace", "job_counts_insert",
                      "job_counts_update", "job_counts_delete", "job_units_insert", "job_units_update",
-                     "job_units_delete"}
+                     "job_units_delete", *(f"{table}_no_{op}" for table in ("threshold_changes", "calibration_targets")
+                                           for op in ("update", "delete", "replace"))}
 
 
 def make_doc(name="自评报告.docx", sha256=SHA):

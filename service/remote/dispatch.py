@@ -40,6 +40,7 @@ from service.remote.codec import CodecError, decode_head, decode_result, encode_
 from service.settings import Settings
 from service.store import Store
 from service.store.workflow import EXTRACTING
+from service.thresholds import for_jobs
 
 log = logging.getLogger(__name__)
 
@@ -348,7 +349,7 @@ class Dispatcher:
             self.flights.pop(f.sha256, None)
             return
         task = encode_task(task=f.task, sha256=f.sha256, name=f.name, file_name=Path(f.path).name, data=data,
-                           settings=self.settings, claim=self.me)
+                           settings=for_jobs(self.settings, self.store), claim=self.me)  # with applied 校准
         try:
             self.client.hset(KEYS.claims, f.sha256, f.task)
             self.client.hset(KEYS.task(f.task), mapping={"claim": self.me, "lane": f.lane, "sent_at": time.time()})

@@ -25,6 +25,7 @@ from service.document import Document
 from service.errors import StoreError
 from service.models import Extraction, Section
 from service.store import rows
+from service.store.calibration import CalibrationMixin
 from service.store.migrations import migrate
 from service.store.queue import QueueMixin
 from service.store.workflow import WorkflowMixin
@@ -52,7 +53,7 @@ def open_db(path: str, migrate_now: bool = True) -> Database:
 DISK_FULL = "数据库所在磁盘已满，本次写入未保存（数据库未做任何更改）；请清理磁盘空间后重试"
 
 
-class Store(QueueMixin, WorkflowMixin):
+class Store(QueueMixin, WorkflowMixin, CalibrationMixin):
     """Documents and extraction runs in one SQLite database."""
 
     def __init__(self, db: Database | str, migrate: bool = True):

@@ -457,6 +457,38 @@ def m015_unit_search(db: Database) -> None:
 
 
 @migration
+def m018_audit_confidence(db: Database) -> None:
+    """The confidence an item had when a person (or a bulk accept) acted on it, kept in its audit entry: the
+    calibration page (service.check.threshold_learning) learns thresholds from what reviewers did with values
+    of each confidence, and the item's own row may be replaced by a re-extraction since."""
+    db["audit_log"].add_column("confidence", float)
+
+
+@migration
+def m019_threshold_calibration(db: Database) -> None:
+    """Thresholds an admin applied on the calibration page (校准), and the target escape rate they set, each an
+    append-only log that is its own audit: the latest `threshold_changes` row of a field key says what is
+    applied (`apply`: `new_threshold`; `revert`: none), the latest `calibration_targets` row the target."""
+    db["threshold_changes"].create(
+        {"id": int, "key": str, "action": str, "old_threshold": float, "new_threshold": float, "old_source": str,
+         "target_escape": float, "basis": str, "user_name": str, "at": str},
+        pk="id", not_null=["key", "action", "user_name", "at"],
+    )
+    db["threshold_changes"].create_index(["key", "id"])
+    db["calibration_targets"].create(
+        {"id": int, "target_escape": float, "user_name": str, "at": str},
+        pk="id", not_null=["target_escape", "user_name", "at"],
+    )
+    for table in ("threshold_changes", "calibration_targets"):
+        for op in ("UPDATE", "DELETE"):
+            db.execute(f"CREATE TRIGGER {table}_no_{op.lower()} BEFORE {op} ON {table} "
+                       f"BEGIN SELECT RAISE(ABORT, '{table} is append-only'); END")
+        db.execute(f"CREATE TRIGGER {table}_no_replace BEFORE INSERT ON {table} "
+                   f"WHEN EXISTS (SELECT 1 FROM {table} WHERE id = NEW.id) "
+                   f"BEGIN SELECT RAISE(ABORT, '{table} is append-only'); END")
+
+
+@migration
 def m021_login_failures(db: Database) -> None:
     """Wrong passwords in a row per key ("name:王芳", "addr:10.0.0.7") and the time of the last (Unix seconds),
     in the database so that every web process behind gunicorn counts the same streak and a restart keeps it."""

@@ -454,7 +454,8 @@ class WorkflowMixin:
                 self.db.execute("UPDATE review_items SET evidence = ? WHERE document_sha256 = ? AND item = ?",
                                 [rows.to_json(evidence), sha256, item])
             self._audit(sha256, item, action, current["value"], value, user, reason,
-                        old_status=current["status"], old_evidence=current.get("evidence"))
+                        old_status=current["status"], old_evidence=current.get("evidence"),
+                        confidence=current["confidence"])
             self._refresh_summary(sha256)
             return self.review_item(sha256, item)
 
@@ -651,7 +652,8 @@ class WorkflowMixin:
                     "WHERE document_sha256 = ? AND item = ? AND version = ?",
                     [status, user, rows.now(), sha256, item, version])
                 self._audit(sha256, item, "bulk_accept", current["value"], current["value"], user,
-                            old_status=current["status"], old_evidence=current.get("evidence"), batch=batch)
+                            old_status=current["status"], old_evidence=current.get("evidence"), batch=batch,
+                            confidence=current["confidence"])
                 accepted.append(item)
             if accepted:
                 self._refresh_summary(sha256)
@@ -731,12 +733,15 @@ class WorkflowMixin:
 
     def _audit(self, sha256: str, item: str | None, action: str, old: Any, new: Any, user: str,
                reason: str | None = None, old_status: str | None = None, old_evidence: Any = None,
-               undoes: int | None = None, batch: int | None = None) -> None:
+               undoes: int | None = None, batch: int | None = None, confidence: float | None = None) -> None:
+        """One audit entry. `old_status` and `confidence`: the item's status and confidence when it was acted
+        on (an auto-accepted value a reviewer looked at reads old_status `accepted`), for the calibration page."""
         self.db["audit_log"].insert({"document_sha256": sha256, "item": item, "action": action,
                                      "old_value": rows.to_json(old), "new_value": rows.to_json(new),
                                      "user_name": user, "at": rows.now(), "reason": reason,
                                      "old_status": old_status, "undoes": undoes, "batch": batch,
-                                     "old_evidence": rows.to_json(old_evidence) if old_evidence else None})
+                                     "old_evidence": rows.to_json(old_evidence) if old_evidence else None,
+                                     "confidence": confidence})
 
     def _one(self, table: str, where: str, args: list[Any]) -> dict[str, Any] | None:
         with self.lock:
