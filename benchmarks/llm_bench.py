@@ -8,6 +8,8 @@ prefix    share of each request that is the same for every request of its kind (
           providers' prompt caching can serve from cache
 overhead  pipeline time per report excluding the LLM's wait (zero-latency server; and all answers cached)
 batch     wall time of 50 reports when every request takes 1 s, at concurrency 1 and 8
+reasks    tokens per report in the recorded answers (cassettes/), first asks and re-asks apart: the prompt and
+          completion tokens each recorded response reports (`usage`)
 """
 
 from __future__ import annotations
@@ -164,6 +166,37 @@ def batch(n_reports: int = 50) -> None:
                 assert all(r.ok for r in results)
                 base = base or wall
                 print(f"| {conc} | {len(server.requests)} | {wall:.1f} s | {base / wall:.1f}x |")
+
+
+def reasks() -> None:
+    """A re-ask is a request that carries the model's earlier answer (an assistant or tool message) back
+    with the validation errors (instructor's re-ask)."""
+    import yaml
+
+    print("| cassettes | reports | requests (re-asks) | prompt tokens per report | completion tokens per report "
+          "| re-asks' share of all tokens |")
+    print("|---|---|---|---|---|---|")
+    sets = {"samples": sorted((ROOT / "cassettes").glob("*.yaml")),
+            "new layouts": sorted((ROOT / "cassettes" / "new_layouts").glob("*.yaml")),
+            "fault scenarios (hand-written)": sorted((ROOT / "cassettes" / "failures").glob("*.yaml"))}
+    for name, paths in sets.items():
+        requests = reasked = prompt = completion = reask_tokens = 0
+        for path in paths:
+            for hit in yaml.safe_load(path.read_text())["interactions"]:
+                body = json.loads(hit["request"]["body"])
+                again = any(m["role"] in ("assistant", "tool") for m in body["messages"])
+                try:
+                    usage = json.loads(hit["response"]["body"]["string"]).get("usage") or {}
+                except (TypeError, ValueError):  # an error page (500, 429) has no usage
+                    usage = {}
+                tokens = usage.get("prompt_tokens", 0) + usage.get("completion_tokens", 0)
+                requests, reasked = requests + 1, reasked + again
+                prompt += usage.get("prompt_tokens", 0)
+                completion += usage.get("completion_tokens", 0)
+                reask_tokens += tokens if again else 0
+        n = len(paths)
+        share = reask_tokens / (prompt + completion) if prompt + completion else 0
+        print(f"| {name} | {n} | {requests} ({reasked}) | {prompt / n:.0f} | {completion / n:.0f} | {share:.0%} |")
 
 
 if __name__ == "__main__":
