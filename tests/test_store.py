@@ -103,13 +103,20 @@ EXPECTED_SCHEMA = {
     "job_units_docsize": [("id", "INTEGER"), ("sz", "BLOB")],
     "job_units_config": [("k", ""), ("v", "")],
     "job_unit_trigrams": [("term", "TEXT"), ("n", "INTEGER")],
+    "units": [("id", "INTEGER"), ("name", "TEXT"), ("name_key", "TEXT"), ("category", "TEXT"), ("code", "TEXT"),
+              ("aliases", "TEXT"), ("created_by", "TEXT"), ("created_at", "TEXT"), ("updated_by", "TEXT"),
+              ("updated_at", "TEXT")],
+    "unit_audit": [("id", "INTEGER"), ("unit_id", "INTEGER"), ("action", "TEXT"), ("old_value", "TEXT"),
+                   ("new_value", "TEXT"), ("user_name", "TEXT"), ("at", "TEXT"), ("reason", "TEXT")],
+    "record_units": [("document_sha256", "TEXT"), ("unit_id", "INTEGER"), ("chosen_by", "TEXT"),
+                     ("chosen_at", "TEXT")],
 }
 # what `db.tables` does not show: generated columns, views, triggers
 EXPECTED_GENERATED = {"jobs": [("sort_flagged", "INTEGER"), ("sort_confidence", "REAL")]}
 EXPECTED_VIEWS = {"job_unit_text"}
 EXPECTED_TRIGGERS = {"audit_log_no_update", "audit_log_no_delete", "audit_log_no_replace", "job_counts_insert",
                      "job_counts_update", "job_counts_delete", "job_units_insert", "job_units_update",
-                     "job_units_delete"}
+                     "job_units_delete", "unit_audit_no_update", "unit_audit_no_delete", "unit_audit_no_replace"}
 
 
 def make_doc(name="自评报告.docx", sha256=SHA):
