@@ -3,7 +3,7 @@
 `create_app(test_config=None)` in the flaskr shape: settings (service.settings)
 first, then the instance folder (a secret key generated on first run and kept
 there, outside the code), then the test config. One blueprint per area:
-auth, upload, review, admin, calibration (校准, admins), export, overview (总览), open_data (the read-only JSON API). Every form and POST is CSRF-protected.
+auth, upload, review, admin, units (单位名单), calibration (校准, admins), export, overview (总览), open_data (the read-only JSON API). Every form and POST is CSRF-protected.
 
 Also here, for every request: the security headers (a Content-Security-Policy with no inline script), the
 one error shape (a Chinese page for the browser, `{"error": "…"}` under /api/, never Werkzeug's English
@@ -82,9 +82,21 @@ def local_time(stamp: str | None, fmt: str = "%Y-%m-%d %H:%M") -> str:
 
 
 def _register(app: Flask) -> None:
-    from . import admin, auth, calibration, export, history, open_data, overview, review, tokens, upload
+    from . import (
+        admin,
+        auth,
+        calibration,
+        export,
+        history,
+        open_data,
+        overview,
+        review,
+        tokens,
+        units,
+        upload,
+    )
 
-    for bp in (auth.bp, upload.bp, review.bp, admin.bp, calibration.bp, tokens.bp, export.bp, overview.bp,
+    for bp in (auth.bp, upload.bp, review.bp, admin.bp, units.bp, calibration.bp, tokens.bp, export.bp, overview.bp,
                open_data.bp):
         app.register_blueprint(bp)
     app.add_url_rule("/", endpoint="index", view_func=auth.home)

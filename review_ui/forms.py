@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 from flask_wtf import FlaskForm
-from wtforms import MultipleFileField, PasswordField, SelectField, StringField
-from wtforms.validators import DataRequired, EqualTo, Length, ValidationError
+from flask_wtf.file import FileField, FileRequired
+from wtforms import HiddenField, MultipleFileField, PasswordField, SelectField, StringField
+from wtforms.validators import DataRequired, EqualTo, Length, Optional, ValidationError
 
 from service.labels import ROLES
 from service.threshold_report import parse_target
+from service.units.registry import CATEGORIES, MAX_CODE, MAX_NAME
 
 MIN_PASSWORD = 8  # as `jixiao users add` asks
 PASSWORD_RULE = Length(min=MIN_PASSWORD, message=f"密码至少 {MIN_PASSWORD} 位")
@@ -62,3 +64,23 @@ class TargetForm(FlaskForm):
     """The calibration page's target escape rate: 0.003 or 0.3%, above 0 and below 1."""
     target = StringField("目标漏检率", validators=[DataRequired("请输入目标漏检率，例如 0.003 或 0.3%"),
                                                 Length(max=20, message="目标漏检率过长"), _target_rule])
+
+
+class UnitForm(FlaskForm):
+    """A unit of the registry, added or changed by an admin (checked again by `service.units.registry`)."""
+    name = StringField("名称", validators=[DataRequired("请输入单位名称"),
+                                         Length(max=MAX_NAME, message=f"名称不能超过 {MAX_NAME} 个字")])
+    # checked by clean_unit, in Chinese (wtforms' own "Not a valid choice" is English)
+    category = SelectField("类别", choices={c: c for c in CATEGORIES}, validate_choice=False)
+    code = StringField("代码（可选）", validators=[Optional(), Length(max=MAX_CODE, message=f"代码不能超过 {MAX_CODE} 个字符")])
+    aliases = StringField("别名（可选，多个用「、」分隔）", validators=[Optional(), Length(max=2000)])
+
+
+class UnitsImportForm(FlaskForm):
+    file = FileField("单位名单（CSV 或 XLSX）", validators=[FileRequired("请选择要导入的 CSV 或 XLSX 文件")])
+
+
+class UnitChoiceForm(FlaskForm):
+    """A person says which unit of the list a report is: a unit's id, or empty for the automatic match."""
+    unit = StringField("所属单位")
+    next = HiddenField()

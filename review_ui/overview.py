@@ -1,7 +1,8 @@
 """总览: a fiscal year's confirmed reports at a glance, for reviewers and admins (`service.overview`).
 
 `/overview?year=2023` shows the charts (ECharts, from the app's own static files) with the table behind each,
-and names the outliers; `/overview/<chart>.csv?year=2023` downloads a chart's table.
+names the outliers, and, once a list of units expected to report is imported (单位名单), the units that have not
+reported for the year and the reports that match no unit or more than one; `/overview/<chart>.csv?year=2023` downloads a chart's table.
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ from datetime import date
 from flask import Blueprint, Response, abort, current_app, render_template, request
 
 from service.export import csv_safe
-from service.overview import YearOverview, year_overview
+from service.overview import UnitReporting, YearOverview, unit_reporting, year_overview
 
 from .auth import REVIEWERS, login_required
 from .db import get_store
@@ -35,13 +36,23 @@ def _overview() -> tuple[YearOverview, list[int], dict]:
     return year_overview(year, reports, earlier, indicators, spending_change), years, states
 
 
+def _units(year: int | None) -> UnitReporting | None:
+    """The year's reports against the registry (未报送单位, 待匹配); None when no list was imported."""
+    store = get_store()
+    units = store.registry()
+    if not units or year is None:
+        return None
+    reports = [r for r in store.confirmed_documents() if r["fiscal_year"] == year]
+    return unit_reporting(units, reports, store.documents_for_units(year), store.unit_choices())
+
+
 @bp.route("")
 @login_required(*REVIEWERS)
 def index():
     overview, years, states = _overview()
     data = {c.key: {"title": c.title, **c.data} for c in overview.charts}
     return render_template("overview.html", overview=overview, years=years, states=states, chart_data=data,
-                           shown_rows=SHOWN_ROWS)
+                           shown_rows=SHOWN_ROWS, units=_units(overview.year))
 
 
 @bp.route("/<key>.csv")

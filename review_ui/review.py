@@ -39,6 +39,7 @@ from service.review import (
 )
 from service.store.queue import QueueKey
 from service.store.workflow import IN_REVIEW, DuplicateRecord, StaleConfirm, StaleEdit
+from service.units.matching import match_documents
 
 from . import refuse
 from .auth import REVIEWERS, login_required
@@ -114,7 +115,13 @@ def document(sha256: str):
         abort(404)
     items = store.review_items(sha256)
     groups = _groups(items)
+    registry = store.registry()
+    unit_match = None
+    if registry:
+        choice = store.unit_choice(sha256)
+        unit_match = match_documents({sha256: job["unit_name"]}, registry, {sha256: choice} if choice else {})[sha256]
     return render_template("review/document.html", job=job, doc=doc, items=items, groups=groups,
+                           registry=registry, unit_match=unit_match,
                            bulk={name: _accept_list(group) for name, _, group in groups},
                            bulk_all=_accept_list(items),
                            blockers=can_confirm(items), form=PlainForm(), audit=store.audit_entries(sha256),

@@ -26,6 +26,7 @@ from service.settings import ENGINE_CHOICES, SETTINGS, Settings, load_settings
 from service.store import Store
 from service.threshold_report import applied_lines
 from service.thresholds import for_jobs
+from service.units.registry import CATEGORIES as UNIT_CATEGORIES
 
 console = Console()
 ROOT = Path(__file__).resolve().parents[1]  # a source checkout
@@ -459,6 +460,58 @@ def tokens_revoke(token_id: int, user: str, db: str | None) -> None:
     if not _open_store(_settings(db=db)).revoke_token(token_id, user):
         raise click.ClickException(f"没有编号为 {token_id} 的有效令牌")
     console.print(f"已撤销令牌 {token_id}")
+
+
+@cli.group()
+def units() -> None:
+    """The list of units expected to report (应报送单位): import it from CSV or XLSX, list it."""
+
+
+@units.command("import")
+@click.argument("file", type=click.Path(path_type=Path))
+@click.option("--user", default=None, help="Name recorded in the units' audit (default: your login name).")
+@click.option("--db", type=click.Path(dir_okay=False), default=None, help="SQLite database (JIXIAO_DB).")
+def units_import(file: Path, user: str | None, db: str | None) -> None:
+    """Import FILE (CSV or XLSX: 名称, 类别, optional 代码 and 别名) into the list: units matched by code, else by
+    name, are updated, the others added; all of it or, on any bad row, nothing (exit 1, the rows named)."""
+    import getpass
+
+    from service.units.importing import read_units_file
+
+    settings = _settings(db=db)
+    if not file.is_file():
+        raise click.ClickException(f"找不到文件 {file}（或它不是普通文件）")
+    try:
+        data = file.read_bytes()
+    except OSError as e:
+        raise click.ClickException(f"无法读取 {file}：{e.strerror or e}") from None
+    store = _open_store(settings)
+    try:
+        rows = read_units_file(file.name, data, settings.max_unpacked_bytes)
+        counts = store.import_units(rows, user or f"命令行（{getpass.getuser()}）", file.name)
+        total = len(store.list_units())
+    except JixiaoError as e:
+        raise click.ClickException(str(e)) from None
+    finally:
+        store.close()
+    console.print(f"已导入 {file.name}：新增 {counts['added']} 个，更新 {counts['updated']} 个，"
+                  f"{counts['unchanged']} 个未改动；名单现有 {total} 个单位", soft_wrap=True)
+
+
+@units.command("list")
+@click.option("--category", type=click.Choice(list(UNIT_CATEGORIES)), default=None, help="Only this category.")
+@click.option("--db", type=click.Path(dir_okay=False), default=None, help="SQLite database (JIXIAO_DB).")
+def units_list(category: str | None, db: str | None) -> None:
+    """List the units: name, category, code and aliases, tab-separated."""
+    store = _open_store(_settings(db=db))
+    try:
+        found = [u for u in store.list_units() if category is None or u["category"] == category]
+    finally:
+        store.close()
+    for u in found:
+        click.echo("\t".join([u["name"], u["category"], u["code"] or "", "、".join(u["aliases"])]))
+    if not found:
+        err_console.print("名单是空的：请先用 jixiao units import 导入" if category is None else f"名单中没有{category}")
 
 
 @cli.command("export")

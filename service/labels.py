@@ -17,7 +17,10 @@ AUDIT_NAMES = {**ACTIONS, "add": "新增此行", "upload": "上传", "extracted"
                "confirm": "确认入库", "reopen": "重新打开", "cancel": "取消处理", "reextract": "重新提取",
                "requeued": "超时重新排队", "undo": "撤销", "superseded": "被同单位同年度的另一份取代",
                "current_again": "恢复为当前记录", "bulk_accept": "批量接受",
-               "remove": "删除上传", "replace": "替换上传"}
+               "remove": "删除上传", "replace": "替换上传", "unit_choice": "指定所属单位",
+               "unit_choice_cleared": "取消指定的单位"}
+UNIT_AUDIT_NAMES = {"add": "新增", "update": "修改", "delete": "删除", "import_add": "导入新增",
+                    "import_update": "导入更新"}  # unit_audit actions -> their names
 
 
 def item_label(item: str) -> str:

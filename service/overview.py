@@ -3,8 +3,9 @@
 From the current confirmed reports (one per unit and year, `confirmed_reports` rows: a column per field) and
 their score rows, `year_overview` gives what the overview page charts, each chart with the table behind it:
 the distribution of 自评得分, 自评得分 against 预算执行率 with the outliers named, 三公经费 against the same
-unit's previous year, and the indicators most often scored below their weight. No SQL here (the store reads
-the rows); no Flask (the web app draws it).
+unit's previous year, and the indicators most often scored below their weight. `unit_reporting` sets the year's
+reports against the registry of units expected to report (未报送单位, 待匹配). No SQL here (the store reads the
+rows); no Flask (the web app draws it).
 """
 
 from __future__ import annotations
@@ -15,6 +16,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from service.core.genre import is_deduction
+from service.units.matching import Match, match_documents
+from service.units.registry import Unit
 
 # A self-score this high with budget execution this low is out of line: named on the overview.
 HIGH_SCORE, LOW_EXECUTION = 95.0, 80.0
@@ -158,3 +161,43 @@ def year_overview(year: int | None, reports: list[dict], earlier: list[dict], in
     charts = [score_distribution(reports), scatter, sangong_against_last_year(reports, last_year),
               indicators_below_weight(indicators, reports)]
     return YearOverview(year, len(reports), charts, outliers, spending_jumps(reports, earlier, spending_change))
+
+
+@dataclass
+class UnitReporting:
+    """A fiscal year's reports against the registry: the units with no confirmed report (each with what was
+    uploaded for it, if anything), those of them with nothing uploaded at all, and the documents that match no
+    unit or more than one (待匹配: they count for no unit until a person chooses)."""
+
+    units: int
+    reported: int
+    not_confirmed: list[dict[str, Any]]  # {"unit": Unit, "uploads": [document rows]}
+    not_uploaded: list[Unit]
+    unsettled: list[dict[str, Any]]  # {"sha256", "unit_name", "state", "name", "match": Match}
+
+
+def unit_reporting(units: list[Unit], reports: list[dict], uploads: list[dict],
+                   choices: dict[str, dict]) -> UnitReporting:
+    """`units` (the registry, in the order to list them) against `reports` (the year's current confirmed records)
+    and `uploads` (the year's other documents, not failed: {sha256, name, unit_name, state}); `choices`: the
+    units people chose for documents (document -> {unit_id, chosen_by})."""
+    docs = [{"sha256": r["document_sha256"], "unit_name": r.get("unit_name"), "state": "confirmed",
+             "name": r.get("source_name")} for r in reports]
+    confirmed = {d["sha256"] for d in docs}
+    docs += [u for u in uploads if u["sha256"] not in confirmed and u.get("state") != "confirmed"]
+    matches: dict[str, Match] = match_documents({d["sha256"]: d["unit_name"] for d in docs}, units, choices)
+    reported: set[int] = set()
+    uploaded: dict[int, list[dict]] = {}
+    unsettled = []
+    for d in docs:
+        m = matches[d["sha256"]]
+        if not m.settled:
+            unsettled.append({**d, "match": m})
+        elif d["sha256"] in confirmed:
+            reported.add(m.unit.id)
+        else:
+            uploaded.setdefault(m.unit.id, []).append(d)
+    missing = [u for u in units if u.id not in reported]
+    return UnitReporting(len(units), len(reported & {u.id for u in units}),
+                         [{"unit": u, "uploads": uploaded.get(u.id, [])} for u in missing],
+                         [u for u in missing if u.id not in uploaded], unsettled)

@@ -110,14 +110,22 @@ EXPECTED_SCHEMA = {
     "login_failures": [("key", "TEXT"), ("failures", "INTEGER"), ("last_at", "REAL")],
     "api_tokens": [("id", "INTEGER"), ("name", "TEXT"), ("token_sha256", "TEXT"), ("created_by", "TEXT"),
                    ("created_at", "TEXT"), ("last_used_at", "TEXT"), ("revoked_by", "TEXT"), ("revoked_at", "TEXT")],
+    "units": [("id", "INTEGER"), ("name", "TEXT"), ("name_key", "TEXT"), ("category", "TEXT"), ("code", "TEXT"),
+              ("aliases", "TEXT"), ("created_by", "TEXT"), ("created_at", "TEXT"), ("updated_by", "TEXT"),
+              ("updated_at", "TEXT")],
+    "unit_audit": [("id", "INTEGER"), ("unit_id", "INTEGER"), ("action", "TEXT"), ("old_value", "TEXT"),
+                   ("new_value", "TEXT"), ("user_name", "TEXT"), ("at", "TEXT"), ("reason", "TEXT")],
+    "record_units": [("document_sha256", "TEXT"), ("unit_id", "INTEGER"), ("chosen_by", "TEXT"),
+                     ("chosen_at", "TEXT")],
 }
 # what `db.tables` does not show: generated columns, views, triggers
 EXPECTED_GENERATED = {"jobs": [("sort_flagged", "INTEGER"), ("sort_confidence", "REAL")]}
 EXPECTED_VIEWS = {"job_unit_text"}
 EXPECTED_TRIGGERS = {"audit_log_no_update", "audit_log_no_delete", "audit_log_no_replace", "job_counts_insert",
                      "job_counts_update", "job_counts_delete", "job_units_insert", "job_units_update",
-                     "job_units_delete", *(f"{table}_no_{op}" for table in ("threshold_changes", "calibration_targets")
-                                           for op in ("update", "delete", "replace"))}
+                     "job_units_delete", "unit_audit_no_update", "unit_audit_no_delete", "unit_audit_no_replace",
+                     *(f"{table}_no_{op}" for table in ("threshold_changes", "calibration_targets")
+                       for op in ("update", "delete", "replace"))}
 
 
 def make_doc(name="自评报告.docx", sha256=SHA):

@@ -28,6 +28,7 @@ from service.store import rows
 from service.store.calibration import CalibrationMixin
 from service.store.migrations import migrate
 from service.store.queue import QueueMixin
+from service.store.units import UnitsMixin
 from service.store.workflow import WorkflowMixin
 
 
@@ -53,8 +54,8 @@ def open_db(path: str, migrate_now: bool = True) -> Database:
 DISK_FULL = "数据库所在磁盘已满，本次写入未保存（数据库未做任何更改）；请清理磁盘空间后重试"
 
 
-class Store(QueueMixin, WorkflowMixin, CalibrationMixin):
-    """Documents and extraction runs in one SQLite database."""
+class Store(QueueMixin, WorkflowMixin, CalibrationMixin, UnitsMixin):
+    """Documents and extraction runs in one SQLite database (and the review workflow, calibration, the units registry)."""
 
     def __init__(self, db: Database | str, migrate: bool = True):
         self.db = open_db(db, migrate) if isinstance(db, str) else db

@@ -457,6 +457,55 @@ def m015_unit_search(db: Database) -> None:
 
 
 @migration
+def m016_units_registry(db: Database) -> None:
+    """The units expected to report (应报送单位): a name (unique by `name_key`, the name in NFKC without spaces), a
+    category (乡镇 / 街道 / 部门), an optional code (unique when given) and aliases (JSON list); and `unit_audit`,
+    append-only like `audit_log`, with every change to the list (the audit log is per document)."""
+    db.execute("""CREATE TABLE units (
+        id INTEGER PRIMARY KEY,
+        name TEXT NOT NULL,
+        name_key TEXT NOT NULL UNIQUE,
+        category TEXT NOT NULL CHECK (category IN ('乡镇', '街道', '部门')),
+        code TEXT UNIQUE,
+        aliases TEXT NOT NULL DEFAULT '[]',
+        created_by TEXT NOT NULL,
+        created_at TEXT NOT NULL,
+        updated_by TEXT,
+        updated_at TEXT
+    )""")
+    db.execute("""CREATE TABLE unit_audit (
+        id INTEGER PRIMARY KEY,
+        unit_id INTEGER,
+        action TEXT NOT NULL,
+        old_value TEXT,
+        new_value TEXT,
+        user_name TEXT NOT NULL,
+        at TEXT NOT NULL,
+        reason TEXT
+    )""")
+    db.execute("CREATE INDEX idx_unit_audit_unit_id ON unit_audit (unit_id, id)")
+    for op in ("UPDATE", "DELETE"):
+        db.execute(f"CREATE TRIGGER unit_audit_no_{op.lower()} BEFORE {op} ON unit_audit "
+                   "BEGIN SELECT RAISE(ABORT, 'unit_audit is append-only'); END")
+    db.execute("CREATE TRIGGER unit_audit_no_replace BEFORE INSERT ON unit_audit "
+               "WHEN EXISTS (SELECT 1 FROM unit_audit WHERE id = NEW.id) "
+               "BEGIN SELECT RAISE(ABORT, 'unit_audit is append-only'); END")
+
+
+@migration
+def m017_record_units(db: Database) -> None:
+    """A person's choice of the unit a report is (待匹配 → 人工指定): one row per document, winning over the
+    automatic match; each choice is audited in the document's `audit_log`."""
+    db.execute("""CREATE TABLE record_units (
+        document_sha256 TEXT PRIMARY KEY NOT NULL REFERENCES jobs (sha256),
+        unit_id INTEGER NOT NULL REFERENCES units (id),
+        chosen_by TEXT NOT NULL,
+        chosen_at TEXT NOT NULL
+    )""")
+    db.execute("CREATE INDEX idx_record_units_unit_id ON record_units (unit_id)")
+
+
+@migration
 def m018_audit_confidence(db: Database) -> None:
     """The confidence an item had when a person (or a bulk accept) acted on it, kept in its audit entry: the
     calibration page (service.check.threshold_learning) learns thresholds from what reviewers did with values

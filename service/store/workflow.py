@@ -26,6 +26,7 @@ QUEUED, EXTRACTING, IN_REVIEW, CONFIRMED_STATE, FAILED = "queued", "extracting",
 DELETED = "deleted"  # review.DELETED: a score row or project a reviewer said is not one
 SYSTEM = "系统"
 LoginDecision = tuple[float, dict[str, tuple[int, float]]]  # seconds to wait, streaks to write
+UNIT_CHOICE_ACTIONS = ("unit_choice", "unit_choice_cleared")  # store.units: a person's choice of a report's unit
 
 
 class StaleEdit(StoreError):
@@ -575,9 +576,10 @@ class WorkflowMixin:
         With `seen` (the `last_change` the confirming page was shown), a change by anyone else since then
         refuses the confirm, saying what changed and by whom: nobody confirms a value they did not see."""
         with self.write():
-            if seen is not None:
+            if seen is not None:  # a unit chosen for the report meanwhile changes none of its values
                 newer = list(self.db["audit_log"].rows_where(
-                    "document_sha256 = ? AND id > ? AND user_name != ?", [sha256, seen, user], order_by="id"))
+                    "document_sha256 = ? AND id > ? AND user_name != ? AND action NOT IN (?, ?)",
+                    [sha256, seen, user, *UNIT_CHOICE_ACTIONS], order_by="id"))
                 if newer:
                     raise StaleConfirm(newer)
             waiting = self.db.execute("SELECT count(*) FROM review_items WHERE document_sha256 = ? AND status = ?",
