@@ -103,6 +103,12 @@ EXPECTED_SCHEMA = {
     "job_units_docsize": [("id", "INTEGER"), ("sz", "BLOB")],
     "job_units_config": [("k", ""), ("v", "")],
     "job_unit_trigrams": [("term", "TEXT"), ("n", "INTEGER")],
+    "prior_scans": [("document_sha256", "TEXT"), ("finder", "TEXT"), ("fiscal_year", "INTEGER"),
+                    ("scanned_at", "TEXT")],
+    "prior_statements": [("document_sha256", "TEXT"), ("idx", "INTEGER"), ("key", "TEXT"), ("year", "INTEGER"),
+                         ("value", "REAL"), ("digits", "INTEGER"), ("computed", "INTEGER"), ("note", "TEXT"),
+                         ("quote", "TEXT"), ("start", "INTEGER"), ("end", "INTEGER"), ("value_start", "INTEGER"),
+                         ("value_end", "INTEGER"), ("context", "TEXT")],
 }
 # what `db.tables` does not show: generated columns, views, triggers
 EXPECTED_GENERATED = {"jobs": [("sort_flagged", "INTEGER"), ("sort_confidence", "REAL")]}

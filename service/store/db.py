@@ -26,6 +26,7 @@ from service.errors import StoreError
 from service.models import Extraction, Section
 from service.store import rows
 from service.store.migrations import migrate
+from service.store.prior import PriorMixin
 from service.store.queue import QueueMixin
 from service.store.workflow import WorkflowMixin
 
@@ -52,7 +53,7 @@ def open_db(path: str, migrate_now: bool = True) -> Database:
 DISK_FULL = "数据库所在磁盘已满，本次写入未保存（数据库未做任何更改）；请清理磁盘空间后重试"
 
 
-class Store(QueueMixin, WorkflowMixin):
+class Store(QueueMixin, WorkflowMixin, PriorMixin):
     """Documents and extraction runs in one SQLite database."""
 
     def __init__(self, db: Database | str, migrate: bool = True):
@@ -132,6 +133,7 @@ class Store(QueueMixin, WorkflowMixin):
             return False
         for table in ("pages", "sections", "tables", "ocr_lines"):
             self.db.execute(f'DELETE FROM "{table}" WHERE document_sha256 = ?', [doc.sha256])
+        self._forget_prior_statements(doc.sha256)  # their offsets were into the old text
         self.db["documents"].update(doc.sha256, rows.document_row(doc))
         self._write_document(doc, sections)  # its name, and the parts again
         self.db["pages"].insert_all(rows.page_rows(doc))
