@@ -5,7 +5,8 @@
 Two reports of one unit, 2022 and 2023 (tests/overview_data.py), are uploaded, extracted and confirmed as users do; their confirmed rows
 (confirmed_reports, confirmed_fields, confirmed_indicators) are then copied with sqlite-utils to make
 `--reports` units for each of two years, with figures varied per unit, so that the tables the page reads have
-a realistic size. The page is requested with Flask's test client, logged in as a reviewer, N times after a
+a realistic size; each copy gets a document whose 2023 text states the unit's 2022 三公经费 (one in ten not as
+the 2022 record has it). The first visit reads those statements from the texts and keeps them (timed apart). The page is requested with Flask's test client, logged in as a reviewer, N times after a
 warm-up; median and p95 in ms are printed as a markdown table row.
 """
 
@@ -35,10 +36,12 @@ def seed(db: str, reports: int, rng: random.Random) -> None:
         base = {r["fiscal_year"]: r for r in d["confirmed_reports"].rows}
         fields = list(d["confirmed_fields"].rows)
         indicators = list(d["confirmed_indicators"].rows)
+        documents = {r["sha256"]: r for r in d["documents"].rows}
         with d.atomic():
             for i in range(reports):
                 unit = f"某某县第{i:04d}单位"
-                for year, template in base.items():
+                last = None
+                for year, template in sorted(base.items()):
                     sha = f"{year}{i:060d}"
                     spent = round(rng.uniform(100, 5000), 2)
                     row = {**template, "document_sha256": sha, "unit_name": unit, "source_name": f"{unit}{year}.txt",
@@ -46,6 +49,11 @@ def seed(db: str, reports: int, rng: random.Random) -> None:
                            "self_score": round(rng.uniform(70, 100), 1), "sangong_actual": round(rng.uniform(1, 50), 2),
                            "superseded_by": None}
                     d["confirmed_reports"].insert(row)
+                    # its text, stating last year's 三公经费 (one in ten not as last year's record has it)
+                    said = "" if last is None else f"\n“三公”经费上年决算数为{last + (1 if i % 10 == 0 else 0):.2f}万元。"
+                    doc = documents[template["document_sha256"]]
+                    d["documents"].insert({**doc, "sha256": sha, "name": row["source_name"], "text": doc["text"] + said})
+                    last = row["sangong_actual"]
                     src = template["document_sha256"]
                     d["confirmed_fields"].insert_all({**{k: v for k, v in f.items()}, "document_sha256": sha}
                                                      for f in fields if f["document_sha256"] == src)
@@ -67,7 +75,10 @@ def main() -> None:
         seed(app.config["DATABASE"], args.reports, random.Random(3))
         client = as_user(app, "rev")
         url = "/overview?year=2023"
-        for _ in range(3):
+        t0 = time.perf_counter()
+        assert client.get(url).status_code == 200
+        first = (time.perf_counter() - t0) * 1000  # reads every report's statements of last year, and keeps them
+        for _ in range(2):
             assert client.get(url).status_code == 200
         times = []
         for _ in range(args.n):
@@ -79,6 +90,7 @@ def main() -> None:
         print("| reports in the year | median ms | p95 ms |")
         print("|---|---|---|")
         print(f"| {args.reports + 1} | {statistics.median(times):.0f} | {ranked[math.ceil(0.95 * args.n) - 1]:.0f} |")
+        print(f"\nfirst visit (every report's statements of last year read from its text and kept): {first:.0f} ms")
 
 
 if __name__ == "__main__":

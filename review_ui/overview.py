@@ -14,6 +14,7 @@ from datetime import date
 from flask import Blueprint, Response, abort, current_app, render_template, request
 
 from service.export import csv_safe
+from service.last_year import year_mismatches
 from service.overview import UnitReporting, YearOverview, unit_reporting, year_overview
 
 from .auth import REVIEWERS, login_required
@@ -33,7 +34,9 @@ def _overview() -> tuple[YearOverview, list[int], dict]:
     indicators = store.confirmed_indicators_of([r["document_sha256"] for r in reports])
     states = store.state_counts_of_year(year)
     spending_change = current_app.config["SETTINGS"].cross_year_spending_change
-    return year_overview(year, reports, earlier, indicators, spending_change), years, states
+    last_year = [r for r in earlier if r["fiscal_year"] == year - 1] if year is not None else []
+    prior = year_mismatches(store, reports, last_year)
+    return year_overview(year, reports, earlier, indicators, spending_change, prior), years, states
 
 
 def _units(year: int | None) -> UnitReporting | None:

@@ -23,6 +23,7 @@ from service.check.grounding import ground
 from service.errors import JixiaoError, StoreError
 from service.fields import BY_KEY, grouped
 from service.labels import ACTIONS, AUDIT_NAMES, LISTS
+from service.last_year import PriorNotSeen, document_mismatches, fingerprint, require_seen
 from service.models import DEPARTMENT_TABLE
 from service.page_images import cache_folder, cached_page
 from service.record import EngineInfo
@@ -120,8 +121,10 @@ def document(sha256: str):
     if registry:
         choice = store.unit_choice(sha256)
         unit_match = match_documents({sha256: job["unit_name"]}, registry, {sha256: choice} if choice else {})[sha256]
+    prior = document_mismatches(store, sha256)
     return render_template("review/document.html", job=job, doc=doc, items=items, groups=groups,
                            registry=registry, unit_match=unit_match,
+                           prior=[_shown(doc["text"], m) for m in prior], prior_seen=fingerprint(prior),
                            bulk={name: _accept_list(group) for name, _, group in groups},
                            bulk_all=_accept_list(items),
                            blockers=can_confirm(items), form=PlainForm(), audit=store.audit_entries(sha256),
@@ -129,6 +132,22 @@ def document(sha256: str):
                            current_records=store.current_records_like(sha256),
                            reopen_form=ReopenForm(),
                            labels=_labels(), actions=AUDIT_NAMES, stated=_stated_totals(items))
+
+
+_AROUND = 24  # characters of the report shown either side of a statement about last year
+
+
+def _shown(text: str, mismatch) -> dict:
+    """A mismatch of a statement about last year as the page shows it: the statement in its sentence (a few
+    characters either side, on one line) and its spans for highlighting in the source."""
+    s = mismatch.statement
+
+    def line(part: str) -> str:
+        return re.sub(r"\s+", " ", part)
+
+    return {"m": mismatch, "s": s, "before": line(text[max(0, s.start - _AROUND):s.start]),
+            "quote": line(text[s.start:s.end]), "after": line(text[s.end:s.end + _AROUND]),
+            "context": [list(c) for c in s.context]}
 
 
 def _stated_totals(items: list[dict]) -> dict[str, dict]:
@@ -286,8 +305,9 @@ def confirm(sha256: str):
         flash("页面已过期，请刷新后再确认入库", "error")
         return redirect(url_for("review.document", sha256=sha256)), 303
     try:
-        _confirm_report(store, job, seen, stands=request.form.get("stands") or None)
-    except StoreError as e:
+        _confirm_report(store, job, seen, stands=request.form.get("stands") or None,
+                        prior_seen=request.form.get("prior_seen"))
+    except (StoreError, PriorNotSeen) as e:
         flash(str(e), "error")
         return redirect(url_for("review.document", sha256=sha256)), 303
     flash(f"{job['unit_name'] or job['name']} 已确认入库", "ok")
@@ -295,10 +315,13 @@ def confirm(sha256: str):
     return redirect(url_for("review.document", sha256=nxt[0]["sha256"]) if nxt else url_for("review.queue")), 303
 
 
-def _confirm_report(store, job: dict, seen: int, stands: str | None = None) -> None:
+def _confirm_report(store, job: dict, seen: int, stands: str | None = None, prior_seen: str | None = None) -> None:
     """确认入库 of one report, from its page or the queue: the record built from its reviewed items and written
     by the store, which refuses it (StoreError) over a change by someone else since `seen`, over an item
-    waiting for review, out of the review state, or as a second record of its unit and year without `stands`."""
+    waiting for review, out of the review state, or as a second record of its unit and year without `stands`.
+    A report whose statements of last year's figures last year's confirmed report contradicts is refused
+    (PriorNotSeen) unless `prior_seen` is the fingerprint of the mismatches its page showed (the reviewer ticked
+    「已核对上年数差异」); the confirm's audit entry then says so."""
     sha256 = job["sha256"]
     items = store.review_items(sha256)
     doc = store.get_document(sha256) or {}
@@ -306,7 +329,8 @@ def _confirm_report(store, job: dict, seen: int, stands: str | None = None) -> N
     source = {"name": job["name"], "sha256": sha256, "kind": doc.get("kind"), "ocr": doc.get("ocr")}
     record = record_from_items(source, items)
     record.engine = EngineInfo(name=run.get("engine"))
-    store.confirm(sha256, g.user["name"], record, seen=seen, stands=stands)
+    note = require_seen(document_mismatches(store, sha256), prior_seen)
+    store.confirm(sha256, g.user["name"], record, seen=seen, stands=stands, note=note)
 
 
 # -- bulk actions ------------------------------------------------------------------------------
@@ -365,7 +389,7 @@ def confirm_selected():
         name = job["unit_name"] or job["name"]
         try:
             _confirm_report(store, job, int(seen))
-        except StoreError as e:
+        except (StoreError, PriorNotSeen) as e:
             skipped.append(f"{name}（{_why_not_confirmed(e, store.job(sha256))}）")
         else:
             done.append(name)
@@ -379,7 +403,7 @@ def confirm_selected():
     return redirect(url_for("review.queue", **back)), 303
 
 
-def _why_not_confirmed(e: StoreError, job: dict) -> str:
+def _why_not_confirmed(e: StoreError | PriorNotSeen, job: dict) -> str:
     """Why a report ticked in the queue was not confirmed, in a few words (its page says the rest)."""
     if job["state"] != IN_REVIEW:  # confirmed by someone else meanwhile, re-extracted, …
         return f"现为“{STATE_NAMES[job['state']]}”，不能确认入库"

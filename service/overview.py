@@ -10,12 +10,12 @@ rows); no Flask (the web app draws it).
 
 from __future__ import annotations
 
-import re
-import unicodedata
 from dataclasses import dataclass, field
 from typing import Any
 
 from service.core.genre import is_deduction
+from service.core.names import unit_key
+from service.core.numbers import squeeze
 from service.units.matching import Match, match_documents
 from service.units.registry import Unit
 
@@ -44,6 +44,7 @@ class YearOverview:
     charts: list[Chart]
     outliers: list[dict[str, Any]]
     across: list[dict[str, Any]] = field(default_factory=list)  # checks across reports: reason, report, others
+    prior: list[dict[str, Any]] = field(default_factory=list)  # last year's figures stated against its record
 
 
 def spending_jumps(reports: list[dict], earlier: list[dict], limit: float) -> list[dict[str, Any]]:
@@ -52,11 +53,11 @@ def spending_jumps(reports: list[dict], earlier: list[dict], limit: float) -> li
     history: dict[str, list[dict]] = {}
     for r in earlier:
         if _number(r.get("spending_actual")) is not None and r.get("unit_name"):
-            history.setdefault(_name_key(r["unit_name"]), []).append(r)
+            history.setdefault(unit_key(r["unit_name"]), []).append(r)
     out = []
     for r in reports:
         now = _number(r.get("spending_actual"))
-        before = sorted(history.get(_name_key(r.get("unit_name")), []), key=lambda x: x.get("fiscal_year") or 0)
+        before = sorted(history.get(unit_key(r.get("unit_name")), []), key=lambda x: x.get("fiscal_year") or 0)
         if now is None or not before:
             continue
         mean = sum(_number(b["spending_actual"]) for b in before) / len(before)
@@ -70,12 +71,21 @@ def spending_jumps(reports: list[dict], earlier: list[dict], limit: float) -> li
     return out
 
 
+def prior_year_disagreements(reports: list[dict], found: dict[str, list]) -> list[dict[str, Any]]:
+    """The year's reports whose statements of last year's figures the unit's confirmed report of last year
+    contradicts (`found`: sha256 -> `service.check.prior_year.PriorMismatch`es), one row per statement, in
+    the shape of `spending_jumps`' rows, with the statement's words (`quote`). A reason for review."""
+    out = []
+    for r in reports:
+        for m in found.get(r["document_sha256"], []):
+            out.append({"unit_name": r.get("unit_name"), "sha256": r["document_sha256"], "reason": m.reason,
+                        "quote": m.statement.quote, "computed": m.statement.computed,
+                        "others": [{"fiscal_year": m.other["fiscal_year"], "sha256": m.other["document_sha256"]}]})
+    return out
+
+
 def _number(v) -> float | None:
     return float(v) if isinstance(v, int | float) and not isinstance(v, bool) else None
-
-
-def _name_key(name: str | None) -> str:
-    return re.sub(r"\s+", "", unicodedata.normalize("NFKC", name or ""))
 
 
 def score_distribution(reports: list[dict]) -> Chart:
@@ -108,11 +118,11 @@ def score_against_execution(reports: list[dict]) -> tuple[Chart, list[dict]]:
 
 
 def sangong_against_last_year(reports: list[dict], last_year: list[dict]) -> Chart:
-    before = {_name_key(r.get("unit_name")): r for r in last_year if r.get("unit_name")}
+    before = {unit_key(r.get("unit_name")): r for r in last_year if r.get("unit_name")}
     rows = []
     for r in reports:
         now = _number(r.get("sangong_actual"))
-        prev = before.get(_name_key(r.get("unit_name")))
+        prev = before.get(unit_key(r.get("unit_name")))
         was = _number(prev.get("sangong_actual")) if prev else None
         if now is None and was is None:
             continue
@@ -133,7 +143,7 @@ def indicators_below_weight(indicators: list[dict], reports: list[dict]) -> Char
     below: dict[str, set[str]] = {}
     names: dict[str, str] = {}
     for row in indicators:
-        sha, key = row["document_sha256"], _name_key(row.get("name"))
+        sha, key = row["document_sha256"], squeeze(row.get("name") or "")
         weight, score = _number(row.get("weight")), _number(row.get("score"))
         if sha not in current or not key or is_deduction(row.get("level1")) or weight is None or score is None:
             continue
@@ -153,14 +163,16 @@ def indicators_below_weight(indicators: list[dict], reports: list[dict]) -> Char
 
 
 def year_overview(year: int | None, reports: list[dict], earlier: list[dict], indicators: list[dict],
-                  spending_change: float = 0.5) -> YearOverview:
+                  spending_change: float = 0.5, prior: dict[str, list] | None = None) -> YearOverview:
     """The overview of `year` from its current confirmed reports, those of the years before, and their score
-    rows; `spending_change`: how far a unit's spending may move from its earlier years unremarked."""
+    rows; `spending_change`: how far a unit's spending may move from its earlier years unremarked; `prior`:
+    the reports' statements of last year's figures that last year's records contradict (by sha256)."""
     last_year = [r for r in earlier if year is not None and r.get("fiscal_year") == year - 1]
     scatter, outliers = score_against_execution(reports)
     charts = [score_distribution(reports), scatter, sangong_against_last_year(reports, last_year),
               indicators_below_weight(indicators, reports)]
-    return YearOverview(year, len(reports), charts, outliers, spending_jumps(reports, earlier, spending_change))
+    return YearOverview(year, len(reports), charts, outliers, spending_jumps(reports, earlier, spending_change),
+                        prior_year_disagreements(reports, prior or {}))
 
 
 @dataclass

@@ -26,6 +26,7 @@ from service.ingest import check_upload
 from service.ingest.detect import sniff
 from service.ingest.legacy import KNOWN_SUFFIXES as LEGACY_SUFFIXES
 from service.isolate import ChildRunner, JobStopped
+from service.last_year import remember
 from service.page_images import cache_folder, warm
 from service.pipeline import run_document
 from service.review import items_from_record
@@ -314,6 +315,7 @@ def process_next(store: Store, settings: Settings, engine: Engine | None = None,
         if store.cancel_requested(sha):
             raise JobStopped(f"{name}：任务已取消")
         store.complete_job(sha, worker, doc, sections, ex, meta, items)
+        remember(store, sha)  # its statements of last year's figures, read once for the review page and 总览
         if doc.ocr:  # the reviewer's page images, ready before anyone opens the report
             warm(Path(job["path"]), sha, [p.number for p in doc.pages if p.ocr], settings.ocr_dpi,
                  cache_folder(settings.instance))

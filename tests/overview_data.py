@@ -46,16 +46,16 @@ def report_text(unit: str, year: int, budget: float, spent: float, sangong: floa
                            sangong=sangong, done=done, liked=liked, score=done + liked + 10)
 
 
-def confirmed_years(folder: Path, db: str, reports=REPORTS) -> dict[tuple[str, int], str]:
+def confirmed_years(folder: Path, db: str, reports=REPORTS, text_of=report_text) -> dict[tuple[str, int], str]:
     """`reports` uploaded, extracted and confirmed into `db` (every item accepted as extracted); {(unit, year):
-    sha256}."""
+    sha256}. Each report's text is `text_of(unit, year, *figures)` (by default the template above)."""
     from service.review import apply_action, record_from_items
 
     store = Store(db)
     settings = load_settings(env={}, db=db, engine="rules")
     shas = {}
     for unit, year, *figures in reports:
-        text = report_text(unit, year, *figures)
+        text = text_of(unit, year, *figures)
         job, _ = store_upload(store, folder / "uploads", f"{unit}{year}.txt", text.encode("utf-8"), "oper")
         shas[(unit, year)] = job["sha256"]
     while process_next(store, settings) is not None:

@@ -117,6 +117,12 @@ EXPECTED_SCHEMA = {
                    ("new_value", "TEXT"), ("user_name", "TEXT"), ("at", "TEXT"), ("reason", "TEXT")],
     "record_units": [("document_sha256", "TEXT"), ("unit_id", "INTEGER"), ("chosen_by", "TEXT"),
                      ("chosen_at", "TEXT")],
+    "prior_scans": [("document_sha256", "TEXT"), ("finder", "TEXT"), ("fiscal_year", "INTEGER"),
+                    ("scanned_at", "TEXT")],
+    "prior_statements": [("document_sha256", "TEXT"), ("idx", "INTEGER"), ("key", "TEXT"), ("year", "INTEGER"),
+                         ("value", "REAL"), ("digits", "INTEGER"), ("computed", "INTEGER"), ("note", "TEXT"),
+                         ("quote", "TEXT"), ("start", "INTEGER"), ("end", "INTEGER"), ("value_start", "INTEGER"),
+                         ("value_end", "INTEGER"), ("context", "TEXT")],
 }
 # what `db.tables` does not show: generated columns, views, triggers
 EXPECTED_GENERATED = {"jobs": [("sort_flagged", "INTEGER"), ("sort_confidence", "REAL")]}

@@ -659,6 +659,13 @@
     }
   });
 
+  // 上年数核对: a statement about last year marked in the source text (its table row and column lightly)
+  document.querySelectorAll(".prior-source").forEach((b) => b.addEventListener("click", () => {
+    let context = [];
+    try { context = JSON.parse(b.dataset.context || "[]"); } catch (e) { context = []; }
+    highlight(b.dataset.start, b.dataset.end, null, context);
+  }));
+
   items().forEach(wire);
   recomputeTotals();
   nextFlagged(null, true);

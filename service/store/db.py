@@ -27,6 +27,7 @@ from service.models import Extraction, Section
 from service.store import rows
 from service.store.calibration import CalibrationMixin
 from service.store.migrations import migrate
+from service.store.prior import PriorMixin
 from service.store.queue import QueueMixin
 from service.store.units import UnitsMixin
 from service.store.workflow import WorkflowMixin
@@ -54,8 +55,9 @@ def open_db(path: str, migrate_now: bool = True) -> Database:
 DISK_FULL = "数据库所在磁盘已满，本次写入未保存（数据库未做任何更改）；请清理磁盘空间后重试"
 
 
-class Store(QueueMixin, WorkflowMixin, CalibrationMixin, UnitsMixin):
-    """Documents and extraction runs in one SQLite database (and the review workflow, calibration, the units registry)."""
+class Store(QueueMixin, WorkflowMixin, CalibrationMixin, UnitsMixin, PriorMixin):
+    """Documents and extraction runs in one SQLite database (and the review workflow, calibration, the units
+    registry, last year's figures reports state)."""
 
     def __init__(self, db: Database | str, migrate: bool = True):
         self.db = open_db(db, migrate) if isinstance(db, str) else db
@@ -134,6 +136,7 @@ class Store(QueueMixin, WorkflowMixin, CalibrationMixin, UnitsMixin):
             return False
         for table in ("pages", "sections", "tables", "ocr_lines"):
             self.db.execute(f'DELETE FROM "{table}" WHERE document_sha256 = ?', [doc.sha256])
+        self._forget_prior_statements(doc.sha256)  # their offsets were into the old text
         self.db["documents"].update(doc.sha256, rows.document_row(doc))
         self._write_document(doc, sections)  # its name, and the parts again
         self.db["pages"].insert_all(rows.page_rows(doc))

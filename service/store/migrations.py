@@ -538,6 +538,27 @@ def m019_threshold_calibration(db: Database) -> None:
 
 
 @migration
+def m020_prior_statements(db: Database) -> None:
+    """Last year's figures each report states (「上年决算数为…」, a 上年数 column; service/check/prior_year.py),
+    read from its text once and kept, so that the 总览 of a year does not read every report's text again.
+    `prior_scans`: that a document's text was read, by which finder version and for which fiscal year (a
+    report with no such statement has a scan and no statements); `prior_statements`: what was found, with its
+    offsets into `documents.text` (`context`: JSON list of [start, end] spans shown lightly). A scan of another
+    finder version or fiscal year is read again; a document whose text is replaced loses both."""
+    db["prior_scans"].create(
+        {"document_sha256": str, "finder": str, "fiscal_year": int, "scanned_at": str}, pk="document_sha256",
+        foreign_keys=[("document_sha256", "documents", "sha256")],
+        not_null=["document_sha256", "finder", "fiscal_year", "scanned_at"])
+    db["prior_statements"].create(
+        {"document_sha256": str, "idx": int, "key": str, "year": int, "value": float, "digits": int,
+         "computed": int, "note": str, "quote": str, "start": int, "end": int, "value_start": int,
+         "value_end": int, "context": str},
+        pk=("document_sha256", "idx"), foreign_keys=[("document_sha256", "prior_scans", "document_sha256")],
+        not_null=["document_sha256", "idx", "key", "year", "value", "digits", "computed", "quote", "start", "end",
+                  "value_start", "value_end"])
+
+
+@migration
 def m021_login_failures(db: Database) -> None:
     """Wrong passwords in a row per key ("name:王芳", "addr:10.0.0.7") and the time of the last (Unix seconds),
     in the database so that every web process behind gunicorn counts the same streak and a restart keeps it."""

@@ -571,10 +571,11 @@ class WorkflowMixin:
                 [job["unit_name"], job["fiscal_year"], sha256, FAILED], order_by="uploaded_at desc"))
 
     def confirm(self, sha256: str, user: str, record: Record, seen: int | None = None,
-                stands: str | None = None) -> None:
+                stands: str | None = None, note: str | None = None) -> None:
         """Write the reviewed record into the confirmed tables and mark the job 已确认, in one transaction.
         With `seen` (the `last_change` the confirming page was shown), a change by anyone else since then
-        refuses the confirm, saying what changed and by whom: nobody confirms a value they did not see."""
+        refuses the confirm, saying what changed and by whom: nobody confirms a value they did not see.
+        `note` is kept as the confirm's reason in the audit log (「已核对上年数差异 1 处：…」)."""
         with self.write():
             if seen is not None:  # a unit chosen for the report meanwhile changes none of its values
                 newer = list(self.db["audit_log"].rows_where(
@@ -615,7 +616,7 @@ class WorkflowMixin:
             self.db["confirmed_list_items"].insert_all(rows.confirmed_list_rows(sha256, record))
             self.db.execute("UPDATE jobs SET state = ?, confirmed_by = ?, confirmed_at = ?, updated_at = ? "
                             "WHERE sha256 = ?", [CONFIRMED_STATE, user, stamp, stamp, sha256])
-            self._audit(sha256, None, "confirm", None, None, user)
+            self._audit(sha256, None, "confirm", None, None, user, note)
 
     def confirm_readiness(self, shas: list[str]) -> dict[str, dict[str, Any]]:
         """Of these documents, those in review with nothing flagged, each with the change its queue row was
