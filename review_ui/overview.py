@@ -2,7 +2,8 @@
 
 `/overview?year=2023` shows the charts (ECharts, from the app's own static files) with the table behind each,
 names the outliers, and, once a list of units expected to report is imported (单位名单), the units that have not
-reported for the year and the reports that match no unit or more than one; `/overview/<chart>.csv?year=2023` downloads a chart's table.
+reported for the year and the reports that match no unit or more than one; the units with more than one
+report of the year (可能重复); `/overview/<chart>.csv?year=2023` downloads a chart's table.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ from flask import Blueprint, Response, abort, current_app, render_template, requ
 
 from service.export import csv_safe
 from service.last_year import year_mismatches
-from service.overview import UnitReporting, YearOverview, unit_reporting, year_overview
+from service.overview import UnitReporting, YearOverview, same_unit_reports, unit_reporting, year_overview
 
 from .auth import REVIEWERS, login_required
 from .db import get_store
@@ -39,14 +40,14 @@ def _overview() -> tuple[YearOverview, list[int], dict]:
     return year_overview(year, reports, earlier, indicators, spending_change, prior), years, states
 
 
-def _units(year: int | None) -> UnitReporting | None:
+def _units(year: int | None, docs: list[dict]) -> UnitReporting | None:
     """The year's reports against the registry (未报送单位, 待匹配); None when no list was imported."""
     store = get_store()
     units = store.registry()
     if not units or year is None:
         return None
     reports = [r for r in store.confirmed_documents() if r["fiscal_year"] == year]
-    return unit_reporting(units, reports, store.documents_for_units(year), store.unit_choices())
+    return unit_reporting(units, reports, docs, store.unit_choices())
 
 
 @bp.route("")
@@ -54,8 +55,11 @@ def _units(year: int | None) -> UnitReporting | None:
 def index():
     overview, years, states = _overview()
     data = {c.key: {"title": c.title, **c.data} for c in overview.charts}
+    docs = get_store().documents_for_units(overview.year) if overview.year is not None else []
+    units = _units(overview.year, docs)
+    repeats = same_unit_reports(overview.year, docs, units.matches if units else None)
     return render_template("overview.html", overview=overview, years=years, states=states, chart_data=data,
-                           shown_rows=SHOWN_ROWS, units=_units(overview.year))
+                           shown_rows=SHOWN_ROWS, units=units, repeats=repeats)
 
 
 @bp.route("/<key>.csv")

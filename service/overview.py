@@ -16,6 +16,7 @@ from typing import Any
 from service.core.genre import is_deduction
 from service.core.names import unit_key
 from service.core.numbers import squeeze
+from service.review import STATE_NAMES
 from service.units.matching import Match, match_documents
 from service.units.registry import Unit
 
@@ -186,6 +187,7 @@ class UnitReporting:
     not_confirmed: list[dict[str, Any]]  # {"unit": Unit, "uploads": [document rows]}
     not_uploaded: list[Unit]
     unsettled: list[dict[str, Any]]  # {"sha256", "unit_name", "state", "name", "match": Match}
+    matches: dict[str, Match] = field(default_factory=dict)  # every document's match, by sha256
 
 
 def unit_reporting(units: list[Unit], reports: list[dict], uploads: list[dict],
@@ -212,4 +214,36 @@ def unit_reporting(units: list[Unit], reports: list[dict], uploads: list[dict],
     missing = [u for u in units if u.id not in reported]
     return UnitReporting(len(units), len(reported & {u.id for u in units}),
                          [{"unit": u, "uploads": uploaded.get(u.id, [])} for u in missing],
-                         [u for u in missing if u.id not in uploaded], unsettled)
+                         [u for u in missing if u.id not in uploaded], unsettled, matches)
+
+
+def same_unit_reports(year: int | None, docs: list[dict], matches: dict[str, Match] | None = None
+                      ) -> list[dict[str, Any]]:
+    """The units with more than one document of `year` (`docs`: not failed, not superseded; {sha256, name,
+    unit_name, state}), each with its documents and the reason in Chinese: the same report in another format or a
+    corrected resubmission, of which only one may stand. A document counts for the unit of the list it is
+    settled to (`matches`, when a list is imported), else for its unit's name (`unit_key`); one with no unit
+    name counts for none."""
+    groups: dict[tuple, dict[str, Any]] = {}
+    for d in docs:
+        m = (matches or {}).get(d["sha256"])
+        if m is not None and m.settled:
+            key, name = ("unit", m.unit.id), m.unit.name
+        elif unit_key(d.get("unit_name")):
+            key, name = ("name", unit_key(d["unit_name"])), d["unit_name"]
+        else:
+            continue
+        groups.setdefault(key, {"unit_name": name, "documents": []})["documents"].append(d)
+    found = []
+    for g in groups.values():
+        documents = g["documents"]
+        if len(documents) < 2:
+            continue
+        counts: dict[str, int] = {}
+        for d in documents:
+            word = STATE_NAMES.get(d.get("state"), d.get("state") or "")
+            counts[word] = counts.get(word, 0) + 1
+        states = "，".join(f"{w} {n} 份" for w, n in counts.items())
+        found.append({**g, "reason": f"{year} 年度有 {len(documents)} 份报告（{states}）：可能是同一报告的不同格式"
+                                     "或更正后重报，确认入库时只能以其中一份为准"})
+    return sorted(found, key=lambda g: g["unit_name"])

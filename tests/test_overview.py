@@ -74,3 +74,24 @@ def test_a_units_spending_far_from_its_earlier_years_is_named_with_the_earlier_r
     assert "相差 110%（超过 50%）" in across
     assert f"/documents/{shas[('某某县林业局', 2023)]}" in across and f"/documents/{shas[('某某县林业局', 2022)]}" in across
     assert "教育局" not in across and "农业农村局" not in across  # 7 % and 26 % moves are not named
+
+
+def test_a_unit_with_a_second_report_of_the_year_is_named_with_both_reports(tmp_path):
+    from service.settings import load_settings
+    from service.store import Store
+    from service.worker import process_next, store_upload
+    from tests.overview_data import REPORTS, report_text
+
+    app = make_app(tmp_path)
+    shas = confirmed_years(tmp_path, app.config["DATABASE"], reports=REPORTS[2:4])  # 教育局 2022 and 2023
+    store = Store(app.config["DATABASE"])
+    again = report_text("某某县教育局", 2023, 950.0, 941.0, 18.0, 36, 44)  # a corrected resubmission
+    job, _ = store_upload(store, tmp_path / "uploads", "教育局2023更正.txt", again.encode("utf-8"), "oper")
+    while process_next(store, load_settings(env={}, db=app.config["DATABASE"], engine="rules")) is not None:
+        pass
+    store.close()
+    page = as_user(app, "rev").get("/overview?year=2023").get_data(as_text=True)
+    repeats = re.search(r'<ul class="outliers" id="repeats">(.*?)</ul>', page, re.S).group(1)
+    assert "某某县教育局" in repeats and "2023 年度有 2 份报告（已确认 1 份，待审核 1 份）" in repeats
+    assert f"/documents/{shas[('某某县教育局', 2023)]}" in repeats and f"/documents/{job['sha256']}" in repeats
+    assert 'id="repeats"' not in as_user(app, "rev").get("/overview?year=2022").get_data(as_text=True)

@@ -129,3 +129,18 @@ def test_documents_are_matched_with_their_choices():
     assert found["a"].status == CHOSEN and found["a"].unit.name == "衡山县教育局"
     assert found["b"].status == AMBIGUOUS
     assert found["c"].status == MATCHED  # a choice of a unit no longer in the list does not count
+
+
+def test_two_reports_under_different_names_of_one_listed_unit_are_named_as_one_units_repeats():
+    from service.overview import same_unit_reports
+
+    docs = [{"sha256": "a", "name": "a.docx", "unit_name": "店门镇人民政府", "state": "confirmed"},
+            {"sha256": "b", "name": "b.pdf", "unit_name": "店门", "state": "review"},
+            {"sha256": "c", "name": "c.pdf", "unit_name": "岭坡乡", "state": "review"},
+            {"sha256": "d", "name": "d.pdf", "unit_name": None, "state": "review"},
+            {"sha256": "e", "name": "e.pdf", "unit_name": None, "state": "review"}]
+    matches = match_documents({d["sha256"]: d["unit_name"] for d in docs}, LIST, {})
+    found = same_unit_reports(2023, docs, matches)
+    assert [(g["unit_name"], [d["sha256"] for d in g["documents"]]) for g in found] == [("店门镇人民政府", ["a", "b"])]
+    assert found[0]["reason"].startswith("2023 年度有 2 份报告（已确认 1 份，待审核 1 份）")
+    assert same_unit_reports(2023, docs) == []  # without the list, 「店门」 and 「店门镇人民政府」 are two names
