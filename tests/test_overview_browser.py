@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 import threading
+from contextlib import closing
 from pathlib import Path
 
 import pytest
@@ -16,6 +17,8 @@ if not CHROMIUM.exists():
 
 from werkzeug.serving import make_server  # noqa: E402
 
+from service.store import Store  # noqa: E402
+from service.units.importing import read_units_file  # noqa: E402
 from tests.overview_data import confirmed_years  # noqa: E402
 from tests.test_browser import CSP_WATCH, _QuietHandler  # noqa: E402
 from tests.webapp import PASSWORD, make_app  # noqa: E402
@@ -28,6 +31,10 @@ def live(tmp_path_factory):
     folder = tmp_path_factory.mktemp("overview-browser")
     app = make_app(folder)
     shas = confirmed_years(folder, app.config["DATABASE"])
+    names = ["某某县农业农村局", "某某县教育局", "某某县水利局", "某某县林业局", "某某县财政局"]
+    listed = "名称,类别\n" + "".join(f"{n},部门\n" for n in names)
+    with closing(Store(app.config["DATABASE"])) as store:
+        store.import_units(read_units_file("名单.csv", listed.encode("utf-8")), "admin", "名单.csv")
     server = make_server("127.0.0.1", 0, app, threaded=True, request_handler=_QuietHandler)
     threading.Thread(target=server.serve_forever, daemon=True).start()
     yield f"http://127.0.0.1:{server.server_port}", shas
@@ -56,6 +63,7 @@ def test_the_overview_draws_every_chart_and_a_point_opens_its_report(browser, li
                 .getOption().series.reduce((n, s) => n + s.data.filter(d => d !== null && d !== undefined).length, 0)""")
             assert points > 0, key
         assert page.evaluate("window.cspViolations || []") == [] and errors == []
+        assert page.locator("#not-confirmed").inner_text().count("某某县") == 2  # 水利局 and 财政局 of the list
         folder = os.environ.get("JIXIAO_SCREENSHOTS")
         if folder:
             Path(folder).mkdir(parents=True, exist_ok=True)
