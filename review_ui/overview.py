@@ -25,7 +25,7 @@ bp = Blueprint("overview", __name__, url_prefix="/overview")
 SHOWN_ROWS = 200  # rows of a chart's table on the page; the CSV has them all
 
 
-def _overview() -> tuple[YearOverview, list[int], dict]:
+def _overview() -> tuple[YearOverview, list[int], dict, list[dict]]:
     store = get_store()
     current = store.confirmed_documents()
     years = sorted({r["fiscal_year"] for r in current if r["fiscal_year"] is not None}, reverse=True)
@@ -37,26 +37,25 @@ def _overview() -> tuple[YearOverview, list[int], dict]:
     spending_change = current_app.config["SETTINGS"].cross_year_spending_change
     last_year = [r for r in earlier if r["fiscal_year"] == year - 1] if year is not None else []
     prior = year_mismatches(store, reports, last_year)
-    return year_overview(year, reports, earlier, indicators, spending_change, prior), years, states
+    return year_overview(year, reports, earlier, indicators, spending_change, prior), years, states, reports
 
 
-def _units(year: int | None, docs: list[dict]) -> UnitReporting | None:
+def _units(year: int | None, reports: list[dict], docs: list[dict]) -> UnitReporting | None:
     """The year's reports against the registry (未报送单位, 待匹配); None when no list was imported."""
     store = get_store()
     units = store.registry()
     if not units or year is None:
         return None
-    reports = [r for r in store.confirmed_documents() if r["fiscal_year"] == year]
     return unit_reporting(units, reports, docs, store.unit_choices())
 
 
 @bp.route("")
 @login_required(*REVIEWERS)
 def index():
-    overview, years, states = _overview()
+    overview, years, states, reports = _overview()
     data = {c.key: {"title": c.title, **c.data} for c in overview.charts}
     docs = get_store().documents_for_units(overview.year) if overview.year is not None else []
-    units = _units(overview.year, docs)
+    units = _units(overview.year, reports, docs)
     repeats = same_unit_reports(overview.year, docs, units.matches if units else None)
     return render_template("overview.html", overview=overview, years=years, states=states, chart_data=data,
                            shown_rows=SHOWN_ROWS, units=units, repeats=repeats)
@@ -65,7 +64,7 @@ def index():
 @bp.route("/<key>.csv")
 @login_required(*REVIEWERS)
 def chart_csv(key: str):
-    overview, _, _ = _overview()
+    overview, _, _, _ = _overview()
     chart = next((c for c in overview.charts if c.key == key), None)
     if chart is None:
         abort(404)

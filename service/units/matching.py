@@ -20,6 +20,7 @@ whose names are near are offered to the person choosing (`Match.candidates`), ne
 
 from __future__ import annotations
 
+import functools
 import re
 import unicodedata
 from collections.abc import Iterable
@@ -172,11 +173,18 @@ def resolve(name: str | None, index: UnitIndex, chosen: Unit | None = None, chos
     return match_unit(name, index)
 
 
+@functools.lru_cache(maxsize=4)
+def _index_of(units: tuple[Unit, ...]) -> UnitIndex:
+    """The index of a registry, built once while the registry stays the same (units are frozen): the 总览 of
+    a county's 2,000 units matches every report on each visit, and the index is most of that work."""
+    return UnitIndex(units)
+
+
 def match_documents(names: dict[str, str | None], units: Iterable[Unit],
                     choices: dict[str, dict]) -> dict[str, Match]:
     """Each document's match (document -> its unit name as read), a person's choice (document -> {unit_id,
     chosen_by}) winning over matching."""
-    index = UnitIndex(units)
+    index = _index_of(tuple(units))
     by_id = {u.id: u for u in index.units}
     out = {}
     for sha256, name in names.items():
