@@ -25,6 +25,7 @@ from service.fields import BY_KEY, grouped
 from service.labels import ACTIONS, AUDIT_NAMES, LISTS
 from service.last_year import PriorNotSeen, document_mismatches, fingerprint, require_seen
 from service.models import DEPARTMENT_TABLE
+from service.overview import spending_jumps
 from service.page_images import cache_folder, cached_page
 from service.record import EngineInfo
 from service.review import (
@@ -131,7 +132,19 @@ def document(sha256: str):
                            seen=store.last_change(sha256), alike=store.same_unit_and_year(sha256),
                            current_records=store.current_records_like(sha256),
                            reopen_form=ReopenForm(),
-                           labels=_labels(), actions=AUDIT_NAMES, stated=_stated_totals(items))
+                           labels=_labels(), actions=AUDIT_NAMES, stated=_stated_totals(items),
+                           across=_spending_against_earlier_years(store, job, items))
+
+
+def _spending_against_earlier_years(store, job: dict, items: list[dict]) -> list[dict]:
+    """The 总览's check of a unit's 全年执行数 against its own earlier years, for this report as it now stands
+    (its value as extracted or corrected): a reason for review, with links to the earlier reports."""
+    values = {i["item"]: i["value"] for i in items}
+    row = {"document_sha256": job["sha256"], "unit_name": values.get("field:unit_name") or job["unit_name"],
+           "spending_actual": values.get("field:spending_actual")}
+    year = values.get("field:fiscal_year") or job["fiscal_year"]
+    earlier = store.earlier_confirmed(row["unit_name"], year if isinstance(year, int) else None)
+    return spending_jumps([row], earlier, current_app.config["SETTINGS"].cross_year_spending_change)
 
 
 _AROUND = 24  # characters of the report shown either side of a statement about last year

@@ -95,3 +95,13 @@ def test_a_unit_with_a_second_report_of_the_year_is_named_with_both_reports(tmp_
     assert "某某县教育局" in repeats and "2023 年度有 2 份报告（已确认 1 份，待审核 1 份）" in repeats
     assert f"/documents/{shas[('某某县教育局', 2023)]}" in repeats and f"/documents/{job['sha256']}" in repeats
     assert 'id="repeats"' not in as_user(app, "rev").get("/overview?year=2022").get_data(as_text=True)
+
+
+def test_the_review_page_names_a_spending_far_from_the_units_earlier_years_with_that_report(seeded):
+    app, shas = seeded
+    page = as_user(app, "rev").get(f"/documents/{shas[('某某县林业局', 2023)]}").get_data(as_text=True)
+    across = re.search(r'<p class="alike small" id="across">(.*?)</p>', page, re.S).group(1)
+    assert "全年执行数 420 万元" in across and "2022 年 200 万元" in across and "相差 110%（超过 50%）" in across
+    assert f"/documents/{shas[('某某县林业局', 2022)]}" in across
+    calm = as_user(app, "rev").get(f"/documents/{shas[('某某县教育局', 2023)]}").get_data(as_text=True)
+    assert 'id="across"' not in calm  # 940 against 880: within half

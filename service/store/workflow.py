@@ -696,6 +696,16 @@ class WorkflowMixin:
             "unit_name = ? AND fiscal_year = ? AND document_sha256 != ? AND superseded_by IS NULL",
             [unit, year, besides]))
 
+    def earlier_confirmed(self, unit: str | None, year: int | None) -> list[dict[str, Any]]:
+        """The current confirmed reports of `unit` (its name as read) for fiscal years before `year`: the review
+        page's check of a unit's spending against its own earlier years."""
+        if not unit or year is None:
+            return []
+        with self.lock:
+            return list(self.db["confirmed_reports"].rows_where(
+                "unit_name = ? AND fiscal_year < ? AND superseded_by IS NULL", [unit, year],
+                order_by="fiscal_year"))
+
     def confirmed_documents(self, superseded: bool = False) -> list[dict[str, Any]]:
         """The confirmed reports; only the current ones (one per unit and year) unless `superseded`."""
         with self.lock:
