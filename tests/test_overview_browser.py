@@ -4,7 +4,6 @@ chart's point followed to its report; screenshots in docs/screenshots (`JIXIAO_S
 from __future__ import annotations
 
 import os
-import threading
 from contextlib import closing
 from pathlib import Path
 
@@ -15,13 +14,11 @@ from tests.conftest import CHROMIUM
 if not CHROMIUM.exists():
     pytest.skip(f"Debian chromium is not installed at {CHROMIUM} (make debian installs it)", allow_module_level=True)
 
-from werkzeug.serving import make_server  # noqa: E402
-
 from service.store import Store  # noqa: E402
 from service.units.importing import read_units_file  # noqa: E402
+from tests.browser_pages import logged_in, served  # noqa: E402
 from tests.overview_data import confirmed_years  # noqa: E402
-from tests.test_browser import CSP_WATCH, _QuietHandler  # noqa: E402
-from tests.webapp import PASSWORD, make_app  # noqa: E402
+from tests.webapp import make_app  # noqa: E402
 
 CHARTS = ["scores", "score_execution", "sangong", "indicators"]
 
@@ -35,27 +32,13 @@ def live(tmp_path_factory):
     listed = "名称,类别\n" + "".join(f"{n},部门\n" for n in names)
     with closing(Store(app.config["DATABASE"])) as store:
         store.import_units(read_units_file("名单.csv", listed.encode("utf-8")), "admin", "名单.csv")
-    server = make_server("127.0.0.1", 0, app, threaded=True, request_handler=_QuietHandler)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    yield f"http://127.0.0.1:{server.server_port}", shas
-    server.shutdown()
+    with served(app) as url:
+        yield url, shas
 
 
 def test_the_overview_draws_every_chart_and_a_point_opens_its_report(browser, live):
     url, shas = live
-    context = browser.new_context(base_url=url, viewport={"width": 1440, "height": 900}, locale="zh-CN")
-    context.set_default_timeout(15_000)
-    context.add_init_script(CSP_WATCH)
-    page = context.new_page()
-    errors: list[str] = []
-    page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
-    page.on("pageerror", lambda e: errors.append(f"script error: {e}"))
-    page.on("response", lambda r: errors.append(f"{r.status} {r.url}") if r.status >= 400 else None)
-    try:
-        page.goto("/auth/login")
-        page.fill("#name", "rev")
-        page.fill("#password", PASSWORD)
-        page.click("button[type=submit]")
+    with logged_in(browser, url) as (page, errors):
         page.goto("/overview?year=2023")
         page.wait_for_function("() => document.querySelectorAll('[data-chart] canvas').length === 4")
         for key in CHARTS:
@@ -79,5 +62,3 @@ def test_the_overview_draws_every_chart_and_a_point_opens_its_report(browser, li
         page.mouse.click(x, y)
         page.wait_for_url(f"**/documents/{shas[('某某县农业农村局', 2023)]}")
         assert "某某县农业农村局" in page.content()
-    finally:
-        context.close()

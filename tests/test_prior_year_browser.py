@@ -5,7 +5,6 @@ with no console error, and the link opens last year's report; a screenshot in do
 from __future__ import annotations
 
 import os
-import threading
 from pathlib import Path
 
 import pytest
@@ -15,11 +14,9 @@ from tests.conftest import CHROMIUM
 if not CHROMIUM.exists():
     pytest.skip(f"Debian chromium is not installed at {CHROMIUM} (make debian installs it)", allow_module_level=True)
 
-from werkzeug.serving import make_server  # noqa: E402
-
+from tests.browser_pages import logged_in, served  # noqa: E402
 from tests.prior_year_data import seeded  # noqa: E402
-from tests.test_browser import CSP_WATCH, _QuietHandler  # noqa: E402
-from tests.webapp import PASSWORD, make_app  # noqa: E402
+from tests.webapp import make_app  # noqa: E402
 
 
 @pytest.fixture(scope="module")
@@ -27,26 +24,13 @@ def live(tmp_path_factory):
     folder = tmp_path_factory.mktemp("prior-browser")
     app = make_app(folder)
     shas = seeded(folder, app.config["DATABASE"])
-    server = make_server("127.0.0.1", 0, app, threaded=True, request_handler=_QuietHandler)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    yield f"http://127.0.0.1:{server.server_port}", shas
-    server.shutdown()
+    with served(app) as url:
+        yield url, shas
 
 
 def test_a_statement_about_last_year_is_marked_in_the_source_and_links_last_years_report(browser, live):
     url, shas = live
-    context = browser.new_context(base_url=url, viewport={"width": 1440, "height": 900}, locale="zh-CN")
-    context.set_default_timeout(15_000)
-    context.add_init_script(CSP_WATCH)
-    page = context.new_page()
-    errors: list[str] = []
-    page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
-    page.on("pageerror", lambda e: errors.append(f"script error: {e}"))
-    try:
-        page.goto("/auth/login")
-        page.fill("#name", "rev")
-        page.fill("#password", PASSWORD)
-        page.click("button[type=submit]")
+    with logged_in(browser, url) as (page, errors):
         page.goto(f"/documents/{shas[('某某县文化局', 2023)]}")
         page.locator("#prior-year .prior-source").first.click()
         assert page.locator("#source mark:not(.context)").first.text_content() == \
@@ -58,5 +42,3 @@ def test_a_statement_about_last_year_is_marked_in_the_source_and_links_last_year
             page.screenshot(path=str(Path(folder) / "prior-year-1440x900.png"))
         page.locator("#prior-year a", has_text="2022 年度已确认报告").first.click()
         page.wait_for_url(f"**/documents/{shas[('某某县文化局', 2022)]}")
-    finally:
-        context.close()
