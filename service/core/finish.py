@@ -35,9 +35,7 @@ def trust_rebuilt_rows(rows: list[IndicatorRow], money: dict, stated_total, trus
     its weights (with 预算执行率's) make 100 and its scores the stated total, which shows every number in
     its column. Only the rows whose doubts are all `trustable` (their 指标值 and 完成值 both empty, so only
     分值 and 得分 were placed) are then accepted; a row whose text columns were inferred stays in review."""
-    counted = [r for r in rows if not is_deduction(r.level1)]
-    fits = table_adds_up([r.weight for r in counted], [r.score for r in counted],
-                         money.get("execution_weight"), money.get("execution_score"), stated_total)
+    fits = _adds_up(rows, money, stated_total)
     for r in rows:
         if fits and r.status == REVIEW and r.issues and all(i in trustable for i in r.issues):
             r.status, r.confidence, r.issues = ACCEPTED, 0.8, []
@@ -45,6 +43,19 @@ def trust_rebuilt_rows(rows: list[IndicatorRow], money: dict, stated_total, trus
             r.status = REVIEW
             r.confidence = min(r.confidence, 0.6)
             r.issues.append("表格由文本还原，分值或得分合计与总分对不上，无法确认每个数在哪一列，请核对原表")
+
+
+def keep_paired_rows(rows: list[IndicatorRow], money: dict, stated_total) -> list[IndicatorRow]:
+    """Rows whose names and values were paired by order from separate runs (`service.ingest.stream_runs`)
+    stand only when the table adds up, as `trust_rebuilt_rows` asks: a run paired with the wrong names, or
+    read with a cell too many or too few, shows in the sums; then no row is given, never a guess."""
+    return rows if _adds_up(rows, money, stated_total) else []
+
+
+def _adds_up(rows: list[IndicatorRow], money: dict, stated_total) -> bool:
+    counted = [r for r in rows if not is_deduction(r.level1)]
+    return table_adds_up([r.weight for r in counted], [r.score for r in counted],
+                         money.get("execution_weight"), money.get("execution_score"), stated_total)
 
 
 def flag_low_ocr(doc: Document, item, threshold: float) -> None:

@@ -105,6 +105,10 @@ def table_subject(table: Table, title: str, text: str | None = None) -> str:
 # 项目名称 and its cell, however the row was flattened: `项目名称 | X |`, `项目名称 X 主管部门 …`, run together
 _PROJECT_CELL = re.compile(r"(?:项目支出名称|项目名称)[\s|:：]*+(?!主管部门|实施单位|项目负责人|预算单位)(?P<name>[^|\t\n]+?)\s*(?=[|\t\n]|\s(?:主管部门|实施单位)"
                            r"|主管部门|实施单位|项目负责人|项目单位|预算单位|项目资金|资金情况|$)")
+# a PDF's text layer printing the name before its label, the label straight before the next one:
+# …自评表 (2022 年度) X 项目名称 主管部门 …
+_NAME_BEFORE_LABEL = re.compile(r"(?:自评表|年度)\s*[)）]?\s*(?P<name>[^|\t\n()（）:：]{2,60}?)\s*(?:项目支出名称|项目名称)"
+                                r"\s*(?=主管部门|实施单位|预算单位)")
 _DEPARTMENT_LINE = re.compile(r"部门整体支出|整体支出绩效")
 _STOP_LINE = re.compile(r"^\s*(附件\s*[0-9一二三四五六七八九十]*\s*[:：]?\s*$|[一二三四五六七八九十]+、)")
 _LOOK_BACK = 800  # characters above a table in which its subject may be named
@@ -113,8 +117,9 @@ _LOOK_BACK = 800  # characters above a table in which its subject may be named
 def _subject_above(text: str, start: int) -> str | None:
     lines = text[max(0, start - _LOOK_BACK):start].split("\n")
     for line in reversed(lines):
-        found = [compact(x.group("name")) for x in _PROJECT_CELL.finditer(line)]
-        found = [f for f in found if f and not TOTAL_ROW.match(f)]
+        found = sorted((x.start(), compact(x.group("name"))) for rx in (_PROJECT_CELL, _NAME_BEFORE_LABEL)
+                       for x in rx.finditer(line))
+        found = [f for _at, f in found if f and not TOTAL_ROW.match(f)]
         if found:
             return found[-1]
         if _DEPARTMENT_LINE.search(line):
@@ -193,7 +198,8 @@ def _read_row(text, row, cols, width, fill, subject, above=frozenset()) -> Indic
     level2 = _strip_points(get.get("level2")) if get.get("level2") else fill["level2"]
     cells = [c for c in row if c.text.strip()]
     cells = [c for c in cells if span(c) not in above] or cells
-    ev = Evidence(text[cells[0].start:cells[-1].end], cells[0].start, cells[-1].end,
+    first, last = (min(c.start for c in cells), max(c.end for c in cells)) if cells else (0, 0)  # a row paired
+    ev = Evidence(text[first:last], first, last,  # from separate runs has its name after its values
                   cells={k: v for k, v in at.items() if v}) if cells else None
     ind = IndicatorRow(table=subject, level1=level1, level2=level2, name=get.get("name") or fill["name"],
                        target=get.get("target"), actual=get.get("actual"), weight=weight, score=score,

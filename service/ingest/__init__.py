@@ -22,7 +22,8 @@ from service.document import Document, DocumentBuilder
 from service.errors import IngestError
 from service.ingest.detect import sniff
 from service.ingest.stream_money import find_money_blocks
-from service.ingest.stream_tables import find_stream_tables
+from service.ingest.stream_runs import find_run_tables
+from service.ingest.stream_tables import TRUE_GRIDS, find_stream_tables
 from service.ingest.tables import find_tables, join_page_breaks
 from service.settings import Settings, load_settings
 
@@ -134,5 +135,8 @@ def _add_text_tables(doc: Document) -> None:
     doc.tables.sort(key=lambda t: t.start)
     join_page_breaks(doc)
     folded = squeezed(doc.text)  # one folding of the text for both readers
-    doc.rebuilt = sorted(find_stream_tables(doc.text, folded, doc.tables) + find_money_blocks(doc.text, folded),
+    true = [(t.start, t.end) for t in doc.tables if t.origin in TRUE_GRIDS]
+    runs = [f for f in find_run_tables(doc.text) if not any(s <= f.start < e for s, e in true)]
+    doc.rebuilt = sorted(find_stream_tables(doc.text, folded, doc.tables, [(f.start, f.end) for f in runs])
+                         + [f.table for f in runs if f.table is not None] + find_money_blocks(doc.text, folded),
                          key=lambda t: t.start)

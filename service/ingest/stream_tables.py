@@ -578,18 +578,21 @@ TRUE_GRIDS = {"docx", "pdf", "ocr", "tab", "tsv"}
 
 
 def find_stream_tables(text: str, folded: tuple[str, list[int]] | None = None,
-                       grids: list[Table] = ()) -> list[Table]:
+                       grids: list[Table] = (), taken: list[tuple[int, int]] = ()) -> list[Table]:
     """Every score table of `text` read from its header on, in order (`folded`: `genre.squeezed(text)`),
-    except those whose header stands inside one of `grids` of a kind in `TRUE_GRIDS`."""
+    except those whose header stands inside one of `grids` of a kind in `TRUE_GRIDS`, or among the labels
+    of a table another reader takes (`taken`: spans); a table read from its header stops where one of those
+    begins."""
     folded = folded or squeezed(text)
     found = find_headers(folded)
     headers = sorted(found + scrambled_headers(folded, found), key=lambda h: h[0])
     true = [(t.start, t.end) for t in grids if t.origin in TRUE_GRIDS]
     out = []
     for i, h in enumerate(headers):
-        if any(s <= h[0] < e for s, e in true):
+        if any(s <= h[0] < e for s, e in true) or any(s < h[1] and h[0] < e for s, e in taken):
             continue
         end = headers[i + 1][0] if i + 1 < len(headers) else len(text)
+        end = min([end, *(s for s, _e in taken if h[1] <= s < end)])
         st = read_stream_table(text, h, end)
         if st is not None:
             out.append(st)

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from service.core import score_tables as st
 from service.core.candidates import Candidate, money_block_candidates, table_candidates, text_candidates
-from service.core.finish import check_score_table, merge_candidates, trust_rebuilt_rows
+from service.core.finish import check_score_table, keep_paired_rows, merge_candidates, trust_rebuilt_rows
 from service.core.project_lists import read_project_list
 from service.core.table_values import execution_row, tables_with_sections
 from service.document import Document
@@ -19,6 +19,7 @@ from service.extract.rules.lists import read_lists
 from service.extract.rules.projects import merge_projects, read_listed_projects, read_told_projects
 from service.ingest.stream_money import COLUMNS as MONEY_COLUMNS
 from service.ingest.stream_money import is_money_block
+from service.ingest.stream_runs import PAIRED_BY_ORDER
 from service.ingest.stream_tables import TRUE_GRIDS, rebuild_within
 from service.models import DEPARTMENT_TABLE, REVIEW, Extraction, Section
 
@@ -71,6 +72,8 @@ def extract(doc: Document, sections: list[Section], ocr_review_below: float = 0.
         if table.origin == "stream":
             trust_rebuilt_rows(rows, money, total[0] if total else None,
                                {why for kind, why in table.guessed.values() if kind == "no_values"})
+            if any(kind == PAIRED_BY_ORDER for kind, _why in table.guessed.values()):
+                rows = keep_paired_rows(rows, money, total[0] if total else None)
         if subject == DEPARTMENT_TABLE:
             cands += found + execution_row(rows, doc.text)
             if total and rows:
