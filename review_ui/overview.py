@@ -17,6 +17,7 @@ from flask import Blueprint, Response, abort, current_app, render_template, requ
 from service.export import csv_safe
 from service.last_year import year_mismatches
 from service.overview import UnitReporting, YearOverview, same_unit_reports, unit_reporting, year_overview
+from service.units.same_unit import keys_of
 
 from .auth import REVIEWERS, login_required
 from .db import get_store
@@ -36,8 +37,10 @@ def _overview() -> tuple[YearOverview, list[int], dict, list[dict]]:
     states = store.state_counts_of_year(year)
     spending_change = current_app.config["SETTINGS"].cross_year_spending_change
     last_year = [r for r in earlier if r["fiscal_year"] == year - 1] if year is not None else []
-    prior = year_mismatches(store, reports, last_year)
-    return year_overview(year, reports, earlier, indicators, spending_change, prior), years, states, reports
+    keys = keys_of(store, reports + earlier)  # which reports are of one unit: the list's, once imported
+    prior = year_mismatches(store, reports, last_year, keys)
+    return (year_overview(year, reports, earlier, indicators, spending_change, prior, keys), years, states,
+            reports)
 
 
 def _units(year: int | None, reports: list[dict], docs: list[dict]) -> UnitReporting | None:

@@ -42,6 +42,7 @@ from service.review import (
 from service.store.queue import QueueKey
 from service.store.workflow import IN_REVIEW, DuplicateRecord, StaleConfirm, StaleEdit
 from service.units.matching import match_documents
+from service.units.same_unit import keys_of
 
 from . import refuse
 from .auth import REVIEWERS, login_required
@@ -143,8 +144,11 @@ def _spending_against_earlier_years(store, job: dict, items: list[dict]) -> list
     row = {"document_sha256": job["sha256"], "unit_name": values.get("field:unit_name") or job["unit_name"],
            "spending_actual": values.get("field:spending_actual")}
     year = values.get("field:fiscal_year") or job["fiscal_year"]
-    earlier = store.earlier_confirmed(row["unit_name"], year if isinstance(year, int) else None)
-    return spending_jumps([row], earlier, current_app.config["SETTINGS"].cross_year_spending_change)
+    if not row["unit_name"] or not isinstance(year, int):
+        return []
+    earlier = store.confirmed_before(year)
+    return spending_jumps([row], earlier, current_app.config["SETTINGS"].cross_year_spending_change,
+                          keys_of(store, [row, *earlier]))
 
 
 _AROUND = 24  # characters of the report shown either side of a statement about last year

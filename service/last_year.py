@@ -19,8 +19,9 @@ from dataclasses import asdict
 from typing import Any
 
 from service.check.prior_year import PriorMismatch, PriorStatement, find_prior_statements, prior_mismatches
-from service.core.names import unit_key
 from service.errors import JixiaoError
+from service.overview import same_unit_as
+from service.units.same_unit import keys_of
 
 FINDER_VERSION = "prior-1"  # bump when the finder reads differently: every document is read again when asked
 log = logging.getLogger(__name__)
@@ -66,28 +67,34 @@ def document_mismatches(store, sha256: str) -> list[PriorMismatch]:
     job = store.job(sha256)
     if job is None or not job["unit_name"] or job["fiscal_year"] is None:
         return []
-    records = [r for r in store.confirmed_of_year(job["fiscal_year"] - 1)
-               if unit_key(r["unit_name"]) == unit_key(job["unit_name"])]
+    mine = {"document_sha256": sha256, "unit_name": job["unit_name"]}
+    last_year = store.confirmed_of_year(job["fiscal_year"] - 1)
+    keys = keys_of(store, [mine, *last_year])
+    key = same_unit_as(mine, keys)
+    records = [r for r in last_year if key and same_unit_as(r, keys) == key]
     if not records:
         return []  # nothing to compare with: no need to read the statements at all
     statements = statements_of(store, {sha256: job["fiscal_year"]})[sha256]
-    return prior_mismatches(statements, job["unit_name"], records)
+    return prior_mismatches(statements, job["unit_name"], records, lambda r: same_unit_as(r, keys) == key)
 
 
-def year_mismatches(store, reports: list[dict[str, Any]],
-                    last_year: list[dict[str, Any]]) -> dict[str, list[PriorMismatch]]:
+def year_mismatches(store, reports: list[dict[str, Any]], last_year: list[dict[str, Any]],
+                    keys: dict[str, str] | None = None) -> dict[str, list[PriorMismatch]]:
     """Per confirmed report of a year (sha256 -> its mismatches, only those with any), against the current
-    confirmed reports of the year before; only reports whose unit has one are read."""
+    confirmed reports of the year before of the same unit (`keys`: `service.units.same_unit.keys_of`, or
+    names); only reports whose unit has one are read."""
     by_unit: dict[str, list[dict[str, Any]]] = {}
     for r in last_year:
-        if r.get("unit_name"):
-            by_unit.setdefault(unit_key(r["unit_name"]), []).append(r)
-    mine = [r for r in reports if r.get("unit_name") and unit_key(r["unit_name"]) in by_unit]
+        if r.get("unit_name") and same_unit_as(r, keys):
+            by_unit.setdefault(same_unit_as(r, keys), []).append(r)
+    mine = [r for r in reports if r.get("unit_name") and same_unit_as(r, keys) in by_unit]
     found = statements_of(store, {r["document_sha256"]: r["fiscal_year"] for r in mine})
     out = {}
     for r in mine:
         statements = found[r["document_sha256"]]
-        got = statements and prior_mismatches(statements, r["unit_name"], by_unit[unit_key(r["unit_name"])])
+        key = same_unit_as(r, keys)
+        got = statements and prior_mismatches(statements, r["unit_name"], by_unit[key],
+                                              lambda other, key=key: same_unit_as(other, keys) == key)
         if got:
             out[r["document_sha256"]] = got
     return out

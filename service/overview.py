@@ -48,17 +48,28 @@ class YearOverview:
     prior: list[dict[str, Any]] = field(default_factory=list)  # last year's figures stated against its record
 
 
-def spending_jumps(reports: list[dict], earlier: list[dict], limit: float) -> list[dict[str, Any]]:
+def same_unit_as(r: dict, keys: dict[str, str] | None) -> str:
+    """The key a report is of one unit under across years: `keys` (`service.units.matching.unit_keys`, the
+    unit of the list) where given, else its name (`unit_key`); "" pairs with nothing."""
+    if keys is not None and r.get("document_sha256") in keys:
+        return keys[r["document_sha256"]]
+    return unit_key(r.get("unit_name"))
+
+
+def spending_jumps(reports: list[dict], earlier: list[dict], limit: float,
+                   keys: dict[str, str] | None = None) -> list[dict[str, Any]]:
     """Reports whose 全年执行数 is further than `limit` (0.5: half) from the mean of the same unit's earlier
-    years, with the reason in Chinese and the earlier reports. A reason for review, never a correction."""
+    years (`same_unit_as`), with the reason in Chinese and the earlier reports. A reason for review, never a
+    correction."""
     history: dict[str, list[dict]] = {}
     for r in earlier:
-        if _number(r.get("spending_actual")) is not None and r.get("unit_name"):
-            history.setdefault(unit_key(r["unit_name"]), []).append(r)
+        if _number(r.get("spending_actual")) is not None and same_unit_as(r, keys):
+            history.setdefault(same_unit_as(r, keys), []).append(r)
     out = []
     for r in reports:
         now = _number(r.get("spending_actual"))
-        before = sorted(history.get(unit_key(r.get("unit_name")), []), key=lambda x: x.get("fiscal_year") or 0)
+        mine = same_unit_as(r, keys)
+        before = sorted(history.get(mine, []) if mine else [], key=lambda x: x.get("fiscal_year") or 0)
         if now is None or not before:
             continue
         mean = sum(_number(b["spending_actual"]) for b in before) / len(before)
@@ -118,12 +129,13 @@ def score_against_execution(reports: list[dict]) -> tuple[Chart, list[dict]]:
     return chart, outliers
 
 
-def sangong_against_last_year(reports: list[dict], last_year: list[dict]) -> Chart:
-    before = {unit_key(r.get("unit_name")): r for r in last_year if r.get("unit_name")}
+def sangong_against_last_year(reports: list[dict], last_year: list[dict], keys: dict[str, str] | None = None
+                              ) -> Chart:
+    before = {same_unit_as(r, keys): r for r in last_year if same_unit_as(r, keys)}
     rows = []
     for r in reports:
         now = _number(r.get("sangong_actual"))
-        prev = before.get(unit_key(r.get("unit_name")))
+        prev = before.get(same_unit_as(r, keys)) if same_unit_as(r, keys) else None
         was = _number(prev.get("sangong_actual")) if prev else None
         if now is None and was is None:
             continue
@@ -164,15 +176,17 @@ def indicators_below_weight(indicators: list[dict], reports: list[dict]) -> Char
 
 
 def year_overview(year: int | None, reports: list[dict], earlier: list[dict], indicators: list[dict],
-                  spending_change: float = 0.5, prior: dict[str, list] | None = None) -> YearOverview:
+                  spending_change: float = 0.5, prior: dict[str, list] | None = None,
+                  keys: dict[str, str] | None = None) -> YearOverview:
     """The overview of `year` from its current confirmed reports, those of the years before, and their score
     rows; `spending_change`: how far a unit's spending may move from its earlier years unremarked; `prior`:
-    the reports' statements of last year's figures that last year's records contradict (by sha256)."""
+    the reports' statements of last year's figures that last year's records contradict (by sha256); `keys`:
+    which reports are of one unit (`same_unit_as`)."""
     last_year = [r for r in earlier if year is not None and r.get("fiscal_year") == year - 1]
     scatter, outliers = score_against_execution(reports)
-    charts = [score_distribution(reports), scatter, sangong_against_last_year(reports, last_year),
+    charts = [score_distribution(reports), scatter, sangong_against_last_year(reports, last_year, keys),
               indicators_below_weight(indicators, reports)]
-    return YearOverview(year, len(reports), charts, outliers, spending_jumps(reports, earlier, spending_change),
+    return YearOverview(year, len(reports), charts, outliers, spending_jumps(reports, earlier, spending_change, keys),
                         prior_year_disagreements(reports, prior or {}))
 
 

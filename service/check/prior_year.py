@@ -9,6 +9,7 @@ network. A mismatch is a reason for review, never a correction: nothing is chang
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
@@ -62,13 +63,16 @@ def agrees(stated: float, digits: int, recorded: float) -> bool:
     return abs(stated - recorded) <= 0.5 * 10 ** -digits + 1e-9
 
 
-def prior_mismatches(statements: list[PriorStatement], unit_name: str | None,
-                     records: list[dict[str, Any]]) -> list[PriorMismatch]:
-    """Each statement that a current confirmed record of the same unit (by `unit_key`, as every check across
-    reports) and of the statement's year contradicts, with the reason; a record without the field, or another
-    unit's, says nothing."""
-    unit = unit_key(unit_name)
-    mine = [r for r in records if unit and unit_key(r.get("unit_name")) == unit]
+def prior_mismatches(statements: list[PriorStatement], unit_name: str | None, records: list[dict[str, Any]],
+                     same_unit: Callable[[dict[str, Any]], bool] | None = None) -> list[PriorMismatch]:
+    """Each statement that a current confirmed record of the same unit and of the statement's year contradicts,
+    with the reason; a record without the field, or another unit's, says nothing. `same_unit`: whether a record
+    is of the report's unit (the unit of the list, `service.units.same_unit`); by default by name (`unit_key`,
+    as every check across reports without a list)."""
+    if same_unit is None:
+        unit = unit_key(unit_name)
+        same_unit = lambda r: bool(unit) and unit_key(r.get("unit_name")) == unit  # noqa: E731
+    mine = [r for r in records if same_unit(r)]
     out = []
     for s in statements:
         for r in mine:

@@ -696,15 +696,13 @@ class WorkflowMixin:
             "unit_name = ? AND fiscal_year = ? AND document_sha256 != ? AND superseded_by IS NULL",
             [unit, year, besides]))
 
-    def earlier_confirmed(self, unit: str | None, year: int | None) -> list[dict[str, Any]]:
-        """The current confirmed reports of `unit` (its name as read) for fiscal years before `year`: the review
-        page's check of a unit's spending against its own earlier years."""
-        if not unit or year is None:
-            return []
+    def confirmed_before(self, year: int) -> list[dict[str, Any]]:
+        """The current confirmed reports of fiscal years before `year`, only what the checks across years read
+        (document_sha256, unit_name, fiscal_year, spending_actual): the review page's spending check."""
         with self.lock:
-            return list(self.db["confirmed_reports"].rows_where(
-                "unit_name = ? AND fiscal_year < ? AND superseded_by IS NULL", [unit, year],
-                order_by="fiscal_year"))
+            return list(self.db.query(
+                "SELECT document_sha256, unit_name, fiscal_year, spending_actual FROM confirmed_reports "
+                "WHERE fiscal_year < ? AND superseded_by IS NULL ORDER BY fiscal_year", [year]))
 
     def confirmed_documents(self, superseded: bool = False) -> list[dict[str, Any]]:
         """The confirmed reports; only the current ones (one per unit and year) unless `superseded`."""

@@ -26,6 +26,7 @@ import unicodedata
 from collections.abc import Iterable
 from dataclasses import dataclass
 
+from service.core.names import unit_key
 from service.units.registry import Unit
 
 MATCHED, CHOSEN, AMBIGUOUS, UNMATCHED = "matched", "chosen", "ambiguous", "unmatched"
@@ -94,6 +95,7 @@ class UnitIndex:
         self.cores: dict[str, set[int]] = {}
         self.placed: dict[str, set[int]] = {}  # the rest of a unit's core after places in front -> units
         self.parts: dict[str, set[int]] = {}  # every part of a unit's core, MIN_NEAR characters or more -> units
+        self.matched: dict[str, Match] = {}  # normalised name -> its match (`match_unit`), the index being fixed
         for i, unit in enumerate(self.units):
             for name in dict.fromkeys(normalise(n) for n in (unit.name, *unit.aliases)):
                 if not name:
@@ -156,6 +158,12 @@ def match_unit(name: str | None, index: UnitIndex) -> Match:
     n = normalise(name)
     if not n:
         return Match(UNMATCHED, how="报告中没有识别出单位名称")
+    if n not in index.matched:
+        index.matched[n] = _match(n, index)
+    return index.matched[n]
+
+
+def _match(n: str, index: UnitIndex) -> Match:
     found = index.scores(n)
     if not found:
         return Match(UNMATCHED, candidates=index.near(n), how="名单中没有与之相符的单位")
@@ -191,4 +199,18 @@ def match_documents(names: dict[str, str | None], units: Iterable[Unit],
         choice = choices.get(sha256)
         chosen = by_id.get(choice["unit_id"]) if choice else None
         out[sha256] = resolve(name, index, chosen, choice["chosen_by"] if chosen else None)
+    return out
+
+
+def unit_keys(names: dict[str, str | None], units: Iterable[Unit], choices: dict[str, dict]) -> dict[str, str]:
+    """Per document (document -> its unit name as read), the key two documents share when they are of one
+    unit, in the checks across years: the unit of the list it is matched or chosen to, once a list is
+    imported; else (no list, or 待匹配 / 未匹配) its name as compared across reports (`unit_key`). "" for a
+    document with neither, which pairs with nothing."""
+    units = tuple(units)
+    matches = match_documents(names, units, choices) if units else {}
+    out = {}
+    for sha256, name in names.items():
+        m = matches.get(sha256)
+        out[sha256] = f"#{m.unit.id}" if m is not None and m.settled else unit_key(name)
     return out
