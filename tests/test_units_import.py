@@ -183,3 +183,13 @@ def test_units_import_of_a_bad_file_exits_1_and_writes_nothing(runner, tmp_path,
 def test_units_import_of_a_missing_file_exits_1(runner):
     result = runner.invoke(cli, ["units", "import", "nowhere.csv"])
     assert result.exit_code == 1 and "找不到文件" in result.output
+
+
+def test_a_file_whose_alias_is_another_units_name_is_refused_whole(tmp_path):
+    store = Store(str(tmp_path / "j.db"))
+    store.import_units(read_units_file("名单.csv", LIST_CSV.encode("utf-8")), "admin", "名单.csv")
+    clash = "名称,类别,别名\n测试局,部门,岭坡乡人民政府\n白果镇,乡镇,\n"
+    with pytest.raises(StoreError, match="第 2 行：别名「岭坡乡人民政府」与单位「岭坡乡」的名称相同"):
+        store.import_units(read_units_file("补充.csv", clash.encode("utf-8")), "admin", "补充.csv")
+    assert [u.name for u in store.registry()] == ["岭坡乡", "湘江街道", "衡山县教育局"]  # nothing written
+    store.close()

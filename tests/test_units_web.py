@@ -142,6 +142,16 @@ def test_a_second_unit_of_the_same_name_or_code_is_refused(app):
     assert resp.status_code == 400 and "代码 101 已是单位「岭坡乡」的代码" in text(resp)
 
 
+def test_an_alias_that_is_another_units_name_or_alias_is_refused_and_moves_no_report(app):
+    admin = as_user(app, "boss")
+    post_unit_form(admin, "/admin/units", name="平等乡", category="乡镇", aliases="平等")
+    resp = post_unit_form(admin, "/admin/units", name="测试部门", category="部门", aliases="平等乡人民政府")
+    assert resp.status_code == 400 and "别名「平等乡人民政府」与单位「平等乡」的名称相同" in text(resp)
+    resp = post_unit_form(admin, "/admin/units", name="平等", category="乡镇")
+    assert resp.status_code == 400 and "名称「平等」与单位「平等乡」的别名「平等」相同" in text(resp)
+    assert "名单共 1 个单位" in text(admin.get("/admin/units"))
+
+
 def upload_list(client, name: str, data: bytes):
     token = csrf_token(client, "/admin/units")
     return client.post("/admin/units/import", data={"csrf_token": token, "file": (io.BytesIO(data), name)},

@@ -15,6 +15,7 @@ from typing import Any
 from service.errors import StoreError
 from service.store import rows
 from service.store.workflow import UNIT_CHOICE_ACTIONS
+from service.units.matching import name_clash
 from service.units.registry import CATEGORIES, Unit, registry_key, unit_from_row
 
 UNIT_COLUMNS = ("name", "category", "code", "aliases")
@@ -160,12 +161,22 @@ class UnitsMixin:
             if target is not None:
                 claimed[target["id"]] = row.line
             plan.append((row, target and target["id"], target, after))
+        # the list as it will be: an alias may not be another unit's name or alias, as matching compares them
+        final = {u["id"]: unit_from_row(u) for u in existing}
+        for i, (_row, unit_id, _before, after) in enumerate(plan):
+            final[unit_id if unit_id is not None else -1 - i] = unit_from_row({"id": unit_id, **after})
+        for i, (row, unit_id, _before, _after) in enumerate(plan):
+            key = unit_id if unit_id is not None else -1 - i
+            why = name_clash(final[key], [u for k, u in final.items() if k != key])
+            if why:
+                problems.append(f"第 {row.line} 行：{why}")
         if problems:
             raise StoreError(f"{source}：有 {len(problems)} 行与名单中已有的单位冲突，未导入任何单位。" + "；".join(problems[:20]))
         return plan
 
     def _refuse_clash(self, unit: dict[str, Any], unit_id: int | None) -> None:
-        """StoreError when another unit of the list has this unit's name (as compared) or code."""
+        """StoreError when another unit of the list has this unit's name (as compared) or code, or when one of
+        its aliases is another unit's name or alias as matching compares them (`name_clash`)."""
         found = self.db.execute("SELECT name FROM units WHERE name_key = ? AND id IS NOT ?",
                                 [registry_key(unit["name"]), unit_id]).fetchone()
         if found:
@@ -175,6 +186,9 @@ class UnitsMixin:
                                     [unit["code"], unit_id]).fetchone()
             if found:
                 raise StoreError(f"代码 {unit['code']} 已是单位「{found[0]}」的代码")
+        why = name_clash(unit_from_row({"id": unit_id, **unit}), [u for u in self.registry() if u.id != unit_id])
+        if why:
+            raise StoreError(why)
 
     def _insert_unit(self, unit: dict[str, Any], user: str) -> int:
         try:

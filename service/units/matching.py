@@ -214,3 +214,21 @@ def unit_keys(names: dict[str, str | None], units: Iterable[Unit], choices: dict
         m = matches.get(sha256)
         out[sha256] = f"#{m.unit.id}" if m is not None and m.settled else unit_key(name)
     return out
+
+
+def name_clash(unit: Unit, others: Iterable[Unit]) -> str | None:
+    """Why `unit` cannot stand in the list beside `others` (the rest of it), in Chinese: one of its aliases is,
+    as matching compares names (`normalise`, then `core`), another unit's name or alias, or its name is another
+    unit's alias; the reports of that name would then silently count for the other unit, or for neither (待匹配).
+    None when it can. Two units' names themselves are kept apart by the store (`registry_key`)."""
+    mine = {core(normalise(a)): a for a in unit.aliases if normalise(a)}
+    own = core(normalise(unit.name))
+    for other in others:
+        theirs = {core(normalise(n)): n for n in (other.name, *other.aliases) if normalise(n)}
+        for key, alias in mine.items():
+            if key in theirs:
+                what = "名称" if theirs[key] == other.name else f"别名「{theirs[key]}」"
+                return f"别名「{alias}」与单位「{other.name}」的{what}相同（按匹配规则比较），该名称的报告将无法区分"
+        if own in theirs and theirs[own] != other.name:
+            return f"名称「{unit.name}」与单位「{other.name}」的别名「{theirs[own]}」相同（按匹配规则比较）"
+    return None
