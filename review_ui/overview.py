@@ -29,7 +29,8 @@ SHOWN_ROWS = 200  # rows of a chart's table on the page; the CSV has them all
 def _overview() -> tuple[YearOverview, list[int], dict, list[dict]]:
     store = get_store()
     current = store.confirmed_documents()
-    years = sorted({r["fiscal_year"] for r in current if r["fiscal_year"] is not None}, reverse=True)
+    years = sorted({r["fiscal_year"] for r in current if r["fiscal_year"] is not None}
+                   | set(store.document_years()), reverse=True)
     year = request.args.get("year", type=int) or (years[0] if years else None)
     reports = [r for r in current if r["fiscal_year"] == year]
     earlier = [r for r in current if year is not None and r["fiscal_year"] is not None and r["fiscal_year"] < year]

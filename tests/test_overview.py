@@ -105,3 +105,21 @@ def test_the_review_page_names_a_spending_far_from_the_units_earlier_years_with_
     assert f"/documents/{shas[('某某县林业局', 2022)]}" in across
     calm = as_user(app, "rev").get(f"/documents/{shas[('某某县教育局', 2023)]}").get_data(as_text=True)
     assert 'id="across"' not in calm  # 940 against 880: within half
+
+
+def test_a_year_whose_reports_are_all_still_in_review_is_offered_and_shown_first(tmp_path):
+    from service.settings import load_settings
+    from service.store import Store
+    from service.worker import process_next, store_upload
+    from tests.overview_data import report_text
+
+    app = make_app(tmp_path)
+    store = Store(app.config["DATABASE"])
+    text = report_text("某某县教育局", 2024, 950.0, 940.0, 18.0, 36, 44)
+    store_upload(store, tmp_path / "uploads", "教育局2024.txt", text.encode("utf-8"), "oper")
+    while process_next(store, load_settings(env={}, db=app.config["DATABASE"], engine="rules")) is not None:
+        pass
+    store.close()
+    page = as_user(app, "rev").get("/overview").get_data(as_text=True)
+    assert '<option value="2024" selected>2024</option>' in page and "总览：2024 年度" in page
+    assert "待审核 1 份" in page and "/overview/scores.csv?year=2024" in page

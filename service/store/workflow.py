@@ -720,6 +720,14 @@ class WorkflowMixin:
                     f"document_sha256 IN ({','.join('?' * len(part))})", part, order_by="document_sha256, idx")
         return out
 
+    def document_years(self) -> list[int]:
+        """The fiscal years of the documents not failed, newest first: the 总览's years (a year whose reports
+        are all still in review is one too)."""
+        with self.lock:
+            rows = self.db.execute("SELECT DISTINCT fiscal_year FROM jobs WHERE fiscal_year IS NOT NULL "
+                                   "AND state != 'failed' ORDER BY fiscal_year DESC").fetchall()
+        return [r[0] for r in rows]
+
     def state_counts_of_year(self, year: int | None) -> dict[str, int]:
         """How many of the documents of fiscal year `year` are in each state (the overview)."""
         with self.lock:
