@@ -37,9 +37,12 @@ def key_label(key: str) -> str:
     return {"indicators": "评分表行", "projects": "项目", **LISTS}.get(key, key)
 
 
+MAX_TARGET = 0.10  # a target escape rate above this is a slip (0.5 typed for 0.5 %), not a policy
+
+
 def parse_target(raw: str | None) -> float:
-    """An admin's target escape rate: a fraction (0.003) or a percentage (0.3%), above 0 and below 1;
-    ValueError with the reason in Chinese."""
+    """An admin's target escape rate: a fraction (0.003) or a percentage (0.3%), above 0 and at most
+    `MAX_TARGET`; ValueError with the reason in Chinese."""
     text = unicodedata.normalize("NFKC", raw or "").strip().replace(" ", "")
     percent = text.endswith("%")
     number = text[:-1] if percent else text
@@ -48,6 +51,9 @@ def parse_target(raw: str | None) -> float:
     value = float(number) / (100 if percent else 1)
     if not 0 < value < 1:
         raise ValueError("目标漏检率应大于 0 且小于 1（例如 0.003，即 0.3%）")
+    if value > MAX_TARGET:  # 「0.5」 typed for 0.5 %: half of all auto-accepted values wrong is no target
+        raise ValueError(f"目标漏检率 {value:.4g}（即 {value * 100:.4g}%）过高，最多 {MAX_TARGET:.0%}；"
+                         f"若指 {float(number):g}%，请输入 {float(number):g}% 或 {float(number) / 100:g}")
     return value
 
 

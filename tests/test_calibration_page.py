@@ -178,7 +178,7 @@ def test_a_proposal_that_changed_since_the_page_was_drawn_is_not_applied(seeded)
         store.close()
 
 
-@pytest.mark.parametrize("raw", ["abc", "-0.1", "1.5", "0", "150%", ""])
+@pytest.mark.parametrize("raw", ["abc", "-0.1", "1.5", "0", "150%", "", "0.5", "20%"])
 def test_a_bad_target_is_refused_in_chinese_and_changes_nothing(seeded, raw):
     client = as_user(seeded, "boss")
     post(client, f"{PAGE}/target", target="0.01")
@@ -186,7 +186,7 @@ def test_a_bad_target_is_refused_in_chinese_and_changes_nothing(seeded, raw):
     assert refused.status_code == 400
     text = refused.get_data(as_text=True)
     assert "未修改目标漏检率：" in text
-    assert re.search(r"目标漏检率应为数字|目标漏检率应大于 0 且小于 1|请输入目标漏检率", text)
+    assert re.search(r"目标漏检率应为数字|目标漏检率应大于 0 且小于 1|请输入目标漏检率|过高，最多 10%", text)
     store = store_of(seeded)
     try:
         assert store.calibration_target()["target_escape"] == 0.01
@@ -285,3 +285,9 @@ def test_the_calibration_logs_are_append_only(seeded):
                 store.db.execute(sql)
     finally:
         store.close()
+
+
+def test_a_target_typed_as_a_fraction_of_a_percent_says_how_to_write_it(seeded):
+    refused = post(as_user(seeded, "boss"), f"{PAGE}/target", target="0.5")
+    text = refused.get_data(as_text=True)
+    assert refused.status_code == 400 and "目标漏检率 0.5（即 50%）过高，最多 10%；若指 0.5%，请输入 0.5% 或 0.005" in text
