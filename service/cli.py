@@ -18,6 +18,7 @@ from rich.table import Table
 from service.errors import JixiaoError
 from service.extract.engines import Engine, RulesEngine, build_engine
 from service.extract.llm.config import resolve_engine
+from service.ingest import UPLOAD_SUFFIXES
 from service.labels import ROLES
 from service.models import REVIEW
 from service.pipeline import FileResult, expand_inputs, run_batch
@@ -77,7 +78,7 @@ def extract(files: tuple[Path, ...], out_dir: Path, engine: str | None, db: str 
             no_cache: bool, resume: bool, replay_dir: Path | None) -> None:
     """Extract every FILE (.txt .docx .pdf .png .jpg .tif, or a folder of them) into record JSON."""
     settings = _settings(db=db, engine=engine)
-    paths = expand_inputs(files)
+    paths = _inputs(files)
     if not paths:
         raise click.ClickException("没有找到要处理的文件")
     store = None if no_store else _open_store(settings)
@@ -333,6 +334,17 @@ def reextract(documents: tuple[str, ...], llm_failures: bool, failed_jobs: bool,
         raise SystemExit(1)
 
 
+def _inputs(files: tuple[Path, ...]) -> list[Path]:
+    """The files to read (`expand_inputs`), saying which files of a folder were skipped as no report."""
+    skipped: list[Path] = []
+    paths = expand_inputs(files, skipped)
+    if skipped:
+        kinds = "、".join(s for group in UPLOAD_SUFFIXES.values() for s in group)
+        err_console.print(f"已跳过 {len(skipped)} 个不是报告的文件（{'、'.join(p.name for p in skipped[:10])}"
+                          f"{' 等' if len(skipped) > 10 else ''}）：只读取 {kinds}", soft_wrap=True, highlight=False)
+    return paths
+
+
 @cli.command()
 @click.argument("files", nargs=-1, required=True, type=click.Path(path_type=Path))
 @click.option("--user", default=None, help="Name recorded as the uploader (default: your login name).")
@@ -349,7 +361,7 @@ def submit(files: tuple[Path, ...], user: str | None, run_now: bool, db: str | N
     from service.worker import submit as submit_one
 
     settings = _settings(db=db)
-    paths = expand_inputs(files)
+    paths = _inputs(files)
     if not paths:
         raise click.ClickException("没有找到要提交的文件")
     store = _open_store(settings)

@@ -24,7 +24,7 @@ from service.check.second_look import second_look
 from service.document import Document
 from service.errors import JixiaoError
 from service.extract.engines import Engine, RulesEngine
-from service.ingest import load
+from service.ingest import UPLOAD_SUFFIXES, load
 from service.models import Extraction, Section
 from service.progress import report, reporting
 from service.record import Record, to_record
@@ -139,14 +139,22 @@ def write_json(path: Path, data: dict) -> Path:
     return path
 
 
-def expand_inputs(paths: Iterable[str | Path]) -> list[Path]:
+def expand_inputs(paths: Iterable[str | Path], skipped: list[Path] | None = None) -> list[Path]:
     """Files as given; a folder stands for the entries directly inside it other than folders and hidden ones
-    (symlinks and special files among them are kept, so that reading refuses them by name)."""
+    (symlinks and special files among them are kept, so that reading refuses them by name), and other than
+    files whose name says they are no report (README.md, 名单.xlsx: a suffix none of `UPLOAD_SUFFIXES`),
+    which go to `skipped`. A file named on its own is always read: its content decides."""
+    reports = {s for group in UPLOAD_SUFFIXES.values() for s in group}
     out: list[Path] = []
     for p in map(Path, paths):
         if p.is_dir():  # a folder named on the command line is the user's choice, even through a link
-            out += sorted(x for x in p.iterdir() if not x.name.startswith(".")
-                          and (x.is_symlink() or not x.is_dir()))
+            for x in sorted(x for x in p.iterdir() if not x.name.startswith(".")
+                            and (x.is_symlink() or not x.is_dir())):
+                if x.suffix and x.suffix.lower() not in reports:
+                    if skipped is not None:
+                        skipped.append(x)
+                    continue
+                out.append(x)
         else:
             out.append(p)
     return out

@@ -22,9 +22,8 @@ from pathlib import Path
 
 from service.errors import IngestError, JixiaoError, StoreError
 from service.extract.engines import Engine, build_engine
-from service.ingest import check_upload
+from service.ingest import UPLOAD_SUFFIXES, check_upload
 from service.ingest.detect import sniff
-from service.ingest.legacy import KNOWN_SUFFIXES as LEGACY_SUFFIXES
 from service.isolate import ChildRunner, JobStopped
 from service.last_year import remember
 from service.page_images import cache_folder, warm
@@ -147,14 +146,6 @@ def upload_name(name: str) -> str:
 
 # What the files of each kind we read are called: the upload page offers these (its `accept`) and its script
 # refuses another name before sending. The checks above stay the authority: they decide by content.
-UPLOAD_SUFFIXES: dict[str, tuple[str, ...]] = {
-    "Word": (".docx", *sorted(LEGACY_SUFFIXES)),
-    "PDF": (".pdf",),
-    "图片": (".png", ".jpg", ".jpeg", ".tif", ".tiff", ".bmp"),
-    "文本": (".txt",),
-}
-
-
 def accepted_suffixes() -> list[str]:
     return [s for group in UPLOAD_SUFFIXES.values() for s in group]
 

@@ -330,3 +330,18 @@ def test_submit_of_a_missing_or_oversize_file_says_so_and_queues_the_rest(runner
     assert result.exit_code == 1
     assert "文件不存在" in result.output and "文件过大" in result.output
     assert _jobs(tmp_path) == {"c.txt": "queued"}
+
+
+def test_a_folders_files_that_are_no_report_are_skipped_and_named(runner, tmp_path, monkeypatch):
+    monkeypatch.setenv("JIXIAO_ENGINE", "rules")
+    folder = tmp_path / "incoming"
+    folder.mkdir()
+    shutil.copy(SAMPLES / "000_8d720d4fc0889d24.txt", folder / "a.txt")
+    (folder / "README.md").write_text("# 这些是今年的报告\n", encoding="utf-8")
+    (folder / "名单.xlsx").write_bytes(b"PK\x03\x04 not read")
+    result = runner.invoke(cli, ["submit", str(folder)])
+    assert result.exit_code == 0, result.output
+    assert "已跳过 2 个不是报告的文件（README.md、名单.xlsx）" in result.output
+    assert _jobs(tmp_path) == {"a.txt": "queued"}
+    named = runner.invoke(cli, ["submit", str(folder / "README.md")])  # named on its own, its content decides
+    assert "已跳过" not in named.output and "README.md" in _jobs(tmp_path)

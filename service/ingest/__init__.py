@@ -21,11 +21,21 @@ from service.core.genre import squeezed
 from service.document import Document, DocumentBuilder
 from service.errors import IngestError
 from service.ingest.detect import sniff
+from service.ingest.legacy import KNOWN_SUFFIXES as LEGACY_SUFFIXES
 from service.ingest.stream_money import find_money_blocks
 from service.ingest.stream_runs import find_run_tables
 from service.ingest.stream_tables import TRUE_GRIDS, find_stream_tables
 from service.ingest.tables import find_tables, join_page_breaks
 from service.settings import Settings, load_settings
+
+# what a report file is called, by kind: the upload page's file picker, and the files of a folder given to
+# `jixiao extract` / `jixiao submit` (a README.md or a spreadsheet beside the reports is not one)
+UPLOAD_SUFFIXES: dict[str, tuple[str, ...]] = {
+    "Word": (".docx", *sorted(LEGACY_SUFFIXES)),
+    "PDF": (".pdf",),
+    "图片": (".png", ".jpg", ".jpeg", ".tif", ".tiff", ".bmp"),
+    "文本": (".txt",),
+}
 
 
 def load(path: str | Path, settings: Settings | None = None) -> Document:
