@@ -291,3 +291,8 @@ def test_a_target_typed_as_a_fraction_of_a_percent_says_how_to_write_it(seeded):
     refused = post(as_user(seeded, "boss"), f"{PAGE}/target", target="0.5")
     text = refused.get_data(as_text=True)
     assert refused.status_code == 400 and "目标漏检率 0.5（即 50%）过高，最多 10%；若指 0.5%，请输入 0.5% 或 0.005" in text
+
+
+def test_keys_no_threshold_governs_show_their_figures_and_no_proposal(seeded):
+    page = as_user(seeded, "boss").get(PAGE).get_data(as_text=True)
+    assert figures_of(page, "projects")["proposal"] == "—（不由阈值决定）"
