@@ -38,18 +38,26 @@ DEMO_REPORTS = ROOT / "tests" / "data" / "new_layouts"
 err_console = Console(stderr=True)
 
 
+class Refused(click.ClickException):
+    """What the command cannot do, said in Chinese on stderr with exit status 1: 「错误：找不到文件 …」 (click's own
+    ClickException puts an English 「Error:」 in front)."""
+
+    def show(self, file=None) -> None:
+        click.echo(f"错误：{self.format_message()}", err=True, file=file)
+
+
 def _settings(**overrides) -> Settings:
     try:
         return load_settings(**overrides)
     except JixiaoError as e:
-        raise click.ClickException(str(e)) from None
+        raise Refused(str(e)) from None
 
 
 def _open_store(settings: Settings) -> Store:
     try:
         return Store(settings.db)
     except JixiaoError as e:
-        raise click.ClickException(str(e)) from None
+        raise Refused(str(e)) from None
 
 
 @click.group()
@@ -80,7 +88,7 @@ def extract(files: tuple[Path, ...], out_dir: Path, engine: str | None, db: str 
     settings = _settings(db=db, engine=engine)
     paths = _inputs(files)
     if not paths:
-        raise click.ClickException("没有找到要处理的文件")
+        raise Refused("没有找到要处理的文件")
     store = None if no_store else _open_store(settings)
     engine = _build_engine(settings, replay_dir, cache=None if no_cache else store)
     if isinstance(engine, RulesEngine):
@@ -146,7 +154,7 @@ def demo(db: str | None, host: str, port: int, no_serve: bool) -> None:
     store = _open_store(settings)
     samples = sorted(DEMO_REPORTS.glob("*.txt"))
     if not samples:
-        raise click.ClickException(f"找不到演示报告：{DEMO_REPORTS}（演示需在源码目录中运行）")
+        raise Refused(f"找不到演示报告：{DEMO_REPORTS}（演示需在源码目录中运行）")
     engine = _demo_engine(settings, store, len(samples))
     uploads = Path(settings.instance) / "uploads"
     shas = [store_upload(store, uploads, p.name, p.read_bytes(), "演示")[0]["sha256"] for p in samples]
@@ -204,7 +212,7 @@ def _serve(settings: Settings, host: str, port: int, worker: bool, dev_server: b
     try:
         loops = lanes_and_counts(settings) if worker else []
     except JixiaoError as e:
-        raise click.ClickException(str(e)) from None
+        raise Refused(str(e)) from None
     names = "、".join(("全部" if lane is None else {"text": "文本", "scan": "扫描件"}[lane[0]])
                      + (f" ×{count}" if count > 1 else "") for lane, count in loops)
     proc = extraction_process(settings) if worker else None
@@ -256,7 +264,7 @@ def worker(db: str | None, until_empty: bool, lane: str, processes: int | None, 
     try:
         loops = lanes_and_counts(settings, lane, processes)
     except JixiaoError as e:
-        raise click.ClickException(str(e)) from None
+        raise Refused(str(e)) from None
     if not quiet:
         console.print(f"后台提取进程已启动（{sum(n for _, n in loops)} 个同时处理），数据库 {settings.db}"
                       + ("" if until_empty else "（Ctrl+C 停止）"), soft_wrap=True)
@@ -320,7 +328,7 @@ def reextract(documents: tuple[str, ...], llm_failures: bool, failed_jobs: bool,
             unknown.append(prefix)
     if not shas and not unknown:
         store.close()
-        raise click.ClickException("没有要重新提取的文档（给出文档的 SHA-256，或用 --llm-failures / --failed）")
+        raise Refused("没有要重新提取的文档（给出文档的 SHA-256，或用 --llm-failures / --failed）")
     queued = [sha for sha in dict.fromkeys(shas) if store.reextract_job(sha, user)]
     skipped = len(dict.fromkeys(shas)) - len(queued)
     if run_now and queued:
@@ -363,7 +371,7 @@ def submit(files: tuple[Path, ...], user: str | None, run_now: bool, db: str | N
     settings = _settings(db=db)
     paths = _inputs(files)
     if not paths:
-        raise click.ClickException("没有找到要提交的文件")
+        raise Refused("没有找到要提交的文件")
     store = _open_store(settings)
     uploads = Path(settings.instance) / "uploads"
     user = user or f"命令行（{getpass.getuser()}）"
@@ -415,12 +423,12 @@ def users_add(name: str, role: str, password: str, db: str | None) -> None:
     from werkzeug.security import generate_password_hash
 
     if len(password) < 8:
-        raise click.ClickException("密码至少 8 位")
+        raise Refused("密码至少 8 位")
     store = _open_store(_settings(db=db))
     try:
         store.add_user(name.strip(), role, generate_password_hash(password))
     except JixiaoError as e:
-        raise click.ClickException(str(e)) from None
+        raise Refused(str(e)) from None
     console.print(f"已添加用户 {name}（{role}）")
 
 
@@ -447,7 +455,7 @@ def tokens_issue(name: str, user: str, db: str | None) -> None:
 
     name = name.strip()
     if not name or len(name) > api_tokens.MAX_NAME:
-        raise click.ClickException(f"请写明令牌的用途（1 到 {api_tokens.MAX_NAME} 个字）")
+        raise Refused(f"请写明令牌的用途（1 到 {api_tokens.MAX_NAME} 个字）")
     token, digest = api_tokens.new_token()
     _open_store(_settings(db=db)).issue_token(name, digest, user)
     console.print(f"已签发令牌「{name}」，请立即保存（不会再次显示）：", highlight=False)
@@ -470,7 +478,7 @@ def tokens_list(db: str | None) -> None:
 def tokens_revoke(token_id: int, user: str, db: str | None) -> None:
     """Revoke token TOKEN_ID (see `jixiao tokens list`): programs using it can no longer read."""
     if not _open_store(_settings(db=db)).revoke_token(token_id, user):
-        raise click.ClickException(f"没有编号为 {token_id} 的有效令牌")
+        raise Refused(f"没有编号为 {token_id} 的有效令牌")
     console.print(f"已撤销令牌 {token_id}")
 
 
@@ -492,18 +500,18 @@ def units_import(file: Path, user: str | None, db: str | None) -> None:
 
     settings = _settings(db=db)
     if not file.is_file():
-        raise click.ClickException(f"找不到文件 {file}（或它不是普通文件）")
+        raise Refused(f"找不到文件 {file}（或它不是普通文件）")
     try:
         data = file.read_bytes()
     except OSError as e:
-        raise click.ClickException(f"无法读取 {file}：{e.strerror or e}") from None
+        raise Refused(f"无法读取 {file}：{e.strerror or e}") from None
     store = _open_store(settings)
     try:
         rows = read_units_file(file.name, data, settings.max_unpacked_bytes)
         counts = store.import_units(rows, user or f"命令行（{getpass.getuser()}）", file.name)
         total = len(store.list_units())
     except JixiaoError as e:
-        raise click.ClickException(str(e)) from None
+        raise Refused(str(e)) from None
     finally:
         store.close()
     console.print(f"已导入 {file.name}：新增 {counts['added']} 个，更新 {counts['updated']} 个，"
@@ -550,7 +558,7 @@ def export_cmd(fmt: str, out: Path, year: int | None, unit: str | None, keys: bo
         else:
             written = [export.write_xlsx(store, out, selection, time_zone=settings.time_zone)]
     except JixiaoError as e:
-        raise click.ClickException(str(e)) from None
+        raise Refused(str(e)) from None
     console.print(f"已导出 {n} 份已确认的报告：" + "、".join(str(p) for p in written[:3])
                   + ("…" if len(written) > 3 else ""), soft_wrap=True)
 
@@ -572,7 +580,7 @@ def check(report: Path, records: tuple[Path, ...], out_dir: Path | None) -> None
     try:
         doc = load(report, settings)
     except JixiaoError as e:
-        raise click.ClickException(str(e)) from None
+        raise Refused(str(e)) from None
     sections = split_sections(doc)
     failed = 0
     for path in records:
@@ -664,7 +672,7 @@ def _build_engine(settings: Settings, replay: Path | None = None, cache=None) ->
     try:
         return build_engine(settings, replay=replay, cache=cache)
     except JixiaoError as e:
-        raise click.ClickException(str(e)) from None
+        raise Refused(str(e)) from None
 
 
 def _demo_engine(settings: Settings, store: Store, n: int) -> Engine:
@@ -703,7 +711,7 @@ def _applied_thresholds(settings: Settings) -> list[str]:
     try:
         store = Store(settings.db, migrate=False)
     except JixiaoError as e:
-        raise click.ClickException(str(e)) from None
+        raise Refused(str(e)) from None
     try:
         return applied_lines(store, settings)
     finally:

@@ -193,3 +193,9 @@ def test_a_file_whose_alias_is_another_units_name_is_refused_whole(tmp_path):
         store.import_units(read_units_file("补充.csv", clash.encode("utf-8")), "admin", "补充.csv")
     assert [u.name for u in store.registry()] == ["岭坡乡", "湘江街道", "衡山县教育局"]  # nothing written
     store.close()
+
+
+def test_a_refused_command_says_so_in_chinese_without_an_english_prefix(runner, tmp_path):
+    result = runner.invoke(cli, ["units", "import", "没有这个文件.csv"])
+    assert result.exit_code == 1
+    assert result.output.startswith("错误：找不到文件 没有这个文件.csv") and "Error" not in result.output
