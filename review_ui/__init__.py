@@ -24,6 +24,7 @@ from flask_wtf.csrf import CSRFError, CSRFProtect
 from werkzeug.exceptions import HTTPException, MethodNotAllowed, default_exceptions
 from werkzeug.middleware.proxy_fix import ProxyFix
 
+from service.export import plain_number
 from service.labels import ROLES
 from service.review import STATE_NAMES, context_pairs
 from service.settings import Settings, load_settings
@@ -102,6 +103,7 @@ def _register(app: Flask) -> None:
     app.add_url_rule("/", endpoint="index", view_func=auth.home)
     app.jinja_env.globals.update(ROLE_NAMES=ROLES, STATE_NAMES=STATE_NAMES)
     app.jinja_env.filters["local"] = local_time
+    app.jinja_env.filters["plain"] = plain_number  # 18.0 read as a number shows as 18
     app.jinja_env.filters["context_pairs"] = context_pairs  # evidence context as data-context's [[s, e], …]
     history.register_filters(app)
     app.before_request(check_path_numbers)

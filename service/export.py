@@ -120,18 +120,18 @@ def _evidence(row: dict[str, Any]) -> dict[str, Any] | None:
 
 def _indicator(row: dict[str, Any]) -> dict[str, Any]:
     return {"table": row["table_name"], **{k: row[k] for k in ROW_TEXTS},
-            **{k: _plain_number(row[k]) for k in ROW_NUMBERS}, "remark": row["remark"], "status": row["status"]}
+            **{k: plain_number(row[k]) for k in ROW_NUMBERS}, "remark": row["remark"], "status": row["status"]}
 
 
 def _project(row: dict[str, Any]) -> dict[str, Any]:
-    return {"name": row["name"], **{k: _plain_number(row[k]) for k in PROJECT_NUMBERS}, "status": row["status"]}
+    return {"name": row["name"], **{k: plain_number(row[k]) for k in PROJECT_NUMBERS}, "status": row["status"]}
 
 
 def _text_list(row: dict[str, Any] | None, texts: list[str]) -> dict[str, Any]:
     return {"value": texts, "status": row["status"] if row else None}
 
 
-def _plain_number(value: Any) -> Any:
+def plain_number(value: Any) -> Any:
     """A REAL column's 10.0 as 10, so that a score reads as the report printed it."""
     return int(value) if isinstance(value, float) and value.is_integer() else value
 

@@ -764,3 +764,12 @@ def test_only_an_admin_or_the_uploader_may_re_extract(app, doc):
                          data={"csrf_token": csrf_token(reviewer, "/queue")}).status_code == 403
     boss = as_user(app, "boss")
     assert boss.post(f"/jobs/{doc}/reextract", data={"csrf_token": csrf_token(boss, "/upload")}).status_code == 302
+
+
+def test_a_whole_number_read_as_a_float_shows_without_its_point(tmp_path):
+    from flask import render_template_string
+
+    app = make_app(tmp_path)
+    with app.app_context():
+        shown = render_template_string("{{ a|plain }} {{ b|plain }} {{ c|plain }}", a=18.0, b=2769.17439, c="无")
+    assert shown == "18 2769.17439 无"  # a 编制数 offered as 18, not 18.0
