@@ -14,6 +14,7 @@ import contextlib
 import json
 import sqlite3
 import threading
+import time
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from pathlib import Path
@@ -42,7 +43,7 @@ def open_db(path: str, migrate_now: bool = True) -> Database:
         db = Database(sqlite3.connect(path, check_same_thread=False))
         # first, so that even switching a new file to WAL waits for another process opening it at once
         db.execute("PRAGMA busy_timeout = 10000")  # the web app and a separate worker process share the file
-        db.enable_wal()
+        _enable_wal(db)
         db.execute("PRAGMA foreign_keys = ON")
         db.execute("PRAGMA recursive_triggers = ON")  # a REPLACE's delete fires delete triggers (the job counts)
     except (OSError, sqlite3.Error) as e:
@@ -50,6 +51,21 @@ def open_db(path: str, migrate_now: bool = True) -> Database:
     if migrate_now:
         migrate(db)
     return db
+
+
+def _enable_wal(db: Database, wait: float = 10.0) -> None:
+    """Switch the file to WAL, waiting as busy_timeout would: SQLite answers a journal-mode change that races
+    another process opening a new file with "database is locked" at once, without calling the busy handler
+    (it would deadlock), so the switch is asked again for up to `wait` seconds."""
+    deadline = time.monotonic() + wait
+    while True:
+        try:
+            db.enable_wal()
+            return
+        except sqlite3.OperationalError as e:
+            if "locked" not in str(e) or time.monotonic() > deadline:
+                raise
+            time.sleep(0.02)
 
 
 DISK_FULL = "数据库所在磁盘已满，本次写入未保存（数据库未做任何更改）；请清理磁盘空间后重试"
