@@ -6,7 +6,8 @@ token an admin issued (`Authorization: Bearer jx_…`, review_ui.tokens).
     GET /api/v1/units                                                each unit with the years it has a record for
 
 A record is the record JSON the export writes (`service.export.record_of`: the same fields, statuses and
-evidence). Pages follow the order of confirmation; `next` in the answer is the `after` of the next page.
+evidence), with `unit`: the unit of the bureau's list it is matched or chosen to (id, name, category, code, and
+how), once a list is imported (null before; `unit.id` null while 待匹配 or 未匹配). Pages follow the order of confirmation; `next` in the answer is the `after` of the next page.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ import re
 from flask import Blueprint, jsonify, request
 
 from service import export as exporter
+from service.units.matching import match_documents
 
 from . import refuse
 from .auth import API_READER, REVIEWERS, login_required
@@ -44,8 +46,10 @@ def records():
             refuse(400, "参数 after 不是本查询中的记录")
         chosen = chosen[at + 1:]
     page = chosen[:limit]
+    listed = _listed_units(store, page)
     body = {"count": len(page),
-            "records": [exporter.record_of(r, store.confirmed_parts(r["document_sha256"])).json() for r in page],
+            "records": [{**exporter.record_of(r, store.confirmed_parts(r["document_sha256"])).json(),
+                         "unit": listed.get(r["document_sha256"])} for r in page],
             "next": page[-1]["document_sha256"] if len(chosen) > limit else None}
     return jsonify(body)
 
@@ -60,6 +64,7 @@ def record(sha256: str):
     if report is None:
         refuse(404, "没有这份已确认的记录")
     out = exporter.record_of(report, store.confirmed_parts(sha256)).json()
+    out["unit"] = _listed_units(store, [report]).get(sha256)
     out["superseded_by"] = report.get("superseded_by")
     return jsonify(out)
 
@@ -72,6 +77,21 @@ def units():
         if r["unit_name"]:
             years.setdefault(r["unit_name"], set()).update([r["fiscal_year"]] if r["fiscal_year"] is not None else [])
     return jsonify({"units": [{"unit_name": name, "years": sorted(ys)} for name, ys in sorted(years.items())]})
+
+
+def _listed_units(store, reports: list[dict]) -> dict[str, dict | None]:
+    """Per report, the unit of the list it is (matched or chosen), as the API gives it; {} without a list."""
+    units = store.registry()
+    if not units:
+        return {}
+    matches = match_documents({r["document_sha256"]: r["unit_name"] for r in reports}, units, store.unit_choices())
+    out = {}
+    for sha256, m in matches.items():
+        u = m.unit if m.settled else None
+        out[sha256] = {"id": u.id if u else None, "name": u.name if u else None,
+                       "category": u.category if u else None, "code": u.code if u else None,
+                       "match": m.status, "how": m.how}
+    return out
 
 
 def _limit() -> int:

@@ -14,6 +14,11 @@ from tests.webapp import as_user, csrf_token, make_app, store_of
 STEMS = ["000_8d720d4fc0889d24", "001_dea89b1d5430c4b7", "002_6ebd5ff7b055c059"]
 
 
+def as_exported(record: dict) -> dict:
+    """An API record without what the API adds to the export's record (its unit of the list, superseded_by)."""
+    return {k: v for k, v in record.items() if k not in ("unit", "superseded_by")}
+
+
 @pytest.fixture(scope="module")
 def api(tmp_path_factory):
     """An app whose database holds three confirmed sample reports, and a reviewer's client."""
@@ -39,7 +44,32 @@ def test_the_records_are_the_exports_records(api):
     app, store = api
     body = as_user(app, "rev").get("/api/v1/records").get_json()
     assert body["count"] == 3 and body["next"] is None
-    assert body["records"] == exported(store)
+    assert [as_exported(r) for r in body["records"]] == exported(store)
+    assert [r["unit"] for r in body["records"]] == [None] * 3  # no list of units imported
+
+
+def test_with_a_list_of_units_each_record_names_its_unit_of_the_list(tmp_path):
+    from service.settings import load_settings
+    from service.units.importing import read_units_file
+    from service.worker import process_next, store_upload
+    from tests.conftest import SAMPLES
+
+    app = make_app(tmp_path)
+    store = Store(app.config["DATABASE"])
+    path = SAMPLES / f"{STEMS[0]}.txt"
+    store_upload(store, tmp_path / "uploads", path.name, path.read_bytes(), "oper")
+    while process_next(store, load_settings(env={}, db=app.config["DATABASE"], engine="rules")) is not None:
+        pass
+    resolve_and_confirm(store)
+    listed = "名称,类别,代码\n岭坡乡,乡镇,101\n白果镇,乡镇,102\n"
+    store.import_units(read_units_file("名单.csv", listed.encode("utf-8")), "admin", "名单.csv")
+    [record] = as_user(app, "rev").get("/api/v1/records").get_json()["records"]
+    assert record["fields"]["unit_name"]["value"] == "衡山县岭坡乡人民政府"
+    assert {k: record["unit"][k] for k in ("name", "category", "code", "match")} == \
+        {"name": "岭坡乡", "category": "乡镇", "code": "101", "match": "matched"}
+    one = as_user(app, "rev").get(f"/api/v1/records/{record['source']['sha256']}").get_json()
+    assert one["unit"] == record["unit"]
+    store.close()
 
 
 def test_records_are_selected_by_year_and_part_of_a_unit_name(api):
@@ -48,7 +78,7 @@ def test_records_are_selected_by_year_and_part_of_a_unit_name(api):
     for query, want in [("year=2022", lambda r: r["fields"]["fiscal_year"]["value"] == 2022),
                         ("unit=荫田", lambda r: "荫田" in (r["fields"]["unit_name"]["value"] or ""))]:
         got = client.get(f"/api/v1/records?{query}").get_json()["records"]
-        assert got == [r for r in exported(store) if want(r)] and got
+        assert [as_exported(r) for r in got] == [r for r in exported(store) if want(r)] and got
 
 
 def test_pages_follow_next_and_visit_every_record_once(api):
@@ -69,7 +99,7 @@ def test_one_record_and_the_units_with_their_years(api):
     client = as_user(app, "rev")
     first = exported(store)[0]
     one = client.get(f"/api/v1/records/{first['source']['sha256']}").get_json()
-    assert {k: v for k, v in one.items() if k != "superseded_by"} == first and one["superseded_by"] is None
+    assert as_exported(one) == first and one["superseded_by"] is None
     units = client.get("/api/v1/units").get_json()["units"]
     assert {u["unit_name"] for u in units} == {r["fields"]["unit_name"]["value"] for r in exported(store)}
     assert all(u["years"] for u in units)
@@ -112,7 +142,7 @@ def test_a_program_reads_the_records_with_a_token_an_admin_issued(api):
     token = _issue(as_user(app, "boss"), "市财政局数据平台")
     program = app.test_client()  # no session: only the header
     resp = program.get("/api/v1/records", headers={"Authorization": f"Bearer {token}"})
-    assert resp.status_code == 200 and resp.get_json()["records"] == exported(store)
+    assert resp.status_code == 200 and [as_exported(r) for r in resp.get_json()["records"]] == exported(store)
     listed = as_user(app, "boss").get("/admin/tokens").get_data(as_text=True)
     assert "市财政局数据平台" in listed and token not in listed  # shown once, then never again
     assert all(token not in str(row) for row in store.db["api_tokens"].rows)  # only its hash is kept
