@@ -112,6 +112,9 @@ def require_seen(mismatches: list[PriorMismatch], seen: str | None) -> str | Non
     None when there are none; PriorNotSeen when there are and they were not ticked (or have changed)."""
     if not mismatches:
         return None
+    if seen and seen != fingerprint(mismatches):  # ticked, but for what the page showed before a change
+        raise PriorNotSeen(f"上年数差异在你打开本页后有变化（现有 {len(mismatches)} 处，例如上年报告已被更正或取代），"
+                           "请重新查看后再勾选「已核对上年数差异」并确认入库")
     if seen != fingerprint(mismatches):
         raise PriorNotSeen(f"本报告所称上年数与上年已确认报告有 {len(mismatches)} 处不一致，"
                            "请在报告页查看并勾选「已核对上年数差异」后再确认入库")

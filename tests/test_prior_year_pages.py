@@ -105,7 +105,7 @@ def test_a_report_with_a_mismatch_is_confirmed_only_once_the_reviewer_has_ticked
     refused = client.post(f"/documents/{sha}/confirm", data=form, follow_redirects=True).get_data(as_text=True)
     assert "本报告所称上年数与上年已确认报告有 1 处不一致" in flashes(refused)
     stale = client.post(f"/documents/{sha}/confirm", data={**form, "prior_seen": "0" * 16}, follow_redirects=True)
-    assert "已核对上年数差异" in flashes(stale.get_data(as_text=True))
+    assert "上年数差异在你打开本页后有变化（现有 1 处" in flashes(stale.get_data(as_text=True))
     store = store_of(app)
     try:
         assert store.job(sha)["state"] == "review"
