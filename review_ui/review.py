@@ -131,7 +131,7 @@ def document(sha256: str):
                            bulk_all=_accept_list(items),
                            blockers=can_confirm(items), form=PlainForm(), audit=store.audit_entries(sha256),
                            seen=store.last_change(sha256), alike=store.same_unit_and_year(sha256),
-                           current_records=store.current_records_like(sha256),
+                           current_records=store.current_records_like(sha256, _of_its_unit(store, job)),
                            reopen_form=ReopenForm(),
                            labels=_labels(), actions=AUDIT_NAMES, stated=_stated_totals(items),
                            across=_spending_against_earlier_years(store, job, items))
@@ -347,7 +347,21 @@ def _confirm_report(store, job: dict, seen: int, stands: str | None = None, prio
     record = record_from_items(source, items)
     record.engine = EngineInfo(name=run.get("engine"))
     note = require_seen(document_mismatches(store, sha256), prior_seen)
-    store.confirm(sha256, g.user["name"], record, seen=seen, stands=stands, note=note)
+    store.confirm(sha256, g.user["name"], record, seen=seen, stands=stands, note=note,
+                  same_unit=_of_its_unit(store, job))
+
+
+def _of_its_unit(store, job: dict) -> list[str]:
+    """The current confirmed records of the report's year that are of its unit by the list of units (matched or
+    chosen) though printed under another name: one record per unit and year holds for them too."""
+    if job["fiscal_year"] is None:
+        return []
+    mine = {"document_sha256": job["sha256"], "unit_name": job["unit_name"]}
+    records = store.confirmed_of_year(job["fiscal_year"])
+    keys = keys_of(store, [mine, *records])
+    if keys is None or not keys[job["sha256"]]:
+        return []
+    return [r["document_sha256"] for r in records if keys.get(r["document_sha256"]) == keys[job["sha256"]]]
 
 
 # -- bulk actions ------------------------------------------------------------------------------

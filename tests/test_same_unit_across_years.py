@@ -73,3 +73,33 @@ def test_a_report_chosen_for_another_unit_is_compared_with_that_units_years_only
     assert 'id="prior-year"' not in review
     page, data = overview(app)
     assert 'id="prior-year"' not in page and data["sangong"]["last_year"] == [None]
+
+
+def test_a_second_report_of_a_listed_unit_under_another_name_asks_which_stands_at_confirm(tmp_path):
+    from service.settings import load_settings
+    from service.worker import process_next, store_upload
+    from tests.webapp import confirm_form
+
+    app = make_app(tmp_path)
+    shas = confirmed_years(tmp_path, app.config["DATABASE"], [(LAST, 2023, 300.0, 290.0, 10.7, 40, 48)])
+    import_list(app)
+    store = Store(app.config["DATABASE"])
+    again = report_text(NOW, 2023, 300.0, 291.0, 10.7, 40, 48)  # the same township's 2023, its name written longer
+    job, _ = store_upload(store, tmp_path / "uploads", "荫田镇2023更正.txt", again.encode("utf-8"), "oper")
+    while process_next(store, load_settings(env={}, db=app.config["DATABASE"], engine="rules")) is not None:
+        pass
+    for item in store.review_items(job["sha256"]):
+        if item["status"] == "review":
+            store.save_item(job["sha256"], item["item"], item["version"], item["value"], "confirmed", "rev", "accept")
+    client = as_user(app, "rev")
+    page = html.unescape(client.get(f"/documents/{job['sha256']}").get_data(as_text=True))
+    assert "以哪一份为准" in page and f'value="{shas[(LAST, 2023)]}"' in page
+    form = confirm_form(client, job["sha256"])
+    refused = client.post(f"/documents/{job['sha256']}/confirm", data=form, follow_redirects=True)
+    assert "已有确认入库" in html.unescape(refused.get_data(as_text=True))
+    assert store.job(job["sha256"])["state"] == "review"  # not confirmed beside the other
+    client.post(f"/documents/{job['sha256']}/confirm", data={**form, "stands": "this"})
+    assert store.job(job["sha256"])["state"] == "confirmed"
+    current = [r["document_sha256"] for r in store.confirmed_of_year(2023)]
+    assert current == [job["sha256"]]  # the earlier one is kept, superseded
+    store.close()

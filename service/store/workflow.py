@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -553,11 +553,12 @@ class WorkflowMixin:
             found = self.db.execute("SELECT max(id) FROM audit_log WHERE document_sha256 = ?", [sha256]).fetchone()
         return found[0] or 0
 
-    def current_records_like(self, sha256: str) -> list[dict[str, Any]]:
-        """The current confirmed records of this document's unit and year, other than its own."""
+    def current_records_like(self, sha256: str, same_unit: Iterable[str] = ()) -> list[dict[str, Any]]:
+        """The current confirmed records of this document's unit and year, other than its own (`same_unit`:
+        documents the caller found to be of its unit under another name, by the list of units)."""
         job = self.job(sha256)
         with self.lock:
-            return self._current_records(job and job["unit_name"], job and job["fiscal_year"], sha256)
+            return self._current_records(job and job["unit_name"], job and job["fiscal_year"], sha256, same_unit)
 
     def same_unit_and_year(self, sha256: str) -> list[dict[str, Any]]:
         """Other documents of the same unit and year (「可能重复」: the same report in another format, or a
@@ -571,7 +572,7 @@ class WorkflowMixin:
                 [job["unit_name"], job["fiscal_year"], sha256, FAILED], order_by="uploaded_at desc"))
 
     def confirm(self, sha256: str, user: str, record: Record, seen: int | None = None,
-                stands: str | None = None, note: str | None = None) -> None:
+                stands: str | None = None, note: str | None = None, same_unit: Iterable[str] = ()) -> None:
         """Write the reviewed record into the confirmed tables and mark the job 已确认, in one transaction.
         With `seen` (the `last_change` the confirming page was shown), a change by anyone else since then
         refuses the confirm, saying what changed and by whom: nobody confirms a value they did not see.
@@ -592,7 +593,7 @@ class WorkflowMixin:
                 raise StoreError("该报告不在待审核状态，不能确认入库")
             stamp = rows.now()
             report = rows.confirmed_report_row(sha256, job, record, user, stamp)
-            current = self._current_records(report["unit_name"], report["fiscal_year"], sha256)
+            current = self._current_records(report["unit_name"], report["fiscal_year"], sha256, same_unit)
             if current and stands not in ("this", *(r["document_sha256"] for r in current)):
                 raise DuplicateRecord(current)
             for table in ("confirmed_fields", "confirmed_indicators", "confirmed_projects", "confirmed_list_items"):
@@ -689,12 +690,21 @@ class WorkflowMixin:
                             "WHERE sha256 = ?", [IN_REVIEW, rows.now(), sha256])
             self._audit(sha256, None, "reopen", job["confirmed_by"], None, user, reason)
 
-    def _current_records(self, unit: str | None, year: int | None, besides: str) -> list[dict[str, Any]]:
-        if not unit or year is None:
+    def _current_records(self, unit: str | None, year: int | None, besides: str,
+                         same_unit: Iterable[str] = ()) -> list[dict[str, Any]]:
+        """The current confirmed records of `unit` and `year` but `besides`: by the name, and the documents of
+        `same_unit` (the same unit of the list under another name) when they are current records of `year`."""
+        if year is None:
             return []
-        return list(self.db["confirmed_reports"].rows_where(
+        found = list(self.db["confirmed_reports"].rows_where(
             "unit_name = ? AND fiscal_year = ? AND document_sha256 != ? AND superseded_by IS NULL",
-            [unit, year, besides]))
+            [unit, year, besides])) if unit else []
+        others = [s for s in dict.fromkeys(same_unit) if s != besides and s not in {r["document_sha256"] for r in found}]
+        if others:
+            found += self.db["confirmed_reports"].rows_where(
+                f"document_sha256 IN ({','.join('?' * len(others))}) AND fiscal_year = ? AND superseded_by IS NULL",
+                [*others, year])
+        return found
 
     def confirmed_before(self, year: int) -> list[dict[str, Any]]:
         """The current confirmed reports of fiscal years before `year`, only what the checks across years read
