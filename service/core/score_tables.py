@@ -103,12 +103,16 @@ def table_subject(table: Table, title: str, text: str | None = None) -> str:
 
 
 # 项目名称 and its cell, however the row was flattened: `项目名称 | X |`, `项目名称 X 主管部门 …`, run together
-_PROJECT_CELL = re.compile(r"(?:项目支出名称|项目名称)[\s|:：]*+(?!主管部门|实施单位|项目负责人|预算单位)(?P<name>[^|\t\n]+?)\s*(?=[|\t\n]|\s(?:主管部门|实施单位)"
+_PROJECT_CELL = re.compile(r"(?:项目支出名称|项目名称)[\s|:：]*+(?!主管部门|实施单位|项目负责人|预算单位|项目主管|项目实施)(?P<name>[^|\t\n]+?)\s*(?=[|\t\n]|\s(?:主管部门|实施单位)"
                            r"|主管部门|实施单位|项目负责人|项目单位|预算单位|项目资金|资金情况|$)")
 # a PDF's text layer printing the name before its label, the label straight before the next one:
 # …自评表 (2022 年度) X 项目名称 主管部门 …
 _NAME_BEFORE_LABEL = re.compile(r"(?:自评表|年度)\s*[)）]?\s*(?P<name>[^|\t\n()（）:：]{2,60}?)\s*(?:项目支出名称|项目名称)"
                                 r"\s*(?=主管部门|实施单位|预算单位)")
+# a PDF's text layer printing the name cell after the labels beside 项目名称 (项目名称 项目主管单位 … 实施单位
+# … X 项目属性): the first cell after them that is a project's name, ending in 项目 or 工程
+_NAME_AMONG_LABELS = re.compile(r"(?:项目支出名称|项目名称)\s+(?=项目主管|主管部门|项目实施|实施单位)[^|\t\n]{0,300}?\s"
+                                r"(?P<name>[\u4e00-\u9fff]{2,30}(?:项目|工程))(?=\s)")
 _DEPARTMENT_LINE = re.compile(r"部门整体支出|整体支出绩效")
 _STOP_LINE = re.compile(r"^\s*(附件\s*[0-9一二三四五六七八九十]*\s*[:：]?\s*$|[一二三四五六七八九十]+、)")
 _LOOK_BACK = 800  # characters above a table in which its subject may be named
@@ -117,7 +121,7 @@ _LOOK_BACK = 800  # characters above a table in which its subject may be named
 def _subject_above(text: str, start: int) -> str | None:
     lines = text[max(0, start - _LOOK_BACK):start].split("\n")
     for line in reversed(lines):
-        found = sorted((x.start(), compact(x.group("name"))) for rx in (_PROJECT_CELL, _NAME_BEFORE_LABEL)
+        found = sorted((x.start(), compact(x.group("name"))) for rx in (_PROJECT_CELL, _NAME_BEFORE_LABEL, _NAME_AMONG_LABELS)
                        for x in rx.finditer(line))
         found = [f for _at, f in found if f and not TOTAL_ROW.match(f)]
         if found:

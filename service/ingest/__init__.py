@@ -22,6 +22,7 @@ from service.document import Document, DocumentBuilder
 from service.errors import IngestError
 from service.ingest.detect import sniff
 from service.ingest.legacy import KNOWN_SUFFIXES as LEGACY_SUFFIXES
+from service.ingest.stream_criteria import find_criteria_tables
 from service.ingest.stream_money import find_money_blocks
 from service.ingest.stream_runs import find_run_tables
 from service.ingest.stream_tables import TRUE_GRIDS, find_stream_tables
@@ -147,6 +148,8 @@ def _add_text_tables(doc: Document) -> None:
     folded = squeezed(doc.text)  # one folding of the text for both readers
     true = [(t.start, t.end) for t in doc.tables if t.origin in TRUE_GRIDS]
     runs = [f for f in find_run_tables(doc.text) if not any(s <= f.start < e for s, e in true)]
-    doc.rebuilt = sorted(find_stream_tables(doc.text, folded, doc.tables, [(f.start, f.end) for f in runs])
+    criteria = [t for t in find_criteria_tables(doc.text, folded) if not any(s <= t.start < e for s, e in true)]
+    taken = [(f.start, f.end) for f in runs] + [(t.start, t.end) for t in criteria]
+    doc.rebuilt = sorted(find_stream_tables(doc.text, folded, doc.tables, taken) + criteria
                          + [f.table for f in runs if f.table is not None] + find_money_blocks(doc.text, folded),
                          key=lambda t: t.start)

@@ -17,6 +17,7 @@ from service.document import Document
 from service.extract.rules.identity import identity_candidates
 from service.extract.rules.lists import read_lists
 from service.extract.rules.projects import merge_projects, read_listed_projects, read_told_projects
+from service.ingest.stream_criteria import CRITERIA, CRITERIA_PARTIAL, WHY_PARTIAL
 from service.ingest.stream_money import COLUMNS as MONEY_COLUMNS
 from service.ingest.stream_money import is_money_block
 from service.ingest.stream_runs import PAIRED_BY_ORDER
@@ -72,8 +73,11 @@ def extract(doc: Document, sections: list[Section], ocr_review_below: float = 0.
         if table.origin == "stream":
             trust_rebuilt_rows(rows, money, total[0] if total else None,
                                {why for kind, why in table.guessed.values() if kind == "no_values"})
-            if any(kind == PAIRED_BY_ORDER for kind, _why in table.guessed.values()):
+            kinds = {kind for kind, _why in table.guessed.values()}
+            if kinds & {PAIRED_BY_ORDER, CRITERIA}:  # a partial table (CRITERIA_PARTIAL) stays, in review
                 rows = keep_paired_rows(rows, money, total[0] if total else None)
+            elif CRITERIA_PARTIAL in kinds and issues:  # its sums are of the rows read, not of the table
+                issues = [WHY_PARTIAL + "，请核对原表"]
         if subject == DEPARTMENT_TABLE:
             cands += found + execution_row(rows, doc.text)
             if total and rows:
