@@ -270,6 +270,25 @@ def table_total(table: Table, text: str | None = None) -> tuple[float | int, Evi
     return None
 
 
+# a project's score stated in the block above its score table (项目名称 … 实施单位 … 自评得分 93)
+_STATED_ABOVE = re.compile(r"(?:项目)?(?:自评得分|自评总分|自评分)\s*[:：|]?\s*(?P<n>\d{1,3}(?:\.\d{1,2})?)(?![\d.%])")
+_ABOVE = 600  # characters before a table's header that its head block may take
+
+
+def stated_total_above(table: Table, text: str, since: int = 0) -> tuple[float | int, Evidence] | None:
+    """The total score a project document states above its score table (no 总分 row in the table):
+    the last 自评得分 N between `since` (the end of what stands before) and the table's header."""
+    start = max(since, table.start - _ABOVE)
+    found = list(_STATED_ABOVE.finditer(text, start, table.start))
+    if not found:
+        return None
+    m = found[-1]
+    value = cell_number(m.group("n"))
+    if value is None or value > 100:
+        return None
+    return value, Evidence(m.group("n"), m.start("n"), m.end("n"), context=[(m.start(), m.start("n"))])
+
+
 def header_cells(table: Table, r0: int, cols: dict[str, int]) -> dict[str, Cell]:
     """The header cell of each column key (for a two-row header, the row that names it)."""
     out = {}
@@ -283,7 +302,7 @@ def header_cells(table: Table, r0: int, cols: dict[str, int]) -> dict[str, Cell]
 
 
 def project_from_table(table: Table, subject: str, money: dict[str, tuple], text: str | None = None,
-                       where: dict[str, Evidence] | None = None) -> Project:
+                       where: dict[str, Evidence] | None = None, stated=None) -> Project:
     """A project's row of money (年初预算数 …) and its total score; its evidence is the total's cell, with the
     cell of each value (`where`: the evidence each money value was read from) in `cells`."""
     p = Project(name=subject)
@@ -294,7 +313,7 @@ def project_from_table(table: Table, subject: str, money: dict[str, tuple], text
             ev = (where or {}).get(field)
             if ev is not None and ev.end > ev.start:
                 cells[field] = (ev.start, ev.end)
-    total = table_total(table, text)
+    total = table_total(table, text) or stated
     if total:
         p.score, p.evidence = total
         cells["score"] = (p.evidence.start, p.evidence.end)

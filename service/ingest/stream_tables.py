@@ -64,6 +64,9 @@ _LEVEL1_WORD = re.compile(r"^(?:项目)?(?:产出|效益|满意度|成本|决策
 _LEVEL2_STEMS = "数量|质量|时效|成本|经济效益|社会效益|生态效益|可持续影响|服务对象满意度|满意度"  # …指标
 _LEVEL2_WORD = re.compile(rf"(?:{_LEVEL2_STEMS}|社会成本|经济成本|生态环境成本)指标(?:等)?$")
 _LEVEL2_INSIDE = re.compile(rf"(?:{_LEVEL2_STEMS})指标")
+# the 二级指标 of the 决策/过程 framework, named without 指标 (项目管理(25分) › 投入管理 › 预算执行率)
+_PROCESS_LEVEL2 = r"(?:投入|财务|业务|资金|资产|组织|合同|采购|项目)(?:管理|实施)"  # also cut out of a blob
+_PROCESS_WORD = re.compile(rf"^(?:{_PROCESS_LEVEL2}|项目立项|绩效目标|资金投入)$")
 _UNIT_WORDS = {"万元", "元", "年", "月", "日", "人", "个", "次", "种", "户", "米", "公里", "亩", "万亩", "指标"}
 _PROSE = re.compile(r"[，。；,;：:]")
 _NATURE = re.compile(r"^(?:[≥≤≧≦=＝<>＜＞═]{1,2}|定性|定量|正向|反向)$")
@@ -84,6 +87,7 @@ class Token:
     end: int
     sep: str  # what stands before it: "hard" (| tab, several spaces), "line", "soft" (one space), "blob" (nothing)
     split: bool = False  # cut out of a run of digits (20100% -> 20 | 100%)
+    misread: str = ""  # the characters printed, where an OCR'd run shows a number as letters (IO for 10)
 
 
 # -- header -------------------------------------------------------------------
@@ -183,7 +187,12 @@ def tokens(text: str, start: int, end: int, blob: bool = False) -> list[Token]:
         stop = m.start() if m else end
         if stop > pos:
             tok = Token(text[pos:stop], pos, stop, sep)
-            out += _pieces(tok) if blob else [tok]
+            if blob and sep == "line" and (page := _PAGE_MARK.match(tok.text)):
+                tok = Token(tok.text[page.end():], pos + page.end(), stop, "blob")  # 2、 a sharing site's page
+                if tok.text.startswith("指标") and not _BLOB_WHOLE.match(tok.text):  # 社会效益 / 3、指标…: one word
+                    out.append(Token("指标", tok.start, tok.start + 2, "blob"))
+                    tok = Token(tok.text[2:], tok.start + 2, stop, "blob")
+            out += (_pieces(tok) if blob else [tok]) if tok.text else []
         if m is None:
             break
         g = m.group()
@@ -199,7 +208,19 @@ _BLOB = 16  # a run this long without separators, holding numbers and words, is 
 
 
 _BLOB_POINTS = re.compile(r"[(（]\d+(?:\.\d+)?分[)）]")
-_BLOB_WORDS = re.compile(rf"(?:产出|效益|{_LEVEL2_STEMS})指标|总分|合计|[.…。·]{{2,}}")
+_BLOB_WORDS = re.compile(rf"(?:产出|效益|{_LEVEL2_STEMS})指标|{_PROCESS_LEVEL2}|总分|合计|[.…。·]{{2,}}")
+# kept whole in a blob: a date (2021年12月完成, the digits of the cell before it cut off) and an empty row's
+# placeholder label (指标2:, 指标L: as OCR reads 指标1:)
+_BLOB_WHOLE = re.compile(r"(?:19|20)\d\d年(?:\d{1,2}月(?:\d{1,2}日)?)?(?:底|末|前|内|以前)?(?:前?完成)?"
+                         r"|指标[\dLlI][:：]")
+_PAGE_MARK = re.compile(r"\d{1,2}、(?=\D)")  # a document-sharing site numbers each page's text 1、 2、 3、
+# a number's unit, the one word a number is joined with inside a blob (≥266 米, 2370人)
+_UNIT_AFTER = re.compile(r"(?:%|‰|万?元|亿元|万|万?人(?:次)?|个(?:月)?|次|项|家|所|户|年|月|日|天|小时|工作日|"
+                         r"万?(?:平方)?米|公里|千米|㎡|万?亩|吨|件|篇|场|期|批|处|条|株|棵|头|只|台|套|辆|座|间|册|份|"
+                         r"本|张|名|位|类|种|部|例|床|分钟|秒|度|[A-Za-z]{1,3})")
+# an OCR'd number printed with letters for digits (IO for 10, l00 for 100), read only where a number must be
+_LOOKALIKE = str.maketrans({"I": "1", "l": "1", "O": "0", "o": "0"})
+_MISREAD = re.compile(r"[1Il][0-9OoIl]{1,2}")
 
 
 def _pieces(tok: Token) -> list[Token]:
@@ -210,21 +231,48 @@ def _pieces(tok: Token) -> list[Token]:
     if len(t) < _BLOB or len(nums) < 2 or not re.search(r"[\u4e00-\u9fff]{2}", t):
         return [tok]
     points = [(m.start(), m.end()) for m in _BLOB_POINTS.finditer(t)]
-    inside = {i for a, b in points for i in range(a + 1, b)}
-    cuts = {0, len(t)} | {b for _a, b in points}
+    wholes = [(m.start(), m.end()) for m in _BLOB_WHOLE.finditer(t)]
+    inside = {i for a, b in points + wholes for i in range(a + 1, b)}
+    cuts = {0, len(t)} | {b for _a, b in points} | {x for span in wholes for x in span}
     cuts |= {x for m in nums if m.start() not in inside for x in (m.start(), m.end())}
     cuts |= {x for m in _BLOB_WORDS.finditer(t) for x in (m.start(), m.end())}
     cuts = sorted(c for c in cuts if c not in inside)
     cuts = [c for c in cuts if not any(a == c for a, _b in points)]  # 产出指标(70分): the points stay on
     cuts = sorted({0, len(t), *cuts})
     cuts = sorted({*cuts, *(c + 1 for c in cuts if 0 < c < len(t) - 1 and t[c] in _DASHES and t[c - 1].isdigit())})
+    cuts = sorted({*cuts, *(x for m in _MISREAD.finditer(t) if _misread(m.group()) for x in m.span())})
     out = []
     for a, b in zip(cuts, cuts[1:], strict=False):
         piece = t[a:b]
         subs = _split_piece(piece)
         for sub_a, sub_b in subs:
-            out.append(Token(piece[sub_a:sub_b], tok.start + a + sub_a, tok.start + a + sub_b,
-                             tok.sep if not out else "blob", split=len(subs) > 1))
+            text, misread = piece[sub_a:sub_b], ""
+            if _misread(text):
+                text, misread = text.translate(_LOOKALIKE), text
+            out.append(Token(text, tok.start + a + sub_a, tok.start + a + sub_b,
+                             tok.sep if not out else "blob", split=len(subs) > 1, misread=misread))
+    return _repeated_values(out)
+
+
+def _misread(s: str) -> bool:
+    return bool(_MISREAD.fullmatch(s)) and not s.isdigit() and int(s.translate(_LOOKALIKE)) <= 100
+
+
+_DECIMAL = re.compile(r"[1-9]\d*(?:\.\d+)?|0\.\d+")
+
+
+def _repeated_values(pieces: list[Token]) -> list[Token]:
+    """415万元15万元 → 4 | 15万元 | 15万元: a target printed again as its actual shows where the 分值 before it
+    ends; the digits are cut there (and the row says so)."""
+    out = list(pieces)
+    for i in range(len(out) - 3):
+        n, unit, m, unit2 = out[i:i + 4]
+        head = n.text[:-len(m.text)] if len(n.text) > len(m.text) and n.text.endswith(m.text) else ""
+        if (unit.text == unit2.text and _UNIT_AFTER.fullmatch(unit.text) and _DECIMAL.fullmatch(m.text)
+                and head.isdigit() and 0 < int(head) <= 100 and m.sep == "blob" and unit.sep == "blob"):
+            k = n.start + len(n.text) - len(m.text)
+            out[i:i + 1] = [Token(n.text[:-len(m.text)], n.start, k, n.sep, split=True),
+                            Token(m.text, k, n.end, "blob", split=True)]
     return out
 
 
@@ -293,7 +341,7 @@ def _fit(col: str, s: str) -> float:
     if col == "level2":
         if n is not None or placeholder:
             return INF
-        if _LEVEL2_WORD.search(bare) or bare.endswith("指标"):
+        if _LEVEL2_WORD.search(bare) or bare.endswith("指标") or _PROCESS_WORD.match(bare):
             return 0.0
         if _LEVEL1_WORD.match(bare):
             return 1.5
@@ -337,7 +385,7 @@ def _fit(col: str, s: str) -> float:
 
 
 # a column left out of a row: at its start (a rowspan), in its middle (an empty cell dropped), at its end
-_SKIP = {"level1": 0.1, "level2": 0.2, "name": INF, "target": 0.9, "actual": 0.9, "weight": 1.6, "score": 1.6,
+_SKIP = {"level1": 0.1, "level2": 0.2, "name": INF, "target": 0.85, "actual": 0.9, "weight": 1.6, "score": 1.6,
          "remark": 0.05, "nature": 0.3, "unit": 0.3, "seq": 0.3, "other": 0.3}
 _JOIN = {"soft": 0.15, "line": 0.35, "hard": 1.3, "blob": 0.05}
 _MAX_SPAN = {"name": 5, "level1": 3, "level2": 3, "target": 3, "actual": 3, "remark": 6, "other": 12}
@@ -360,11 +408,15 @@ def _span_cost(col: str, toks: list[Token]) -> float:
     base = _fit(col, text)
     if base == INF:
         return INF
+    if col in ("level1", "level2") and sum(bool(_POINTS.match(t.text)) or bool(_HAS_POINTS.search(t.text))
+                                           for t in toks) > 1:
+        return INF  # 项目产出(30分)数量指标(10分): two groups' labels, each with its points, are two cells
     join = 0.0
     for prev, t in zip(toks, toks[1:], strict=False):
         if t.sep == "blob" and col != "other" and (
-                _NUM_PIECE.fullmatch(t.text) or (_NUM_PIECE.fullmatch(prev.text) and (
-                    len(t.text) > 3 or t.text in _DASHES or col in ("name", "level1", "level2")
+                (_NUM_PIECE.fullmatch(t.text) and not (col in ("target", "actual") and prev.text.endswith(".")))
+                or (_NUM_PIECE.fullmatch(prev.text) and (
+                    not _UNIT_AFTER.fullmatch(t.text) or t.text in _DASHES or col in ("name", "level1", "level2")
                     or (t is not toks[-1] and not (col in ("target", "actual") and t.text in ("年", "月", "个月")))))):
             return INF  # in a blob, a number joins nothing but the unit after it (≥266 米)
         join += 0.0 if col in ("level1", "level2") and _POINTS.match(t.text) else _JOIN[t.sep]
@@ -453,6 +505,7 @@ def align(toks: list[Token], cols: list[str]) -> list[_Row]:
                 skipped.append("joined")
             skipped += ["blob" for t in toks[i:i + span] if t.sep == "blob"][:1]
             skipped += ["split" for t in toks[i:i + span] if t.split][:1]
+            skipped += [f"misread:{t.misread}:{t.text}" for t in toks[i:i + span] if t.misread]
         elif move[0] in ("row", "label"):
             if move[0] == "row":  # columns left out after the row's last cell
                 skipped += [c for c in cols[j + 1:] if c in ("target", "actual", "weight", "score")]
@@ -476,9 +529,14 @@ def _why(skipped: list[str]) -> tuple[str, str] | None:
         parts.append("连写的数字按位数拆分")
     if "joined" in skipped:
         parts.append("有跨单元格合并的文字")
+    for s in skipped:
+        if s.startswith("misread:"):
+            _, printed, read = s.split(":", 2)
+            parts.append(f"识别出的「{printed}」按数字 {read} 读取")
     if empty:
         parts.append("、".join(dict.fromkeys(empty)) + "单元格缺失")
-    kind = next(k for k in ("blob", "split", "joined", "empty") if k in skipped or (k == "empty" and empty))
+    kinds = {s.split(":")[0] for s in skipped}
+    kind = next(k for k in ("blob", "split", "misread", "joined", "empty") if k in kinds or (k == "empty" and empty))
     if kind == "empty" and set(skipped) == {"target", "actual"}:
         kind = "no_values"  # 指标值 and 完成值 both left empty: only 分值 and 得分 were placed, which sums can check
     return kind, "表格由文本还原：" + "，".join(parts) + "，列对应关系按内容推断，请核对原表"

@@ -128,7 +128,7 @@ def _add_rebuilt(doc: Document, calls: list[Call]) -> None:
 
 
 # a rebuilt row whose columns were inferred from run-together text, or from a scrambled header
-_RUN_TOGETHER = {"blob", "split", "joined"}
+_RUN_TOGETHER = {"blob", "split", "misread", "joined"}
 _SCORE_COLUMNS = (5, 6)  # 分值, 得分 in `stream_tables.COLUMNS`
 _NAME = re.compile(r"[\u4e00-\u9fff]{2}")
 

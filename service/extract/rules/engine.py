@@ -68,6 +68,10 @@ def extract(doc: Document, sections: list[Section], ocr_review_below: float = 0.
         money = {**pooled.get(subject, {}), **{c.field: c.value for c in found if c.source == "table"}}
         where = {**pooled_at.get(subject, {}), **{c.field: c.evidence for c in found if c.source == "table"}}
         total = st.table_total(table, doc.text)
+        stated = None
+        if total is None and subject != DEPARTMENT_TABLE:  # 自评得分 93 in the project's head block
+            since = max([t.end for t in [*doc.tables, *doc.rebuilt] if t.end <= table.start], default=0)
+            total = stated = st.stated_total_above(table, doc.text, since)
         rows = [] if id(table) in superseded else st.read_indicators(doc, table, sec.title, subject)
         issues = check_score_table(rows, money, total[0] if total else None) if rows else []
         if table.origin == "stream":
@@ -83,9 +87,9 @@ def extract(doc: Document, sections: list[Section], ocr_review_below: float = 0.
             if total and rows:
                 cands.append(Candidate("self_score", total[0], total[1], 1, "table", issue="；".join(issues) or None))
         else:
-            project = st.project_from_table(table, subject, money, doc.text, where)
+            project = st.project_from_table(table, subject, money, doc.text, where, stated)
             issues += sorted(doubts.get(subject, ()))
-            if total and table.origin == "stream" and len(table.rows) - 1 in table.guessed:
+            if total and stated is None and table.origin == "stream" and len(table.rows) - 1 in table.guessed:
                 issues.append(table.guessed[len(table.rows) - 1][1])
             if issues:
                 project.status = REVIEW
