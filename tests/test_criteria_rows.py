@@ -86,3 +86,18 @@ def test_a_criteria_rows_evidence_points_at_its_own_name_and_numbers():
     row = _record(text)["indicators"][1]
     cells = row["evidence"]["cells"]
     assert [text[cells[k]["start"]:cells[k]["end"]] for k in ("name", "weight", "score")] == ["资金管理", "15", "12"]
+
+
+def test_a_grid_headed_by_evaluation_content_and_its_points_gives_its_rows():
+    text = ("某某县交通运输局2023年度项目支出绩效自评表\n项目名称\t农村公路养护项目\n"
+            "评价内容\t分值\t自评分\t复核分\t评价标准及依据\n"
+            "养护里程完成率\t30\t30\t\t完成率100%得满分\n"
+            "路面完好率\t30\t27\t\t每低1个百分点扣1分\n"
+            "群众满意度\t40\t38\t\t满意度95%\n"
+            "合计\t100\t95\t\t\n")
+    doc = load_bytes(text.encode("utf-8"), "grid.txt", load_settings(env={}))
+    record = to_record(doc, extract(doc, split_sections(doc))).json()
+    assert [(r["table"], r["name"], r["weight"], r["score"]) for r in record["indicators"]] == [
+        ("农村公路养护项目", "养护里程完成率", 30, 30), ("农村公路养护项目", "路面完好率", 30, 27),
+        ("农村公路养护项目", "群众满意度", 40, 38)]
+    assert record["projects"][0]["score"] == 95

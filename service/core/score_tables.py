@@ -20,7 +20,7 @@ from service.models import DEPARTMENT_TABLE, REVIEW, Evidence, IndicatorRow, Pro
 COLUMN_HEADERS = [
     ("level1", r"^一级指标"),
     ("level2", r"^二级指标"),
-    ("name", r"^(三级指标|指标名称|具体指标)"),
+    ("name", r"^(三级指标|指标名称|具体指标|评价内容|评价指标|考核内容|考核指标)"),
     ("target", r"^(年度指标值|年度目标值|目标值|预期指标值|指标值|预期目标值)"),
     ("actual", r"^(实际完成值|实际完成情况|完成值|实际值|实际完成)"),
     ("weight", r"^(分值|指标分值|权重|标准分)"),
