@@ -76,3 +76,10 @@ def test_a_projects_stated_score_the_rows_do_not_add_up_to_goes_to_review_with_t
     assert project["score"] == 98
     assert project["status"] == "review"
     assert any("93" in i and "98" in i for i in project["issues"])
+
+
+def test_the_departments_score_stated_before_a_project_table_is_not_the_projects():
+    text = SHARED_SITE.replace("项目名称学生营养餐补助", "部门整体自评得分91项目名称学生营养餐补助").replace("自评得分93", "")
+    _doc, record = record_of_text(text)
+    (project,) = record["projects"]
+    assert project["score"] is None

@@ -271,7 +271,7 @@ def table_total(table: Table, text: str | None = None) -> tuple[float | int, Evi
 
 
 # a project's score stated in the block above its score table (项目名称 … 实施单位 … 自评得分 93)
-_STATED_ABOVE = re.compile(r"(?:项目)?(?:自评得分|自评总分|自评分)\s*[:：|]?\s*(?P<n>\d{1,3}(?:\.\d{1,2})?)(?![\d.%])")
+_STATED_ABOVE = re.compile(r"(?<!整体)(?<!部门)(?:项目)?(?:自评得分|自评总分|自评分)\s*[:：|]?\s*(?P<n>\d{1,3}(?:\.\d{1,2})?)(?![\d.%])")
 _ABOVE = 600  # characters before a table's header that its head block may take
 
 
