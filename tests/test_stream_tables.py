@@ -90,6 +90,24 @@ def test_cells_run_together_without_separators_are_cut_at_numbers_and_level_word
     assert values(record)["unit_name"] == "某某县水利局"
 
 
+def test_a_unit_column_printed_before_the_values_is_not_written_into_them():
+    text = ("项目支出绩效自评表\n(2023年度)\n项目名称 森林管护经费\n"
+            "指标名称 计量单位 指标性质 指标值 分值 完成值 得分\n"
+            "管护任务完成率 % ≥ 90 50 100 50\n森林火灾受害率 % ≤ 0.9 50 0 50\n总分 100 100\n")
+    _doc, record = record_of_text(text)
+    assert [(r["name"], r["target"], r["actual"], r["weight"], r["score"]) for r in record["indicators"]] == [
+        ("管护任务完成率", "≥90", "100", 50, 50), ("森林火灾受害率", "≤0.9", "0", 50, 50)]
+
+
+def test_a_unit_printed_after_the_target_value_is_part_of_it():
+    text = ("项目支出绩效自评表\n(2023年度)\n项目名称 学生资助\n"
+            "三级指标 指标性质 指标值 度量单位 实际完成值 分值 得分\n"
+            "受资助人数 ≥ 735 人次 735 50 50\n资助发放及时率 ＝ 100 % 100% 50 48\n总分 100 98\n")
+    _doc, record = record_of_text(text)
+    assert [(r["name"], r["target"], r["actual"]) for r in record["indicators"]] == [
+        ("受资助人数", "≥735人次", "735"), ("资助发放及时率", "＝100%", "100%")]
+
+
 def test_a_header_whose_words_a_copy_scattered_reads_rows_in_the_usual_order_for_review():
     text = ("项目支出绩效自评表 (2023年度) 项目名称 基本公共卫生服务 年度 实际 指标值 完成值 二级指标 三级指标 分值 得分 "
             "指标1:建立居民健康档案 9000人 9120人 5 5 指标2:老年人体检率 70% 68% 5 4.5 指标3:儿童健康管理率 90% 93% 5 5\n")

@@ -57,6 +57,16 @@ def simplified(text: str) -> str:
 TOTAL_ROW = re.compile(r"^(?:总分|合计得分|自评总分|部门整体自评得分|整体自评得分|自评得分合计|合计|总计)$")
 # a cell that is a value, not words: 13处, 92.5%, ≥95% (a 三级指标 name never is one)
 VALUE_CELL = re.compile(r"^[≥≤≧≦<>＞＜=＝]?\d+(?:\.\d+)?\s*(?:%|‰|[\u4e00-\u9fff]{1,3})?$")
+# the total a document states above its score table (项目名称 … 实施单位 … 自评得分 93); a department's
+# 整体自评得分 printed before a project's table is not that project's
+STATED_TOTAL = re.compile(r"(?<!整体)(?<!部门)(?:项目)?(?P<label>自评得分合计|自评得分|自评总分|自评分)\s*[:：|]?\s*"
+                          r"(?P<n>\d{1,3}(?:\.\d{1,2})?)(?![\d.%])")
+
+
+def last_stated_total(text: str, start: int, end: int) -> re.Match | None:
+    """The last STATED_TOTAL between `start` and `end`."""
+    found = list(STATED_TOTAL.finditer(text, start, end))
+    return found[-1] if found else None
 # 指标 words of a score table's header (a 三级指标 column, or the names of the framework's groups)
 _INDICATOR_WORDS = re.compile(r"一级指标|二级指标|三级指标|绩效指标|指标名称|评价指标|指标内容|具体指标|考核指标|"
                               r"产出指标|效益指标|满意度指标|指标值|评分项目|评价内容")

@@ -12,7 +12,7 @@ from __future__ import annotations
 import re
 
 from service.core.evidence import cell_evidence, span, spans
-from service.core.genre import TOTAL_ROW, VALUE_CELL
+from service.core.genre import TOTAL_ROW, VALUE_CELL, last_stated_total
 from service.core.numbers import cell_number, compact, squeeze
 from service.document import Cell, Document, Table
 from service.models import DEPARTMENT_TABLE, REVIEW, Evidence, IndicatorRow, Project
@@ -270,8 +270,6 @@ def table_total(table: Table, text: str | None = None) -> tuple[float | int, Evi
     return None
 
 
-# a project's score stated in the block above its score table (项目名称 … 实施单位 … 自评得分 93)
-_STATED_ABOVE = re.compile(r"(?<!整体)(?<!部门)(?:项目)?(?:自评得分|自评总分|自评分)\s*[:：|]?\s*(?P<n>\d{1,3}(?:\.\d{1,2})?)(?![\d.%])")
 _ABOVE = 600  # characters before a table's header that its head block may take
 
 
@@ -279,10 +277,9 @@ def stated_total_above(table: Table, text: str, since: int = 0) -> tuple[float |
     """The total score a project document states above its score table (no 总分 row in the table):
     the last 自评得分 N between `since` (the end of what stands before) and the table's header."""
     start = max(since, table.start - _ABOVE)
-    found = list(_STATED_ABOVE.finditer(text, start, table.start))
-    if not found:
+    m = last_stated_total(text, start, table.start)
+    if m is None:
         return None
-    m = found[-1]
     value = cell_number(m.group("n"))
     if value is None or value > 100:
         return None

@@ -25,17 +25,17 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from service.core.genre import TOTAL_ROW, squeezed
+from service.core.genre import TOTAL_ROW, last_stated_total, squeezed
 from service.core.numbers import compact
 from service.document import Cell, Table
 from service.ingest.stream_tables import (
-    _HEADER_RX,
-    _LEVEL1_WORD,
-    _STOP,
     COLUMNS,
+    HEADER_RX,
     HEADER_TEXT,
+    LEVEL1_WORD,
+    STOP,
     Token,
-    _num,
+    number_of,
     tokens,
 )
 
@@ -49,7 +49,6 @@ MIN_ROWS = 2
 _HEADER = re.compile(r"(?:评价内容|评价指标|指标名称|指标)(?:分值|权重分?|标准分)(?:自评得分|自评分|得分)")
 _CRITERIA_WORD = re.compile(r"评价标准|评分标准|评分依据|评价依据|评分细则")
 _CRITERIA_NEAR = 120  # folded characters after the header in which its 评价标准 column is named
-_STATED = re.compile(r"(?P<label>自评总分|自评得分合计)\s*[:：]?\s*(?P<number>\d{1,3}(?:\.\d{1,2})?)(?![\d.])")
 _STATED_LOOK = 1000  # characters above the header in which the table's total may be stated
 _NAME = re.compile(r"^[\u4e00-\u9fff（）()《》]{1,20}$")
 _PROSE_END = re.compile(r"(?:计|扣|得|分值|为|减|加|按|的|[得满扣计加减评]分)$")  # a word a prose number follows
@@ -96,7 +95,7 @@ def _read(text: str, start: int, h_end: int, end: int, look_from: int) -> Table 
     rows, labels, i, closed, total = [], [], 0, False, None
     while i < len(toks):
         t = toks[i]
-        if _STOP.match(t.text) and t.sep != "soft":
+        if STOP.match(t.text) and t.sep != "soft":
             closed = True
             break
         if TOTAL_ROW.match(compact(t.text) or ""):
@@ -128,7 +127,7 @@ def _read(text: str, start: int, h_end: int, end: int, look_from: int) -> Table 
 def _label_at(toks: list[Token], i: int) -> _Label | None:
     """A group label at `toks[i]` (项目决策 2 分, 项目管理(13分)): a level word and, mostly, its points."""
     m = _LABEL.match(toks[i].text)
-    if m is None or not _LEVEL1_WORD.match(m.group("word")):
+    if m is None or not LEVEL1_WORD.match(m.group("word")):
         return None
     if m.group("points"):
         return _Label(toks[i], float(m.group("points")), 1)
@@ -179,8 +178,8 @@ def _name_at(toks: list[Token], i: int) -> list[Token] | None:
 
 
 def _is_name(s: str) -> bool:
-    return (bool(_NAME.match(s)) and not _PROSE_END.search(s) and not _LEVEL1_WORD.match(s)
-            and not _HEADER_RX.fullmatch(s) and not TOTAL_ROW.match(s))
+    return (bool(_NAME.match(s)) and not _PROSE_END.search(s) and not LEVEL1_WORD.match(s)
+            and not HEADER_RX.fullmatch(s) and not TOTAL_ROW.match(s))
 
 
 def _prose_number(toks: list[Token], j: int) -> bool:
@@ -192,7 +191,7 @@ def _total_at(toks: list[Token], i: int) -> tuple[Token, Token | None, Token] | 
     """(label, 分值 or None, 自评分) of the total row at `toks[i]`."""
     nums = []
     for t in toks[i + 1:i + 4]:
-        if _num(t.text) is None:
+        if number_of(t.text) is None:
             break
         nums.append(t)
     if not nums:
@@ -202,11 +201,10 @@ def _total_at(toks: list[Token], i: int) -> tuple[Token, Token | None, Token] | 
 
 def _stated_above(text: str, look_from: int, start: int) -> tuple[Cell, Cell] | None:
     """(label, number) of the last 自评总分 stated above the header."""
-    found = list(_STATED.finditer(text, look_from, start))
-    if not found:
+    m = last_stated_total(text, look_from, start)
+    if m is None:
         return None
-    m = found[-1]
-    return Cell(m.group("label"), m.start(), m.end("label")), Cell(m.group("number"), m.start("number"), m.end("number"))
+    return Cell(m.group("label"), m.start("label"), m.end("label")), Cell(m.group("n"), m.start("n"), m.end("n"))
 
 
 def _groups(rows: list[_Row], labels: list[_Label], partial: bool) -> list[Token | None] | None:

@@ -29,14 +29,14 @@ from service.core.genre import TOTAL_ROW, VALUE_CELL
 from service.core.numbers import compact
 from service.document import Cell, Table
 from service.ingest.stream_tables import (
-    _HEADER_RX,
-    _LEVEL1_WORD,
-    _LEVEL2_WORD,
-    _STOP,
     COLUMNS,
+    HEADER_RX,
     HEADER_TEXT,
+    LEVEL1_WORD,
+    LEVEL2_WORD,
+    STOP,
     Token,
-    _num,
+    number_of,
     tokens,
 )
 
@@ -51,7 +51,7 @@ _PIECE = 2  # characters of a name's piece cut off by the value run (率, 性, �
 
 _NAME_HEADER = re.compile(r"一级指标|二级指标|三级指标|指标名称")
 _FRAGMENTS = {"年度", "实际", "年初", "全年", "指标", "改进措施", "分析及改进措施", "指标值", "完成值"}
-_LEVEL2_ONLY = re.compile("^" + _LEVEL2_WORD.pattern)  # the whole label, not one ending in it
+_LEVEL2_ONLY = re.compile("^" + LEVEL2_WORD.pattern)  # the whole label, not one ending in it
 _FURNITURE = re.compile(r"^(?:[-—－–]+\s*\d{1,3}\s*[-—－–]+|第\s*\d{1,3}\s*页(?:共\s*\d{1,3}\s*页)?)$")
 _VALUE_MARK = re.compile(r"\d|%|[≥≤≧≦＞＜><=＝]")
 _PROSE = re.compile(r"[，。；,;：:]")
@@ -95,7 +95,7 @@ def _rows_at(toks: list[Token], i: int) -> int:
     k = 0
     while i + 4 * k + 3 < len(toks):
         t, a, w, s = (toks[i + 4 * k + x].text for x in range(4))
-        weight, score = _num(w), _num(s)
+        weight, score = number_of(w), number_of(s)
         if not (_is_value(t) and _is_value(a) and weight is not None and 0 < weight <= 100
                 and score is not None and score <= 100):
             break
@@ -104,7 +104,7 @@ def _rows_at(toks: list[Token], i: int) -> int:
 
 
 def _numbers(toks: list[Token], i: int, n: int) -> bool:
-    return i + n <= len(toks) and all(_num(t.text) is not None for t in toks[i:i + n])
+    return i + n <= len(toks) and all(number_of(t.text) is not None for t in toks[i:i + n])
 
 
 def _is_value(s: str) -> bool:
@@ -117,9 +117,9 @@ def _is_value(s: str) -> bool:
 def _label_kind(s: str) -> str | None:
     """"header" for a header word or a piece of one, "level1"/"level2" for a level label, else None."""
     bare = re.sub(r"[（(]\s*\d+(?:\.\d+)?\s*分?\s*[)）]", "", s)
-    if s in _FRAGMENTS or _HEADER_RX.fullmatch(s):
+    if s in _FRAGMENTS or HEADER_RX.fullmatch(s):
         return "header"
-    if _LEVEL1_WORD.fullmatch(bare):
+    if LEVEL1_WORD.fullmatch(bare):
         return "level1"
     if _LEVEL2_ONLY.match(bare):
         return "level2"
@@ -161,7 +161,7 @@ def _stops_labels(t: Token) -> bool:
     s = t.text
     if _FURNITURE.match(s):
         return False
-    return _num(s) is not None or bool(VALUE_CELL.match(s)) or bool(_PROSE.search(s)) or bool(_STOP.match(s))
+    return number_of(s) is not None or bool(VALUE_CELL.match(s)) or bool(_PROSE.search(s)) or bool(STOP.match(s))
 
 
 def _read_labels(segments: list[list[Token]]) -> tuple[list[list[Token]] | None, list[tuple[str, list[Token]]],
@@ -184,7 +184,7 @@ def _read_segment(labels: list[Token], names: list[list[Token]], levels: list[tu
     while j < len(labels):
         span, kind = _word_at(labels, j)
         if kind == "header":
-            m = _HEADER_RX.fullmatch("".join(t.text for t in labels[j:j + span]))
+            m = HEADER_RX.fullmatch("".join(t.text for t in labels[j:j + span]))
             key = next((g.split("__")[0] for g, v in m.groupdict().items() if v), None) if m else None
             if key in COLUMNS:
                 header.setdefault(key, labels[j:j + span])

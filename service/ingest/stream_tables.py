@@ -51,7 +51,7 @@ _HEADER_WORDS: list[tuple[str, str]] = [
     ("other", r"得分率|复核分|指标解释|指标说明及评分标准|评分标准|评价标准(?:及依据)?|指标说明"),
     ("group", r"年度绩效指标|绩效指标"),
 ]
-_HEADER_RX = re.compile("|".join(f"(?P<{k}__{i}>{p})" for i, (k, p) in enumerate(_HEADER_WORDS)))
+HEADER_RX = re.compile("|".join(f"(?P<{k}__{i}>{p})" for i, (k, p) in enumerate(_HEADER_WORDS)))
 _SUFFIX = re.compile(r"[(（](?:[A-Za-z八](?:/[A-Za-z])?|\d+分|分|万元|元|%)[)）]")  # 指标值(A), 执行率(B/A), 分值(10分)
 _NAME_PIECE = re.compile(r"^(?:指标|[(（]?分[)）]?|全年|年度|本年|\(|\))$")
 
@@ -60,9 +60,9 @@ _PLACEHOLDER = re.compile(r"^(?:[.…。·\-—－/／、\s]*|指标\d+[:：]?|[
 _NUMBERED = re.compile(r"^指标\d+[:：]")
 _POINTS = re.compile(r"^[(（]?\d+(?:\.\d+)?分?[)）]$")
 _HAS_POINTS = re.compile(r"[(（]\s*\d+(?:\.\d+)?\s*分?\s*[)）]")
-_LEVEL1_WORD = re.compile(r"^(?:项目)?(?:产出|效益|满意度|成本|决策|过程|管理|规划|执行|履职效能|管理效率|绩效)(?:指标)?$")
+LEVEL1_WORD = re.compile(r"^(?:项目)?(?:产出|效益|满意度|成本|决策|过程|管理|规划|执行|履职效能|管理效率|绩效)(?:指标)?$")
 _LEVEL2_STEMS = "数量|质量|时效|成本|经济效益|社会效益|生态效益|可持续影响|服务对象满意度|满意度"  # …指标
-_LEVEL2_WORD = re.compile(rf"(?:{_LEVEL2_STEMS}|社会成本|经济成本|生态环境成本)指标(?:等)?$")
+LEVEL2_WORD = re.compile(rf"(?:{_LEVEL2_STEMS}|社会成本|经济成本|生态环境成本)指标(?:等)?$")
 _LEVEL2_INSIDE = re.compile(rf"(?:{_LEVEL2_STEMS})指标")
 # the 二级指标 of the 决策/过程 framework, named without 指标 (项目管理(25分) › 投入管理 › 预算执行率)
 _PROCESS_LEVEL2 = r"(?:投入|财务|业务|资金|资产|组织|合同|采购|项目)(?:管理|实施)"  # also cut out of a blob
@@ -70,7 +70,7 @@ _PROCESS_WORD = re.compile(rf"^(?:{_PROCESS_LEVEL2}|项目立项|绩效目标|�
 _UNIT_WORDS = {"万元", "元", "年", "月", "日", "人", "个", "次", "种", "户", "米", "公里", "亩", "万亩", "指标"}
 _PROSE = re.compile(r"[，。；,;：:]")
 _NATURE = re.compile(r"^(?:[≥≤≧≦=＝<>＜＞═]{1,2}|定性|定量|正向|反向)$")
-_STOP = re.compile(r"^(?:其他需要说明的?事项|注[:：]|填表人|填报人|填报日期|联系人|[一二三四五六七八九十]+、"
+STOP = re.compile(r"^(?:其他需要说明的?事项|注[:：]|填表人|填报人|填报日期|联系人|[一二三四五六七八九十]+、"
                    r"|[（(][一二三四五六七八九十]+[)）])")
 _SEP = re.compile(r"[|\t\n \u3000\xa0]+")
 
@@ -137,7 +137,7 @@ def find_headers(folded: tuple[str, list[int]]) -> list[tuple[int, int, list[tup
     """(start, end, [(key, start, end), …]) of every score-table header: an indicator column and a weight or
     score column among three names or more."""
     out = []
-    for cols in header_runs(folded, _HEADER_RX, _score_junk):
+    for cols in header_runs(folded, HEADER_RX, _score_junk):
         keys = {k for k, _s, _e in cols}
         if len(cols) >= 3 and keys & {"name", "level1", "level2"} and keys & {"weight", "score"}:
             out.append((cols[0][1], cols[-1][2], cols))
@@ -270,8 +270,8 @@ def _repeated_values(pieces: list[Token]) -> list[Token]:
         head = n.text[:-len(m.text)] if len(n.text) > len(m.text) and n.text.endswith(m.text) else ""
         if (unit.text == unit2.text and _UNIT_AFTER.fullmatch(unit.text) and _DECIMAL.fullmatch(m.text)
                 and head.isdigit() and 0 < int(head) <= 100 and m.sep == "blob" and unit.sep == "blob"):
-            k = n.start + len(n.text) - len(m.text)
-            out[i:i + 1] = [Token(n.text[:-len(m.text)], n.start, k, n.sep, split=True),
+            k = n.start + len(head)
+            out[i:i + 1] = [Token(head, n.start, k, n.sep, split=True),
                             Token(m.text, k, n.end, "blob", split=True)]
     return out
 
@@ -299,14 +299,14 @@ def _split_digits(piece: str) -> list[tuple[int, int]]:
 
 # -- fitting cells to columns ---------------------------------------------------
 
-def _num(s: str) -> float | None:
+def number_of(s: str) -> float | None:
     m = _NUMBER.match(s)
     return float(m.group(1)) if m else None
 
 
 def _fit(col: str, s: str) -> float:
     """How badly the text `s` fits column `col` (0 fits; INF cannot be)."""
-    n = _num(s)
+    n = number_of(s)
     placeholder = bool(_PLACEHOLDER.match(s))
     bare = _HAS_POINTS.sub("", s)
     numbered = bool(_NUMBERED.match(s)) and not placeholder  # 指标1:工程质量合格 is a 三级指标
@@ -333,17 +333,17 @@ def _fit(col: str, s: str) -> float:
     if col == "level1":
         if n is not None or placeholder:
             return INF
-        if _LEVEL1_WORD.match(bare) or _POINTS.match(s):
+        if LEVEL1_WORD.match(bare) or _POINTS.match(s):
             return 0.0
-        if _LEVEL2_WORD.search(bare):
+        if LEVEL2_WORD.search(bare):
             return 2.5
         return 0.6 if _HAS_POINTS.search(s) else 3.0
     if col == "level2":
         if n is not None or placeholder:
             return INF
-        if _LEVEL2_WORD.search(bare) or bare.endswith("指标") or _PROCESS_WORD.match(bare):
+        if LEVEL2_WORD.search(bare) or bare.endswith("指标") or _PROCESS_WORD.match(bare):
             return 0.0
-        if _LEVEL1_WORD.match(bare):
+        if LEVEL1_WORD.match(bare):
             return 1.5
         return 0.6 if _HAS_POINTS.search(s) else 2.5
     if col == "name":
@@ -358,13 +358,13 @@ def _fit(col: str, s: str) -> float:
             return INF  # 年, 万元, 指标 left over from cells cut apart: no name
         if core != s:
             return 1.5
-        if _LEVEL2_WORD.search(bare) or _LEVEL1_WORD.match(bare) or _POINTS.match(s):
+        if LEVEL2_WORD.search(bare) or LEVEL1_WORD.match(bare) or _POINTS.match(s):
             return 2.5
         return 0.0 if len(s) <= 40 else 1.0
     if col in ("target", "actual"):
         if n is not None or re.search(r"\d|%|[≥≤≧≦＞＜><=＝═]", s):
             return 0.0
-        if _LEVEL2_WORD.search(bare) or _LEVEL1_WORD.match(bare):
+        if LEVEL2_WORD.search(bare) or LEVEL1_WORD.match(bare):
             return 2.5
         if placeholder:
             return 0.3
@@ -376,7 +376,7 @@ def _fit(col: str, s: str) -> float:
             return 0.2
         if n is not None:
             return 2.0
-        if _LEVEL2_WORD.search(bare) or _LEVEL1_WORD.match(bare):
+        if LEVEL2_WORD.search(bare) or LEVEL1_WORD.match(bare):
             return 2.5
         return 0.6
     if col == "other":
@@ -401,7 +401,7 @@ def _span_cost(col: str, toks: list[Token]) -> float:
     if len(toks) > (_MAX_BLOB_SPAN if all(t.sep == "blob" for t in toks[1:]) and col in _MAX_SPAN
                     else _MAX_SPAN.get(col, 1)):
         return INF
-    if col != "other" and any((_num(t.text) is not None and t.sep != "blob") or _NUMBERED.match(t.text)
+    if col != "other" and any((number_of(t.text) is not None and t.sep != "blob") or _NUMBERED.match(t.text)
                               for t in toks[1:]):
         return INF  # a number or a numbered 指标N: is a cell of its own, unless cut out of a run-together blob
     text = _joined(toks)
@@ -544,12 +544,23 @@ def _why(skipped: list[str]) -> tuple[str, str] | None:
 
 # -- the table --------------------------------------------------------------------
 
+def _target_parts(cols: list[str]) -> tuple[str, ...]:
+    """The columns whose cells together print the 年度指标值.
+
+    指标性质 and a 度量单位 printed after the value are parts of it (≥ | 735 | 人次 is 「≥735人次」); a
+    计量单位 column printed before the values is the table's own column, for 指标值 and 完成值 alike, and
+    neither value is written with it (指标名称 计量单位 指标性质 指标值 … gives 「90」, not 「90%」)."""
+    if "unit" in cols and "target" in cols and cols.index("unit") < cols.index("target"):
+        return ("nature", "target")
+    return ("nature", "target", "unit")
+
+
 def _data_end(toks: list[Token]) -> tuple[int, int | None]:
     """(number of data tokens, index of the 总分/合计 token or None)."""
     for i, t in enumerate(toks):
         if TOTAL_ROW.match(t.text.replace(" ", "")):
             return i, i
-        if t.sep != "soft" and _STOP.match(t.text):  # the table's end; its 总分 may follow the note
+        if t.sep != "soft" and STOP.match(t.text):  # the table's end; its 总分 may follow the note
             later = next((j for j in range(i + 1, min(len(toks), i + 8)) if TOTAL_ROW.match(toks[j].text)), None)
             return i, later
     return len(toks), None
@@ -567,6 +578,7 @@ def read_stream_table(text: str, header: tuple[int, int, list[tuple[str, int, in
         return None
     if len(cols) > MAX_COLUMNS:
         return None
+    target_parts = _target_parts(cols)
     blob = not _SEP.search(text, h_start, h_end)
     toks = tokens(text, h_end, end, blob=blob)
     cut_short = len(toks) > MAX_TOKENS
@@ -593,7 +605,7 @@ def read_stream_table(text: str, header: tuple[int, int, list[tuple[str, int, in
             if key in ("level1", "level2"):
                 toks_k = row.cells.get(key) or fill[key]
             elif key == "target":
-                parts = [row.cells[p] for p in ("nature", "target", "unit") if p in row.cells]
+                parts = [row.cells[p] for p in target_parts if p in row.cells]
                 toks_k = [t for p in parts for t in p] or None
             else:
                 toks_k = row.cells.get(key)
@@ -611,7 +623,7 @@ def read_stream_table(text: str, header: tuple[int, int, list[tuple[str, int, in
         return None
     last = toks[n_data - 1].end if n_data else h_end
     if total_at is not None:
-        nums = [t for t in toks[total_at + 1:total_at + 4] if _num(t.text) is not None]
+        nums = [t for t in toks[total_at + 1:total_at + 4] if number_of(t.text) is not None]
         label = toks[total_at]
         if nums:
             total_row = [Cell(label.text, label.start, label.end)] + [Cell("", label.end, label.end)] * 4
@@ -682,7 +694,7 @@ def scrambled_headers(folded: tuple[str, list[int]], found: list) -> list[tuple[
     words, where = folded
     found = {(h[0], h[1]) for h in found}
     out, cluster = [], []
-    for m in [*_HEADER_RX.finditer(words), None]:
+    for m in [*HEADER_RX.finditer(words), None]:
         if m is not None and (not cluster or m.start() - cluster[-1].end() <= _CLUSTER_GAP):
             cluster.append(m)
             continue
