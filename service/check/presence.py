@@ -24,8 +24,9 @@ from __future__ import annotations
 import re
 
 from service.core.genre import sign_off_span, simplified
+from service.core.project_docs import is_department_document
 from service.fields import BY_KEY
-from service.models import ACCEPTED, DEPARTMENT_TABLE, REVIEW, Evidence
+from service.models import ACCEPTED, REVIEW, Evidence
 from service.record import FieldEntry, Reading, Record
 
 # field -> label words that, next to a number, suggest the report states it
@@ -83,7 +84,6 @@ DEPARTMENT = ("self_score",)
 DEPARTMENT_ONLY = {"self_score", "budget_initial", "budget_full_year", "spending_actual", "execution_rate",
                    "execution_weight", "execution_score"}
 BUDGET_BLOCK = ("budget_full_year", "spending_actual", "execution_rate")
-_DEPARTMENT_DOC = re.compile(r"部门整体|整体支出|单位整体|部门绩效自评|整体绩效")
 NOT_FOUND = "未找到"
 
 
@@ -129,9 +129,7 @@ def _proposal(kind: str, number: re.Match, between: str) -> float | None:
 
 def is_department_report(text: str, record: Record) -> bool:
     """A department's (部门整体) report, not a document about projects only."""
-    if any((r.table or "") == DEPARTMENT_TABLE for r in record.indicators):
-        return True
-    return bool(_DEPARTMENT_DOC.search(simplified(text[:3000])))
+    return is_department_document(text, {r.table or "" for r in record.indicators})
 
 
 def check_presence(text: str, record: Record, ocr_confidence=None) -> Record:

@@ -9,6 +9,7 @@ import re
 import unicodedata
 
 from service.check.recheck import recheck
+from service.core.project_docs import PROJECT_ATTRS
 from service.document import Document
 from service.extract.rules import engine as rules
 from service.models import REVIEW, Section
@@ -58,11 +59,18 @@ def _propose_what_the_engine_missed(record: Record, second: dict[str, FieldEntry
     """A field left empty that the rules extractor reads goes to review with that reading: never silently
     dropped (a value the report states but nobody sees is the second worst outcome)."""
     for key, found in second.items():
-        if record.field_value(key) is not None or found.value is None:
+        if record.field_value(key) is not None or found.value is None or _filed_under_a_project(record, key, found):
             continue
         record.fields[key] = found.model_copy(update={
             "status": REVIEW, "confidence": min(found.confidence or 0.0, 0.5),
             "issues": [f"大模型没有读出此项；规则提取在原文读到 {found.value}，请核对"]})
+
+
+def _filed_under_a_project(record: Record, key: str, found: FieldEntry) -> bool:
+    """A project-only document's budget figure or total the engine filed under its project (spec: the
+    project's, not a field), with the value the rules extractor reads."""
+    attr = PROJECT_ATTRS.get(key)
+    return attr is not None and any(getattr(p, attr, None) == found.value for p in record.projects)
 
 
 def _escalate(value: Entry, again: Entry) -> None:

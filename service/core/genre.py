@@ -77,9 +77,15 @@ SCORED_SENTENCE = re.compile(r"(?:分值|权重|满分)(?:为)?\d+(?:\.\d+)?分[
 _WINDOW = 300
 
 
+def unglossed(text: str) -> str:
+    """Width-folded, pinyin glosses (農(nóng)村) removed; the characters as printed."""
+    return _GLOSS.sub("", unicodedata.normalize("NFKC", text))
+
+
 def plain(text: str) -> str:
-    """Width-folded, glosses removed, common traditional characters simplified: for matching only."""
-    return _GLOSS.sub("", unicodedata.normalize("NFKC", text)).translate(_TRAD)
+    """Width-folded, glosses removed, common traditional characters simplified: for matching only
+    (character for character the same as `unglossed`)."""
+    return unglossed(text).translate(_TRAD)
 
 
 # a table row ending in its weight and score (… | 5 | 5 |), the header possibly before the excerpt

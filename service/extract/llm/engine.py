@@ -24,6 +24,7 @@ from service.core.candidates import Candidate
 from service.core.finish import check_score_table, merge_candidates
 from service.core.genre import published_date
 from service.core.numbers import money_to_wan
+from service.core.project_docs import file_under_project, is_project_document
 from service.document import Document
 from service.extract.llm import prompts
 from service.extract.llm.cells import Cells
@@ -130,6 +131,8 @@ def extract(doc: Document, sections: list[Section], client: LLMClient, ocr_revie
     department = {c.field: c.value for c in cands if c.field in ("execution_weight", "execution_score")}
     for call, result in tables:
         cands += _score_tables(doc, call, result, run.extraction, department, cells)
+    if is_project_document(doc.text, {r.table for r in run.extraction.indicators}):
+        cands = file_under_project(doc.text, cands, run.extraction.projects)  # spec: a project's, not fields
     cands += _published_date_fallback(doc, cands)
     merge_candidates(doc, run.extraction, cands, ocr_review_below)
     for key, issue in failed_fields.items():
