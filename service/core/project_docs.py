@@ -110,7 +110,8 @@ def file_under_project(text: str, cands: list[Candidate], projects: list[Project
         projects.append(Project(name=name or UNNAMED, evidence=mine[0].evidence))
         if name is None:
             projects[0].status = REVIEW
-            projects[0].issues.append("材料是项目支出自评，但没有读出项目名称，请填写")
+            projects[0].issues.append("材料看来是项目支出自评，但没有读出项目名称，请填写；"
+                                      "若这其实是部门整体报告，这些数应是部门的，请在部门字段中填写")
     project = projects[0]
     for c in mine:
         attr = PROJECT_ATTRS[c.field]
