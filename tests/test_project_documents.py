@@ -113,3 +113,18 @@ def test_project_report_record_has_the_project_and_no_department_score_to_review
         [("2023年乡镇综合文化站免费开放补助资金", 98, 100)]
     for key in ("self_score", "execution_rate", "spending_actual"):
         assert record["fields"][key]["value"] is None, (key, record["fields"][key])
+
+
+def test_a_stated_total_that_differs_from_the_project_tables_sends_the_project_to_review():
+    from service.core.candidates import Candidate
+    from service.core.project_docs import file_under_project
+    from service.models import Evidence, Project
+
+    projects = [Project(name="森林防火专项", score=95, spending_actual=None)]
+    cands = [Candidate("self_score", 98, Evidence("自评得分98分", 0, 8), 1, "text"),
+             Candidate("spending_actual", 55, Evidence("实际支出55万元", 9, 18), 1, "text"),
+             Candidate("unit_name", "某县林业局", Evidence("某县林业局", 20, 25), 1, "text")]
+    left = file_under_project("项目名称 森林防火专项\n", cands, projects)
+    assert [c.field for c in left] == ["unit_name"]
+    assert projects[0].spending_actual == 55 and projects[0].score == 95
+    assert projects[0].status == "review" and "98" in projects[0].issues[0]

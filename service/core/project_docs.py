@@ -14,6 +14,7 @@ import re
 
 from service.core.candidates import Candidate
 from service.core.genre import plain, simplified, unglossed
+from service.fields import BY_KEY
 from service.models import DEPARTMENT_TABLE, REVIEW, Project
 
 _DEPARTMENT_DOC = re.compile(r"部门整体|整体支出|单位整体|部门绩效自评|整体绩效")
@@ -124,14 +125,10 @@ def file_under_project(text: str, cands: list[Candidate], projects: list[Project
                 project.issues.append(c.issue)
         elif have != c.value:
             project.status = REVIEW
-            project.issues.append(f"材料另一处写{attr_zh(attr)} {c.value}（“{c.evidence.text[:30]}”），与 {have} 不一致")
+            project.issues.append(f"材料另一处写{BY_KEY[c.field].zh} {c.value}（“{c.evidence.quote[:30]}”），与 {have} 不一致")
     return rest
 
 
 def _doubted(c: Candidate, doubt: str) -> Candidate:
     return Candidate(c.field, c.value, c.evidence, c.tier, c.source, c.note, issue=c.issue or doubt, year=c.year)
 
-
-def attr_zh(attr: str) -> str:
-    return {"score": "项目得分", "budget_initial": "年初预算数", "budget_full_year": "全年预算数",
-            "spending_actual": "全年执行数", "execution_rate": "预算执行率"}[attr]

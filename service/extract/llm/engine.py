@@ -131,7 +131,8 @@ def extract(doc: Document, sections: list[Section], client: LLMClient, ocr_revie
     department = {c.field: c.value for c in cands if c.field in ("execution_weight", "execution_score")}
     for call, result in tables:
         cands += _score_tables(doc, call, result, run.extraction, department, cells)
-    if is_project_document(doc.text, {r.table for r in run.extraction.indicators}):
+    tables_read = {r.table for r in run.extraction.indicators} | {p.name for p in run.extraction.projects}
+    if is_project_document(doc.text, tables_read):
         cands = file_under_project(doc.text, cands, run.extraction.projects)  # spec: a project's, not fields
     cands += _published_date_fallback(doc, cands)
     merge_candidates(doc, run.extraction, cands, ocr_review_below)
