@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import logging
 
-from service.core.project_docs import UNNAMED, is_project_document, project_name
+from service.core.project_docs import UNNAMED, is_project_document, project_name, project_signal
 from service.extract.llm.client import LLMClient
 from service.extract.llm.config import Endpoint
 from service.extract.llm.engine import extract
@@ -73,18 +73,54 @@ def test_project_report_that_names_no_project_sends_its_project_to_review():
 
 
 def test_project_name_is_read_from_label_brackets_or_title():
-    assert project_name("项目名称    森林防火專項\n项目单位 某县林业局\n") == "森林防火專項"
+    assert project_name("项目名称    森林防火專項\n项目单位 某县林业局\n") == ("森林防火專項", "label")
+    assert project_name("项目名称：农村公路养护，主管部门：某县交通运输局\n") == ("农村公路养护", "label")
     assert project_name("某县图书馆2022年度项目支出绩效自评报告(2022年公共图书馆文化馆(站)免费开放经费)\n") == \
-        "2022年公共图书馆文化馆(站)免费开放经费"
-    assert project_name("某市某区林业局2024年度林业草原改革发展资金绩效评价表\n") == "林业草原改革发展资金"
+        ("2022年公共图书馆文化馆(站)免费开放经费", "title")
+    assert project_name("某市某区林业局2024年度林业草原改革发展资金绩效评价表\n") == ("林业草原改革发展资金", "title")
     assert project_name("某县某局2022年度部门整体支出绩效自评报告\n") is None
+
+
+def test_drafts_batches_and_header_cells_are_not_taken_for_a_project_name():
+    for text in ("某县某局2023年度项目支出绩效自评报告（修订稿）\n", "某县某局2023年度项目支出绩效自评报告（第一批）\n",
+                 "某县某局2023年度项目支出绩效自评表（一）\n", "2023年度本级项目支出绩效自评表\n",
+                 "项目名称 | 项目类型 | 资金来源 |\n", "项目名称 | 见附表 |\n"):
+        assert project_name(text) is None, text
 
 
 def test_only_a_document_that_says_it_is_about_a_project_is_taken_for_one():
     assert is_project_document("某县某局2022年项目支出绩效自评表\n", [])
-    assert is_project_document("评分表\n", ["森林防火专项"])
+    assert project_signal("评分表\n", ["森林防火专项"]) == "tables"
     assert not is_project_document("某县某局2022年度部门整体支出绩效自评报告\n", [])
     assert not is_project_document("某县某局2022年度绩效自评报告\n一、基本情况\n", [])  # says neither
+    # spaced out as a PDF copy prints it, traditional as a mirror site does, or a 部门 report by another name
+    for title in ("某 县 交 通 运 输 局 2023 年 度 部 门 整 体 支 出 绩 效 自 评 报 告", "某縣衛生局2023年度部門整體支出績效自評報告",
+                  "某县交通运输局2023年度部门支出绩效自评报告", "某县林业局2023年度绩效自评报告\n一、部门（单位）概况"):
+        assert not is_project_document(title + "\n三、项目支出绩效情况\n", ["农村公路养护"]), title
+    # a project table's 评价方式 line is not a department's title
+    assert is_project_document("项目支出绩效自评表\n项目名称 森林防火专项\n评价方式:部门(单位)绩效自评\n", [])
+
+
+def test_figures_read_in_the_text_of_a_document_that_never_says_it_is_about_a_project_go_to_review():
+    from service.core.candidates import Candidate
+    from service.core.project_docs import file_under_project
+    from service.models import Evidence, Project
+
+    projects = [Project(name="农村公路养护")]
+    cands = [Candidate("self_score", 96, Evidence("自评得分96分", 0, 8), 1, "text")]
+    assert file_under_project("某县某局2023年度绩效自评报告\n", cands, projects, "tables") == []
+    assert projects[0].score == 96 and projects[0].status == "review"
+
+
+def test_with_several_projects_a_figure_read_in_the_text_stays_a_field_for_review():
+    from service.core.candidates import Candidate
+    from service.core.project_docs import file_under_project
+    from service.models import Evidence, Project
+
+    projects = [Project(name="甲项目", execution_rate=100), Project(name="乙项目", execution_rate=98)]
+    cands = [Candidate("execution_rate", 100, Evidence("预算执行率100%", 0, 9), 1, "text")]
+    left = file_under_project("项目支出绩效自评表\n", cands, projects)
+    assert [(c.field, c.value) for c in left] == [("execution_rate", 100)] and left[0].issue
 
 
 def test_project_report_record_has_the_project_and_no_department_score_to_review(runner, tmp_path, monkeypatch):

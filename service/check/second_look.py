@@ -9,7 +9,7 @@ import re
 import unicodedata
 
 from service.check.recheck import recheck
-from service.core.project_docs import PROJECT_ATTRS
+from service.core.project_docs import PROJECT_ATTRS, is_project_document
 from service.document import Document
 from service.extract.rules import engine as rules
 from service.models import REVIEW, Section
@@ -30,7 +30,7 @@ def second_look(doc: Document, sections: list[Section], record: Record, settings
     for row, again in zip(record.indicators, checked.indicators, strict=False):
         _escalate(row, again)
     rules_record = to_record(doc, second)
-    _propose_what_the_engine_missed(record, rules_record.fields)
+    _propose_what_the_engine_missed(doc.text, record, rules_record.fields)
     _propose_rows_the_engine_missed(record, rules_record.indicators)
     return record
 
@@ -55,22 +55,26 @@ def _propose_rows_the_engine_missed(record: Record, rules_rows: list[RowEntry]) 
             "issues": [*r.issues, "大模型没有读出此行；规则提取在原文读到此行（建议值），请核对或删除"]}))
 
 
-def _propose_what_the_engine_missed(record: Record, second: dict[str, FieldEntry]) -> None:
+def _propose_what_the_engine_missed(text: str, record: Record, second: dict[str, FieldEntry]) -> None:
     """A field left empty that the rules extractor reads goes to review with that reading: never silently
     dropped (a value the report states but nobody sees is the second worst outcome)."""
+    filed = _filed_under_projects(text, record)
     for key, found in second.items():
-        if record.field_value(key) is not None or found.value is None or _filed_under_a_project(record, key, found):
+        if record.field_value(key) is not None or found.value is None or (key, found.value) in filed:
             continue
         record.fields[key] = found.model_copy(update={
             "status": REVIEW, "confidence": min(found.confidence or 0.0, 0.5),
             "issues": [f"大模型没有读出此项；规则提取在原文读到 {found.value}，请核对"]})
 
 
-def _filed_under_a_project(record: Record, key: str, found: FieldEntry) -> bool:
-    """A project-only document's budget figure or total the engine filed under its project (spec: the
-    project's, not a field), with the value the rules extractor reads."""
-    attr = PROJECT_ATTRS.get(key)
-    return attr is not None and any(getattr(p, attr, None) == found.value for p in record.projects)
+def _filed_under_projects(text: str, record: Record) -> set[tuple[str, object]]:
+    """(field, value) of a project-only document's budget figures and totals, which the engine filed under
+    its projects (spec: the project's, not fields): not proposed back as fields."""
+    tables = {r.table or "" for r in record.indicators} | {p.name or "" for p in record.projects}
+    if not is_project_document(text, tables):
+        return set()
+    return {(key, getattr(p, attr)) for key, attr in PROJECT_ATTRS.items() for p in record.projects
+            if getattr(p, attr, None) is not None}
 
 
 def _escalate(value: Entry, again: Entry) -> None:

@@ -24,7 +24,7 @@ from service.core.candidates import Candidate
 from service.core.finish import check_score_table, merge_candidates
 from service.core.genre import published_date
 from service.core.numbers import money_to_wan
-from service.core.project_docs import file_under_project, is_project_document
+from service.core.project_docs import file_under_project, project_signal
 from service.document import Document
 from service.extract.llm import prompts
 from service.extract.llm.cells import Cells
@@ -132,8 +132,9 @@ def extract(doc: Document, sections: list[Section], client: LLMClient, ocr_revie
     for call, result in tables:
         cands += _score_tables(doc, call, result, run.extraction, department, cells)
     tables_read = {r.table for r in run.extraction.indicators} | {p.name for p in run.extraction.projects}
-    if is_project_document(doc.text, tables_read):
-        cands = file_under_project(doc.text, cands, run.extraction.projects)  # spec: a project's, not fields
+    signal = project_signal(doc.text, tables_read)
+    if signal is not None:  # spec: a project-only document's budget block and total are the project's
+        cands = file_under_project(doc.text, cands, run.extraction.projects, signal)
     cands += _published_date_fallback(doc, cands)
     merge_candidates(doc, run.extraction, cands, ocr_review_below)
     for key, issue in failed_fields.items():
