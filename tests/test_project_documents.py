@@ -75,6 +75,7 @@ def test_project_report_that_names_no_project_sends_its_project_to_review():
 def test_project_name_is_read_from_label_brackets_or_title():
     assert project_name("项目名称    森林防火專項\n项目单位 某县林业局\n") == ("森林防火專項", "label")
     assert project_name("项目名称：农村公路养护，主管部门：某县交通运输局\n") == ("农村公路养护", "label")
+    assert project_name("项目名称中江县农业水价综合改革项目主管部门某县水利局\n") == ("中江县农业水价综合改革项目", "label")
     assert project_name("某县图书馆2022年度项目支出绩效自评报告(2022年公共图书馆文化馆(站)免费开放经费)\n") == \
         ("2022年公共图书馆文化馆(站)免费开放经费", "title")
     assert project_name("某市某区林业局2024年度林业草原改革发展资金绩效评价表\n") == ("林业草原改革发展资金", "title")

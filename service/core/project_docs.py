@@ -11,9 +11,11 @@ brackets after the report's title); no library knows it. Pure functions on the d
 from __future__ import annotations
 
 import re
+from dataclasses import replace
 
 from service.core.candidates import Candidate
 from service.core.genre import is_furniture, plain, simplified, unglossed
+from service.core.score_tables import PROJECT_CELL
 from service.fields import BY_KEY
 from service.models import DEPARTMENT_TABLE, REVIEW, Project
 
@@ -22,7 +24,9 @@ _DEPARTMENT_DOC = re.compile(
     r"|(?:部门|单位)(?:\(单位\))?(?:预算|决算|财政支出)?(?:支出)?绩效(?:自评|评价)(?:报告|工作|情况)"
     r"|部门(?:\(单位\))?(?:基本)?概况|部门基本情况|(?<!项目)单位基本情况|部门(?:预算|决算)执行")
 _DEPARTMENT_HEAD = 3000
-_MORE_TRADITIONAL = str.maketrans({"體": "体", "績": "绩", "門": "门", "預": "预", "決": "决", "務": "务"})
+# two title characters genre.TRADITIONAL lacks (部門整體支出績效); kept here so that the extractors' matching,
+# which uses that map, is not changed by the department test
+_TITLE_TRADITIONAL = str.maketrans({"體": "体", "績": "绩"})
 # a title that says it is about a project (项目支出绩效自评表), or a named fund's evaluation
 _PROJECT_TITLE = re.compile(r"项目支出绩效|项目绩效|项目自评|项目支出自评|支出项目绩效|财政支出项目|项目名称"
                             r"|(?:资金|转移支付|专项|经费)[^。，,]{0,6}绩效(?:自评|评价)(?:报告|表)")
@@ -30,8 +34,6 @@ _TITLE_LINES = 4  # the first lines of the document that are not page furniture
 _TITLE_THEN_NAME = re.compile(r"(?:项目支出|项目)?绩效(?:自评|评价)(?:报告|表)[ \t]*[(（]")  # …报告(NAME)
 # UNIT 2024年度 NAME 绩效评价表: the fund between the year and the title's ending
 _NAME_IN_TITLE = re.compile(r"20\d\d\s*年度?(?P<name>[^\n，。,:：|()（）]{2,40}?)(?:项目)?(?:支出)?绩效(?:自评|评价)(?:报告|表)")
-_NAME_LABEL = re.compile(r"项目(?:支出)?名称[ \t\u3000]*[:：|\t ]?[ \t\u3000]*(?P<name>[^|\t\n，,；;。:：]{2,60}?)[ \t\u3000]*"
-                         r"(?=[|\t\n，,；;。]|[ \t\u3000]{2}|主管部门|主管单位|实施单位|项目单位|预算单位|项目负责人|$)")
 # what is not a project's name: the title's own words, a header cell, a draft's or a batch's mark
 _NOT_A_NAME = re.compile(r"^(?:20\d\d\s*年度?)?(?:项目|项目支出|财政支出项目|财政支出|部门|整体|单位|年度)?$"
                          r"|部门整体|自评|得分|总分|主管|单\s*位|盖章|稿|草案|版$|附表|附件|简称|^见|^第.{1,3}批$"
@@ -41,7 +43,7 @@ _NOT_A_NAME = re.compile(r"^(?:20\d\d\s*年度?)?(?:项目|项目支出|财政�
 
 
 def _squeezed(text: str) -> str:
-    return re.sub(r"\s+", "", simplified(plain(text)).translate(_MORE_TRADITIONAL))
+    return re.sub(r"\s+", "", plain(text).translate(_TITLE_TRADITIONAL))
 
 
 def is_department_document(text: str, table_names) -> bool:
@@ -91,8 +93,9 @@ def project_name(text: str) -> tuple[str, str] | None:
 
 
 def _labelled(head: str) -> str | None:
-    m = _NAME_LABEL.search(simplified(head))  # simplified character for character: the span is the printed name
-    return head[m.start("name"):m.end("name")].strip() if m else None
+    """The 项目名称 cell, read as the score tables read it (score_tables.PROJECT_CELL), to its first comma."""
+    m = PROJECT_CELL.search(simplified(head))  # simplified character for character: the span is the printed name
+    return re.split(r"[，,；;。]", head[m.start("name"):m.end("name")])[0].strip() if m else None
 
 
 def _bracketed(title: str) -> str | None:
@@ -176,5 +179,5 @@ def _doubt(project: Project, issue: str) -> None:
 
 
 def _doubted(c: Candidate, doubt: str) -> Candidate:
-    return Candidate(c.field, c.value, c.evidence, c.tier, c.source, c.note, issue=c.issue or doubt, year=c.year)
+    return replace(c, issue=c.issue or doubt)
 

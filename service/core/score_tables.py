@@ -103,7 +103,7 @@ def table_subject(table: Table, title: str, text: str | None = None) -> str:
 
 
 # 项目名称 and its cell, however the row was flattened: `项目名称 | X |`, `项目名称 X 主管部门 …`, run together
-_PROJECT_CELL = re.compile(r"(?:项目支出名称|项目名称)[\s|:：]*+(?!主管部门|实施单位|项目负责人|预算单位|项目主管|项目实施)(?P<name>[^|\t\n]+?)\s*(?=[|\t\n]|\s(?:主管部门|实施单位)"
+PROJECT_CELL = re.compile(r"(?:项目支出名称|项目名称)[\s|:：]*+(?!主管部门|实施单位|项目负责人|预算单位|项目主管|项目实施)(?P<name>[^|\t\n]+?)\s*(?=[|\t\n]|\s(?:主管部门|实施单位)"
                            r"|主管部门|实施单位|项目负责人|项目单位|预算单位|项目资金|资金情况|$)")
 # a PDF's text layer printing the name before its label, the label straight before the next one:
 # …自评表 (2022 年度) X 项目名称 主管部门 …
@@ -121,7 +121,7 @@ _LOOK_BACK = 800  # characters above a table in which its subject may be named
 def _subject_above(text: str, start: int) -> str | None:
     lines = text[max(0, start - _LOOK_BACK):start].split("\n")
     for line in reversed(lines):
-        found = sorted((x.start(), compact(x.group("name"))) for rx in (_PROJECT_CELL, _NAME_BEFORE_LABEL, _NAME_AMONG_LABELS)
+        found = sorted((x.start(), compact(x.group("name"))) for rx in (PROJECT_CELL, _NAME_BEFORE_LABEL, _NAME_AMONG_LABELS)
                        for x in rx.finditer(line))
         found = [f for _at, f in found if f and not TOTAL_ROW.match(f)]
         if found:
